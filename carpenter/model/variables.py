@@ -1,0 +1,92 @@
+"""ARG/ENV expansion the way the Dockerfile frontend does it ($VAR, ${VAR}, ${VAR:-x}, ...)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+_VAR = re.compile(
+    r"\\\$"  # escaped dollar
+    r"|\$\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-+])(?P<word>[^}]*))?\}"
+    r"|\$(?P<plain>[A-Za-z_][A-Za-z0-9_]*)"
+)
+
+
+def expand(text: str, variables: Mapping[str, str | None]) -> tuple[str, set[str]]:
+    """Expand variables in `text`; return the result and the names that had no value.
+
+    Unknown variables expand to "" as Docker does, but are reported so callers can tell a
+    resolved reference from a guess.
+    """
+    missing: set[str] = set()
+
+    def substitute(match: re.Match[str]) -> str:
+        if match.group(0) == "\\$":
+            return "$"
+        name = match.group("braced") or match.group("plain")
+        value = variables.get(name)
+        op = match.group("op")
+        if op is None:
+            if value is None:
+                missing.add(name)
+                return ""
+            return value
+        word = expand(match.group("word") or "", variables)[0]
+        is_set = value is not None and (op[0] != ":" or value != "")
+        if op.endswith("-"):
+            return value if is_set else word  # type: ignore[return-value]
+        return word if is_set else ""
+
+    if "$" not in text:
+        return text, missing
+    return _VAR.sub(substitute, text), missing
+
+
+def has_variables(text: str) -> bool:
+    return "$" in text and _VAR.search(text) is not None
+
+
+def split_assignments(text: str) -> list[tuple[str, str | None]]:
+    """Split `ARG a=1 b` / `ENV a=1 b="x y"` into (name, raw value or None), quotes removed."""
+    pairs: list[tuple[str, str | None]] = []
+    for word in _shell_words(text):
+        name, sep, value = word.partition("=")
+        pairs.append((name, value if sep else None))
+    return pairs
+
+
+def _shell_words(text: str) -> list[str]:
+    """Whitespace split honouring quotes and backslashes, quotes removed (Dockerfile word rules)."""
+    words: list[str] = []
+    current: list[str] = []
+    quote = ""
+    in_word = False
+    i = 0
+    while i < len(text):
+        char = text[i]
+        if quote:
+            if char == quote:
+                quote = ""
+            elif char == "\\" and quote == '"' and i + 1 < len(text):
+                i += 1
+                current.append(text[i])
+            else:
+                current.append(char)
+        elif char in "\"'":
+            quote = char
+            in_word = True
+        elif char == "\\" and i + 1 < len(text):
+            i += 1
+            current.append(text[i])
+            in_word = True
+        elif char.isspace():
+            if in_word:
+                words.append("".join(current))
+                current, in_word = [], False
+        else:
+            current.append(char)
+            in_word = True
+        i += 1
+    if in_word:
+        words.append("".join(current))
+    return words

@@ -1,0 +1,13 @@
+"""Where Carpenter's data lives: the repository's `rules/` folder (override: CARPENTER_RULES_DIR)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def rules_dir() -> Path:
+    override = os.environ.get("CARPENTER_RULES_DIR")
+    if override:
+        return Path(override)
+    return Path(__file__).resolve().parent.parent / "rules"

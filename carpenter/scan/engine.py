@@ -1,0 +1,224 @@
+"""Scan entry point: find Dockerfiles, run every selected rule, collect findings and errors."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from carpenter.errors import CarpenterError, InputError
+from carpenter.model.dockerfile import Dockerfile, load_dockerfile
+from carpenter.scan.config import ScanConfig, rule_matches
+from carpenter.scan.context import ScanContext
+from carpenter.scan.finding import SEVERITY_RANK, Finding
+from carpenter.scan.registry import Rule, all_rules
+
+DOCKERFILE_NAME = re.compile(
+    r"^(?:Dockerfile|Containerfile)(?:\..+)?$|.+\.(?:Dockerfile|dockerfile|Containerfile)$"
+)
+SKIP_DIRS = frozenset(
+    {".git", ".hg", ".svn", "node_modules", ".venv", "venv", "env", ".tox", ".nox",
+     "__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache", "site-packages"}
+)
+
+
+@dataclass
+class ScanOptions:
+    config: ScanConfig = field(default_factory=ScanConfig)
+    context: str | None = None  # build context; default: the Dockerfile's folder
+    build_args: Mapping[str, str] = field(default_factory=dict)
+    jobs: int = 1
+
+
+@dataclass
+class FileResult:
+    path: str
+    findings: list[Finding] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class ScanReport:
+    files: list[str] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    config: ScanConfig = field(default_factory=ScanConfig)
+
+    def failing(self) -> list[Finding]:
+        floor = SEVERITY_RANK[self.config.fail_on]
+        return [f for f in self.findings if SEVERITY_RANK[f.severity] >= floor]
+
+    def exit_code(self) -> int:
+        if self.errors:
+            return 2
+        return 1 if self.failing() else 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Discovery
+
+
+def is_dockerfile_name(name: str) -> bool:
+    return DOCKERFILE_NAME.match(name) is not None and not name.endswith((".dockerignore", ".md"))
+
+
+def discover(paths: Iterable[str]) -> tuple[list[str], list[dict[str, Any]]]:
+    """Dockerfiles named by the user, folders searched recursively; unreadable paths as errors."""
+    found: list[str] = []
+    errors: list[dict[str, Any]] = []
+    for path in paths:
+        if os.path.isdir(path):
+            found.extend(_walk(path, errors))
+        elif os.path.lexists(path):
+            found.append(path)
+        else:
+            errors.append({"path": path, "line": None, "message": "no such file or directory"})
+    return found, errors
+
+
+def _walk(root: str, errors: list[dict[str, Any]]) -> list[str]:
+    found: list[str] = []
+    seen: set[tuple[int, int]] = set()
+
+    def onerror(exc: OSError) -> None:
+        errors.append({"path": exc.filename or root, "line": None, "message": exc.strerror})
+
+    for folder, dirs, files in os.walk(root, onerror=onerror, followlinks=True):
+        try:
+            stat = os.stat(folder)
+        except OSError:
+            continue
+        if (stat.st_dev, stat.st_ino) in seen:  # symlink loop
+            errors.append({"path": folder, "line": None, "message": "symbolic link loop"})
+            dirs[:] = []
+            continue
+        seen.add((stat.st_dev, stat.st_ino))
+        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.endswith(".egg-info"))
+        found.extend(os.path.join(folder, f) for f in sorted(files) if is_dockerfile_name(f))
+    return found
+
+
+# ---------------------------------------------------------------------------------------------
+# Scanning
+
+
+def active_rules(config: ScanConfig) -> list[type[Rule]]:
+    return [rule for rule in all_rules().values() if config.selects(rule)]
+
+
+def scan_dockerfile(
+    dockerfile: Dockerfile, options: ScanOptions, context_dir: str | None = None
+) -> FileResult:
+    """Run the selected rules over an already parsed Dockerfile (used by scan and fix)."""
+    relative = not os.path.isabs(dockerfile.path)
+    if context_dir is None:
+        context_dir = options.context or os.path.dirname(dockerfile.path) or "."
+    ctx = ScanContext(dockerfile, context_dir, options.config, relative_display=relative)
+    findings: list[Finding] = []
+    errors: list[dict[str, Any]] = []
+    for rule_cls in active_rules(options.config):
+        try:
+            findings.extend(rule_cls().check(ctx))
+        except CarpenterError as exc:
+            errors.append({"path": exc.path or dockerfile.path, "line": exc.line,
+                           "message": f"{rule_cls.id}: {exc.message}"})
+        except Exception as exc:  # a rule bug must not hide the other rules' findings
+            errors.append({"path": dockerfile.path, "line": None,
+                           "message": f"internal error in rule {rule_cls.id}: "
+                                      f"{type(exc).__name__}: {exc}"})
+    findings = _apply_overrides(findings, options.config)
+    findings = _suppress_inline(findings, dockerfile)
+    result = FileResult(dockerfile.path, _dedupe(findings), errors + ctx.errors)
+    return result
+
+
+def scan_file(path: str, options: ScanOptions) -> FileResult:
+    try:
+        dockerfile = load_dockerfile(path, path, options.build_args)
+    except InputError as exc:
+        return FileResult(path, [], [{"path": exc.path or path, "line": exc.line,
+                                      "message": exc.message}])
+    return scan_dockerfile(dockerfile, options)
+
+
+def scan_paths(paths: Iterable[str], options: ScanOptions) -> ScanReport:
+    files, errors = discover(paths)
+    report = ScanReport(files=list(files), errors=errors, config=options.config)
+    if options.jobs > 1 and len(files) > 8:
+        with ProcessPoolExecutor(max_workers=options.jobs) as pool:
+            results = list(pool.map(scan_file, files, [options] * len(files), chunksize=16))
+    else:
+        results = [scan_file(path, options) for path in files]
+    for result in results:
+        report.findings.extend(result.findings)
+        report.errors.extend(result.errors)
+    report.findings.sort(key=Finding.sort_key)
+    return report
+
+
+def _apply_overrides(findings: list[Finding], config: ScanConfig) -> list[Finding]:
+    if config.severity:
+        for f in findings:
+            f.severity = config.severity_of(f.rule, f.name, f.category, f.severity)
+    return findings
+
+
+def _dedupe(findings: list[Finding]) -> list[Finding]:
+    seen: set[tuple] = set()
+    out = []
+    for f in sorted(findings, key=Finding.sort_key):
+        key = (f.rule, f.path, f.line, f.column, f.message)
+        if key not in seen:
+            seen.add(key)
+            out.append(f)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Inline suppressions: `# carpenter: ignore[RULE,...] reason` (and hadolint's spelling) on the
+# comment lines directly above an instruction silence those rules within that instruction.
+
+_PRAGMA = re.compile(r"#\s*carpenter:\s*ignore\[([^\]]*)\]", re.IGNORECASE)
+_HADOLINT = re.compile(r"#\s*hadolint\s+ignore=([A-Za-z0-9_,\s]+)", re.IGNORECASE)
+
+
+def _suppress_inline(findings: list[Finding], dockerfile: Dockerfile) -> list[Finding]:
+    ranges = _suppression_ranges(dockerfile)
+    if not ranges:
+        return findings
+    rules = all_rules()
+    kept = []
+    for f in findings:
+        rule = rules.get(f.rule)
+        silenced = False
+        for first, last, keys in ranges:
+            if f.path == dockerfile.path and first <= f.line <= last and rule is not None:
+                if any(rule_matches(rule, k) or k.upper() in rule.hadolint for k in keys):
+                    silenced = True
+                    break
+        if not silenced:
+            kept.append(f)
+    return kept
+
+
+def _suppression_ranges(dockerfile: Dockerfile) -> list[tuple[int, int, list[str]]]:
+    source = dockerfile.source
+    ranges = []
+    for inst in dockerfile.instructions:
+        keys: list[str] = []
+        line = inst.start_line - 1
+        while line >= 1:
+            text = source.line_text(line).strip()
+            if not text.startswith("#"):
+                break
+            for match in _PRAGMA.finditer(text):
+                keys.extend(k.strip() for k in match.group(1).split(",") if k.strip())
+            for match in _HADOLINT.finditer(text):
+                keys.extend(k.strip() for k in match.group(1).split(",") if k.strip())
+            line -= 1
+        if keys:
+            ranges.append((inst.start_line, inst.end_line, keys))
+    return ranges

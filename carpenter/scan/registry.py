@@ -1,0 +1,154 @@
+"""The rule registry: one table of every rule, each rule one module with its documentation.
+
+A rule's docstring is the single source of its documentation. It has four sections:
+`## What it does`, `## Why it matters`, `## Example`, `## Fix` - rendered by `carpenter rules`,
+`carpenter explain`, the text output and SARIF `rules[]`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
+
+from carpenter.scan.finding import CATEGORIES, SEVERITIES, Finding
+
+if TYPE_CHECKING:
+    from carpenter.model.source import SourceFile
+    from carpenter.scan.context import ScanContext
+
+HELP_BASE = "https://github.com/carpenter-ml/carpenter/blob/main/docs/rules.md#"
+
+REGISTRY: dict[str, type[Rule]] = {}
+
+
+@dataclass(frozen=True)
+class RuleDoc:
+    what: str
+    why: str
+    example: str
+    fix: str
+
+    def markdown(self) -> str:
+        return (
+            f"## What it does\n{self.what}\n\n## Why it matters\n{self.why}\n\n"
+            f"## Example\n{self.example}\n\n## Fix\n{self.fix}\n"
+        )
+
+
+class Rule:
+    """Base class; subclasses set the class attributes and implement `check`."""
+
+    id: ClassVar[str]
+    name: ClassVar[str]
+    category: ClassVar[str]
+    severity: ClassVar[str] = "warning"
+    fixable: ClassVar[bool] = False
+    # Rules that only run when a profile selects them (e.g. the competition contract).
+    profile_only: ClassVar[bool] = False
+    # hadolint codes covering the same problem, honoured in `# hadolint ignore=` pragmas.
+    hadolint: ClassVar[tuple[str, ...]] = ()
+
+    def check(self, ctx: ScanContext) -> Iterator[Finding]:
+        raise NotImplementedError
+
+    # -- helpers for subclasses ------------------------------------------------------------
+    def at(
+        self,
+        ctx: ScanContext,
+        start: int,
+        end: int,
+        message: str,
+        *,
+        fix_hint: str = "",
+        severity: str | None = None,
+        source: SourceFile | None = None,
+        fixable: bool | None = None,
+        **data: object,
+    ) -> Finding:
+        """A finding over file offsets [start, end) of `source` (default: the Dockerfile)."""
+        src = source or ctx.source
+        span = src.span(start, end)
+        return Finding(
+            rule=self.id,
+            name=self.name,
+            category=self.category,
+            severity=severity or self.severity,
+            path=src.path,
+            line=span.line,
+            end_line=span.end_line,
+            column=span.column,
+            end_column=span.end_column,
+            message=message,
+            fix_hint=fix_hint,
+            fixable=self.fixable if fixable is None else fixable,
+            offset=start,
+            end_offset=end,
+            data=dict(data),
+        )
+
+    @classmethod
+    def doc(cls) -> RuleDoc:
+        return parse_doc(inspect.getdoc(cls) or "")
+
+
+_SECTION = re.compile(r"^##\s+(.+?)\s*$", re.MULTILINE)
+
+
+def parse_doc(text: str) -> RuleDoc:
+    sections: dict[str, str] = {}
+    parts = _SECTION.split(text)
+    for title, body in zip(parts[1::2], parts[2::2], strict=False):
+        sections[title.strip().lower()] = body.strip()
+    return RuleDoc(
+        what=sections.get("what it does", ""),
+        why=sections.get("why it matters", ""),
+        example=sections.get("example", ""),
+        fix=sections.get("fix", ""),
+    )
+
+
+def register(rule: type[Rule]) -> type[Rule]:
+    for attr in ("id", "name", "category"):
+        if not hasattr(rule, attr):
+            raise TypeError(f"{rule.__name__} lacks {attr}")
+    if rule.category not in CATEGORIES:
+        raise TypeError(f"{rule.id}: unknown category {rule.category!r}")
+    if rule.severity not in SEVERITIES:
+        raise TypeError(f"{rule.id}: unknown severity {rule.severity!r}")
+    if rule.id in REGISTRY and REGISTRY[rule.id] is not rule:
+        raise TypeError(f"duplicate rule id {rule.id}")
+    REGISTRY[rule.id] = rule
+    return rule
+
+
+_loaded = False
+
+
+def all_rules() -> dict[str, type[Rule]]:
+    """Import every module under carpenter.scan.rules once and return the registry."""
+    global _loaded
+    if not _loaded:
+        package = importlib.import_module("carpenter.scan.rules")
+        for info in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
+            importlib.import_module(info.name)
+        _loaded = True
+    return dict(sorted(REGISTRY.items()))
+
+
+def find_rule(key: str) -> type[Rule] | None:
+    rules = all_rules()
+    if key.upper() in rules:
+        return rules[key.upper()]
+    for rule in rules.values():
+        if rule.name == key.lower():
+            return rule
+    return None
+
+
+def help_uri(rule: type[Rule]) -> str:
+    return HELP_BASE + rule.id.lower()
