@@ -134,8 +134,13 @@ def _heredoc_kind(inst: Instruction, name: str, main: Script) -> str:
     at = inst.args_offset + marker.start()
     owner = None
     for cmd in main.commands:
-        if cmd.offset <= at <= cmd.end_offset + 1:
+        if cmd.nested:
+            continue
+        lo, hi = sorted((at, cmd.offset if at < cmd.offset else cmd.end_offset))
+        between = inst.source.text[lo:hi]
+        if cmd.offset <= at <= cmd.end_offset + 1 or not re.search(r"&&|\|\||[;|\n]", between):
             owner = cmd
+            break
     if owner is None or not owner.words:
         return "shell"  # `RUN <<EOF`: the body is the script itself
     words, _ = owner.effective()

@@ -94,8 +94,37 @@ def short_error(exc):
     return text + where
 
 
+def installed_version(name):
+    """Version from package metadata, without importing (bitsandbytes imports are slow and noisy)."""
+    try:
+        from importlib import metadata
+    except ImportError:  # pragma: no cover - Python < 3.8
+        return "unknown"
+    try:
+        return metadata.version(name)
+    except Exception:
+        return "unknown"
+
+
+def import_required(result, name, versions, modules):
+    try:
+        module = importlib.import_module(name)
+    except Exception as exc:  # a broken install is a finding, not a crash
+        versions[name] = "broken"
+        result.check("import " + name, False,
+                     "%s is installed but fails to import: %s" % (name, short_error(exc)))
+        return
+    modules[name] = module
+    versions[name] = getattr(module, "__version__", None) or installed_version(name)
+    result.check("import " + name, True, "%s %s" % (name, versions[name]))
+
+
 def probe_versions(result):
-    """Which libraries are installed and importable, with versions; records missing ones."""
+    """Which libraries are installed and importable, with versions; records missing ones.
+
+    Required libraries are imported; optional ones are only looked up (tokenizers is imported
+    later when the tokenizer is built, bitsandbytes only on a GPU run).
+    """
     versions = {"python": platform.python_version()}
     modules = {}
     for name in REQUIRED + OPTIONAL:
@@ -104,21 +133,10 @@ def probe_versions(result):
             if name in REQUIRED:
                 result.data["missing"].append(name)
                 result.check("import " + name, False, "image lacks %s (not installed)" % name)
-            continue
-        try:
-            module = importlib.import_module(name)
-        except Exception as exc:  # a broken install is a finding, not a crash
-            versions[name] = "broken"
-            if name in REQUIRED:
-                result.check("import " + name, False,
-                             "%s is installed but fails to import: %s" % (name, short_error(exc)))
-            else:
-                versions[name + "_error"] = short_error(exc)
-            continue
-        modules[name] = module
-        versions[name] = getattr(module, "__version__", "unknown")
-        if name in REQUIRED:
-            result.check("import " + name, True, "%s %s" % (name, versions[name]))
+        elif name in REQUIRED:
+            import_required(result, name, versions, modules)
+        else:
+            versions[name] = installed_version(name)
     torch = modules.get("torch")
     if torch is not None:
         versions["cuda"] = getattr(torch.version, "cuda", None)
@@ -189,10 +207,10 @@ class HFTokenizer(object):
         return self.fast.decode([int(i) for i in ids], skip_special_tokens=True)
 
 
-def make_tokenizer(modules):
-    if "tokenizers" in modules:
+def make_tokenizer(versions):
+    if versions.get("tokenizers"):
         try:
-            return HFTokenizer(SENTENCES), "bpe (tokenizers %s)" % modules["tokenizers"].__version__
+            return HFTokenizer(SENTENCES), "bpe (tokenizers %s)" % versions["tokenizers"]
         except Exception as exc:
             return CharTokenizer(SENTENCES), "char (bpe failed: %s)" % short_error(exc)
     return CharTokenizer(SENTENCES), "char (tokenizers not installed)"
@@ -444,7 +462,7 @@ def run(args, result):
     result.data["device"] = device_name(torch, device)
 
     start = time.time()
-    tokenizer, tok_desc = make_tokenizer(modules)
+    tokenizer, tok_desc = make_tokenizer(result.data["versions"])
     result.data["tokenizer"] = tok_desc
     ctx = {"torch": torch, "transformers": transformers, "peft": peft, "device": device,
            "tokenizer": tokenizer, "seed": args.seed, "steps": args.steps,
@@ -475,21 +493,27 @@ def run(args, result):
     result.timing("checks", start)
 
     start = time.time()
-    gpu_checks(ctx, result, modules, base_dir, losses[0], device)
+    gpu_checks(ctx, result, base_dir, losses[0], device)
     result.timing("gpu_checks", start)
     result.data["status"] = "failed" if result.failed() else "passed"
 
 
-def gpu_checks(ctx, result, modules, base_dir, first_loss, device):
+def gpu_checks(ctx, result, base_dir, first_loss, device):
     names = ["autocast step", "bitsandbytes 8-bit LoRA", "bitsandbytes 4-bit LoRA"]
     if device != "cuda":
         for name in names:
             result.check(name, True, "no CUDA device", skipped=True)
         return
     run_step(result, names[0], check_autocast, ctx, result, first_loss)
-    if "bitsandbytes" not in modules:
+    if not result.data["versions"].get("bitsandbytes"):
         for name in names[1:]:
             result.check(name, True, "bitsandbytes not in the image", skipped=True)
+        return
+    try:
+        importlib.import_module("bitsandbytes")
+    except Exception as exc:  # the classic 2023 failure: a bnb build that misses the CUDA libs
+        result.check("import bitsandbytes", False,
+                     "bitsandbytes is installed but fails to import: " + short_error(exc))
         return
     for bits, name in ((8, names[1]), (4, names[2])):
         run_step(result, name, check_bnb, ctx, result, base_dir, bits)

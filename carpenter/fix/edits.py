@@ -1,0 +1,82 @@
+"""Text edits on file spans: the only way `fix` changes a file.
+
+An edit replaces [offset, end_offset) with new text (an insertion has offset == end_offset).
+Edits are applied back to front so earlier offsets stay valid; two edits that touch the same
+characters are a bug in a fixer and are rejected instead of producing a garbled file.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, order=True)
+class Edit:
+    offset: int
+    end_offset: int
+    replacement: str
+
+    def __post_init__(self) -> None:
+        if self.offset < 0 or self.end_offset < self.offset:
+            raise ValueError(f"bad edit span [{self.offset}, {self.end_offset})")
+
+    @property
+    def is_insertion(self) -> bool:
+        return self.offset == self.end_offset
+
+
+class OverlapError(ValueError):
+    """Two edits change the same characters."""
+
+
+def overlaps(a: Edit, b: Edit) -> bool:
+    """True when the two edits cannot both apply. Insertions at the same point conflict unless
+    identical; an insertion strictly inside a replaced range conflicts too."""
+    if a == b:
+        return False
+    if a.is_insertion and b.is_insertion:
+        return a.offset == b.offset
+    if a.is_insertion:
+        return b.offset < a.offset < b.end_offset
+    if b.is_insertion:
+        return a.offset < b.offset < a.end_offset
+    return a.offset < b.end_offset and b.offset < a.end_offset
+
+
+def normalize(edits: list[Edit]) -> list[Edit]:
+    """Sorted, duplicates dropped, overlaps rejected."""
+    unique = sorted(set(edits))
+    for first, second in zip(unique, unique[1:], strict=False):
+        if overlaps(first, second):
+            raise OverlapError(f"edits overlap: {first} and {second}")
+    return unique
+
+
+def apply_edits(text: str, edits: list[Edit]) -> str:
+    ordered = normalize(edits)
+    if ordered and ordered[-1].end_offset > len(text):
+        raise ValueError(f"edit beyond end of text ({ordered[-1].end_offset} > {len(text)})")
+    parts = []
+    cursor = 0
+    for edit in ordered:
+        parts.append(text[cursor:edit.offset])
+        parts.append(edit.replacement)
+        cursor = edit.end_offset
+    parts.append(text[cursor:])
+    return "".join(parts)
+
+
+def conflicts_with(edit: Edit, accepted: list[Edit]) -> bool:
+    return any(overlaps(edit, other) for other in accepted)
+
+
+def unified_diff(path: str, before: str, after: str, new_file: bool = False) -> str:
+    old_name = "/dev/null" if new_file else f"a/{path}"
+    lines = difflib.unified_diff(
+        before.splitlines(keepends=True), after.splitlines(keepends=True),
+        fromfile=old_name, tofile=f"b/{path}")
+    out = []
+    for line in lines:
+        out.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
+    return "".join(out)
