@@ -1,22 +1,30 @@
 """Mask secret-looking values in any text Carpenter prints or writes.
 
 A masked value keeps its type prefix, at most 4 body characters, its length and a short
-sha256 fingerprint, so two reports can be matched without revealing the secret.
-(Minimal first version; the secrets stage extends the pattern set.)
+sha256 fingerprint, so two reports can be matched without revealing the secret:
+`hf_AbCd...(37 chars, sha256:1a2b3c4d5e6f)`. Values with no known shape (passwords in URLs,
+random values under secret-named variables) show no characters, and a fingerprint only when
+long enough that the hash cannot be brute-forced.
+
+The shapes come from rules/secrets.toml (the same data the secret rules use); a built-in table
+takes over if that file cannot be read, so output never fails and never leaks because of it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 from collections.abc import Iterable
 
-# (prefix, body pattern): the prefix is kept, the body is masked.
+# Fallback shapes when rules/secrets.toml is unavailable: (prefix, body).
 _TOKEN_PATTERNS: tuple[tuple[str, str], ...] = (
     ("hf_", r"[A-Za-z0-9]{30,}"),
     ("api_org_", r"[A-Za-z0-9]{30,}"),
+    ("wandb_v1_", r"[A-Za-z0-9_]{60,}"),
     ("ghp_", r"[A-Za-z0-9]{36,}"),
     ("gho_", r"[A-Za-z0-9]{36,}"),
+    ("ghs_", r"[A-Za-z0-9]{36,}"),
     ("github_pat_", r"[A-Za-z0-9_]{60,}"),
     ("AKIA", r"[A-Z0-9]{16}"),
     ("sk-", r"[A-Za-z0-9_\-]{20,}"),
@@ -29,6 +37,10 @@ _TOKEN_RE = re.compile(
 )
 # user:password@ in URLs (pip index URLs, git remotes).
 _URL_PASSWORD_RE = re.compile(r"(?P<head>[a-z][a-z0-9+.\-]*://[^/\s:@]+:)(?P<pw>[^@\s/]+)(?=@)")
+# Kinds whose value has no recognisable shape: reveal nothing of it.
+_SHAPELESS = frozenset({"url-credentials", "generic-secret", "private-key", "kaggle-key",
+                        "aws-secret-access-key"})
+_MIN_FINGERPRINT_LENGTH = 16  # shorter values could be recovered from an unsalted hash
 
 
 def fingerprint(value: str) -> str:
@@ -41,6 +53,20 @@ def mask(value: str, prefix: str = "") -> str:
     return f"{prefix}{body[:4]}...({len(value)} chars, {fingerprint(value)})"
 
 
+def mask_opaque(value: str) -> str:
+    """A value with no known shape (a password): no characters shown."""
+    if len(value) >= _MIN_FINGERPRINT_LENGTH:
+        return f"****({len(value)} chars, {fingerprint(value)})"
+    return "****"
+
+
+def mask_kind(kind: str, value: str, prefix: str = "") -> str:
+    """Mask a detected secret according to its kind."""
+    if kind in _SHAPELESS:
+        return mask_opaque(value)
+    return mask(value, prefix)
+
+
 def _mask_token(match: re.Match[str]) -> str:
     for name, prefix in match.groupdict().items():
         if name.startswith("p") and prefix is not None:
@@ -48,10 +74,36 @@ def _mask_token(match: re.Match[str]) -> str:
     return mask(match.group(0))
 
 
+def _redact_fallback(text: str) -> str:
+    text = _TOKEN_RE.sub(_mask_token, text)
+    return _URL_PASSWORD_RE.sub(lambda m: m.group("head") + "****", text)
+
+
+def _redact_shapes(text: str) -> str:
+    from carpenter.scan.secrets import find_secrets_in_file_text
+
+    hits = find_secrets_in_file_text(text)
+    if not hits:
+        return text
+    parts: list[str] = []
+    last = 0
+    for hit in hits:  # sorted and non-overlapping
+        parts.append(text[last:hit.start])
+        parts.append(mask_kind(hit.kind, hit.value, hit.prefix))
+        last = hit.end
+    parts.append(text[last:])
+    return "".join(parts)
+
+
 def redact(text: str, known: Iterable[str] = ()) -> str:
     """Return `text` with secret-looking values and every value in `known` masked."""
+    if not text:
+        return text
     for value in sorted({v for v in known if v and len(v) >= 4}, key=len, reverse=True):
         # Values the user handed us (--secret) may be short passwords: show no characters.
         text = text.replace(value, f"***({fingerprint(value)})")
-    text = _TOKEN_RE.sub(_mask_token, text)
-    return _URL_PASSWORD_RE.sub(lambda m: m.group("head") + "****", text)
+    # Unreadable pattern data must not make output fail; the fallback below still masks.
+    with contextlib.suppress(Exception):
+        text = _redact_shapes(text)
+    # The built-in table always runs too: a second net for the most common token shapes.
+    return _redact_fallback(text)

@@ -117,7 +117,9 @@ def classify(
             text, number, code,
         )
     for rule in load_rules():
-        for number, text in step:
+        # The last match: tools print the conclusion ("No matching distribution", "failed to
+        # solve: ...") after the details.
+        for number, text in reversed(step):
             if any(p.search(text) for p in rule.patterns):
                 return Classification(rule.name, rule.explain, text, number, code)
     if outcome.engine_error:

@@ -114,6 +114,27 @@ def _context_tar(prepared: PreparedBuild) -> tuple[Any, str]:
     return utils.tar(context, exclude=exclude, dockerfile=dockerfile), dockerfile[0]
 
 
+def _context_tar_before(prepared: PreparedBuild, cancelled: threading.Event) -> tuple[Any, str]:
+    """Pack the context in a worker thread so a huge context cannot outlive the deadline
+    (packing is not interruptible; the worker's file is dropped when it finishes)."""
+    box: dict[str, Any] = {}
+
+    def pack() -> None:
+        try:
+            box["tar"] = _context_tar(prepared)
+        except BaseException as exc:  # re-raised in the caller's thread
+            box["error"] = exc
+
+    worker = threading.Thread(target=pack, daemon=True)
+    worker.start()
+    while worker.is_alive():
+        if cancelled.wait(0.05):
+            raise _Cancelled("build cancelled while packing the context")
+    if "error" in box:
+        raise box["error"]
+    return box["tar"]
+
+
 class LegacyBackend:
     name = "legacy"
 
@@ -132,8 +153,8 @@ class LegacyBackend:
         )
         containers: list[str] = []
         try:
-            tarball, dockerfile_name = _context_tar(prepared)
             watchdog.start()
+            tarball, dockerfile_name = _context_tar_before(prepared, cancelled)
             with tarball:
                 self._stream(client, prepared, _UploadReader(tarball, cancelled),
                              dockerfile_name, sink, outcome, containers)
@@ -204,7 +225,8 @@ class LegacyBackend:
         from docker.errors import APIError
 
         if cancelled.is_set():
-            sink.note("wall-clock deadline reached: build connection closed")
+            where = str(exc) if isinstance(exc, _Cancelled) else "build connection closed"
+            sink.note(f"wall-clock deadline reached: {where}")
             return
         if _is_read_timeout(exc):
             outcome.stalled = True

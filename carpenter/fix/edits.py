@@ -47,9 +47,14 @@ def overlaps(a: Edit, b: Edit) -> bool:
 def normalize(edits: list[Edit]) -> list[Edit]:
     """Sorted, duplicates dropped, overlaps rejected."""
     unique = sorted(set(edits))
-    for first, second in zip(unique, unique[1:], strict=False):
-        if overlaps(first, second):
-            raise OverlapError(f"edits overlap: {first} and {second}")
+    # All pairs, not just neighbours: insertions make the sorted order a weak guide, and a
+    # file gets a handful of edits.
+    for i, first in enumerate(unique):
+        for second in unique[i + 1:]:
+            if second.offset > first.end_offset:
+                break
+            if overlaps(first, second):
+                raise OverlapError(f"edits overlap: {first} and {second}")
     return unique
 
 
@@ -72,10 +77,11 @@ def conflicts_with(edit: Edit, accepted: list[Edit]) -> bool:
 
 
 def unified_diff(path: str, before: str, after: str, new_file: bool = False) -> str:
-    old_name = "/dev/null" if new_file else f"a/{path}"
+    shown = path.lstrip("/")
+    old_name = "/dev/null" if new_file else f"a/{shown}"
     lines = difflib.unified_diff(
         before.splitlines(keepends=True), after.splitlines(keepends=True),
-        fromfile=old_name, tofile=f"b/{path}")
+        fromfile=old_name, tofile=f"b/{shown}")
     out = []
     for line in lines:
         out.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")

@@ -19,8 +19,7 @@ from carpenter.model.source import SourceFile, Span, read_source
 from carpenter.model.variables import expand, split_assignments
 
 KNOWN_INSTRUCTIONS = frozenset(
-    "ADD ARG CMD COPY ENTRYPOINT ENV EXPOSE FROM HEALTHCHECK LABEL MAINTAINER ONBUILD RUN SHELL "
-    "STOPSIGNAL USER VOLUME WORKDIR".split()
+    ["ADD", "ARG", "CMD", "COPY", "ENTRYPOINT", "ENV", "EXPOSE", "FROM", "HEALTHCHECK", "LABEL", "MAINTAINER", "ONBUILD", "RUN", "SHELL", "STOPSIGNAL", "USER", "VOLUME", "WORKDIR"]
 )
 _DIRECTIVE = re.compile(r"^#\s*([A-Za-z]+)\s*=\s*(.*?)\s*$")
 _FLAG = re.compile(r"--([A-Za-z][A-Za-z0-9-]*)(?:=(\S*))?")
@@ -104,6 +103,7 @@ class Stage:
     platform: str | None
     instruction: Instruction = field(repr=False)
     instructions: list[Instruction] = field(default_factory=list, repr=False)
+    parent: Stage | None = field(default=None, repr=False)  # the stage `FROM <name>` builds on
 
 
 @dataclass(eq=False)
@@ -323,7 +323,11 @@ def _logical_head(source: SourceFile, first: int, last: int, escape: str) -> tup
     while True:
         raw = source.line_text(line_no)
         terminator = "\n" if line_no < source.line_count else ""
-        cr = len(source.text[source.offset_of(line_no) :].split("\n", 1)[0]) - len(raw)
+        # Width of a stray "\r" that line_text dropped (no slicing of the rest of the file:
+        # that made 10,000 continuation lines quadratic).
+        line_start = source.offset_of(line_no)
+        line_end = source.text.find("\n", line_start)
+        cr = (len(source.text) if line_end < 0 else line_end) - line_start - len(raw)
         body = raw.rstrip()
         if line_no > first and _is_blank_or_comment(raw) and line_no < limit:
             parts.append(" " * (len(raw) + cr) + " " * len(terminator))
@@ -430,9 +434,10 @@ def _stage(
         name = tokens[2].text
     resolved, missing = expand(raw, global_args)
     base: str | None = None if missing or not resolved else resolved
-    is_ref = base is not None and any(
-        s.name and s.name.lower() == base.lower() for s in earlier
-    )
+    parent = None
+    if base is not None:
+        parent = next((s for s in earlier if s.name and s.name.lower() == base.lower()), None)
+    is_ref = parent is not None
     span = inst.source.span(tokens[0].offset, tokens[0].end_offset) if tokens else inst.span
     platform = inst.flags.get("platform")
-    return Stage(index, name, raw, base, span, is_ref, platform, inst)
+    return Stage(index, name, raw, base, span, is_ref, platform, inst, parent=parent)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 import os
+import stat
 from dataclasses import dataclass
 
 from carpenter.errors import InputError
@@ -88,11 +89,17 @@ def read_source(path: str, display: str | None = None) -> SourceFile:
     try:
         if os.path.isdir(path):
             raise InputError("is a directory, not a file", path=shown)
-        size = os.path.getsize(path)
-        if size > MAX_BYTES:
-            raise InputError(f"file is too large ({size} bytes > {MAX_BYTES})", path=shown)
-        with open(path, "rb") as handle:
-            data = handle.read()
+        # O_NONBLOCK: opening a FIFO named Dockerfile must not hang waiting for a writer.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with open(fd, "rb") as handle:
+            info = os.fstat(handle.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise InputError("not a regular file (a FIFO, socket or device)", path=shown)
+            if info.st_size > MAX_BYTES:
+                raise InputError(
+                    f"file is too large ({info.st_size} bytes > {MAX_BYTES})", path=shown
+                )
+            data = handle.read(MAX_BYTES + 1)
     except InputError:
         raise
     except FileNotFoundError:

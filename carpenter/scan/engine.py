@@ -71,12 +71,14 @@ def discover(paths: Iterable[str]) -> tuple[list[str], list[dict[str, Any]]]:
     errors: list[dict[str, Any]] = []
     for path in paths:
         if os.path.isdir(path):
-            found.extend(_walk(path, errors))
+            # normpath: `scan .` reports bad/Dockerfile, like paths found in the context
+            found.extend(os.path.normpath(p) for p in _walk(path, errors))
         elif os.path.lexists(path):
             found.append(path)
         else:
             errors.append({"path": path, "line": None, "message": "no such file or directory"})
-    return found, errors
+    # `scan . sub/Dockerfile` names one file twice: scan it once.
+    return list(dict.fromkeys(found)), errors
 
 
 def _walk(root: str, errors: list[dict[str, Any]]) -> list[str]:

@@ -172,7 +172,9 @@ def create_snapshot(req: CreateRequest, command_line: str = "",
         "created_with": command_line or "carpenter snapshot create",
         "created_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "resolver": uv_version,
-        "resolver_command": " ".join(Path(c).name if i == 0 else c for i, c in enumerate(cmd)),
+        # Binary and temporary input shown by name only: the rest is the exact command.
+        "resolver_command": " ".join(Path(c).name if i in (0, 3) else c
+                                     for i, c in enumerate(cmd)),
         "index_url": req.index_url,
         "exclude_newer": cutoff_of(req.as_of).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "isolation": "PIP_*/UV_* env dropped, UV_NO_CONFIG=1, --no-config, explicit "

@@ -16,10 +16,10 @@ from typing import Any
 from packaging.utils import canonicalize_name
 
 from carpenter.errors import SnapshotError
+from carpenter.paths import rules_dir
 
 SCHEMA = 1
-# rules/ lives at the repository root, next to the package (editable install).
-SNAPSHOT_DIR = Path(__file__).resolve().parents[2] / "rules" / "snapshots"
+SNAPSHOT_DIR = rules_dir() / "snapshots"
 DEFAULT_SNAPSHOT = "neurips-2023"
 
 
@@ -153,7 +153,7 @@ def normalize_image_ref(ref: str) -> str:
 
 
 def normalize_git_url(url: str) -> str:
-    """`https://github.com/Org/Repo.git`, `git+https://...`, `git@github.com:Org/Repo` -> one key."""
+    """`https://github.com/Org/Repo.git`, `git+https://...`, `git@github.com:Org/Repo`: one key."""
     url = url.strip()
     if url.startswith("git+"):
         url = url[4:]

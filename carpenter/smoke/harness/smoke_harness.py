@@ -95,7 +95,7 @@ def short_error(exc):
 
 
 def installed_version(name):
-    """Version from package metadata, without importing (bitsandbytes imports are slow and noisy)."""
+    """Version from package metadata without importing (bitsandbytes imports are slow)."""
     try:
         from importlib import metadata
     except ImportError:  # pragma: no cover - Python < 3.8

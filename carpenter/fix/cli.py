@@ -1,0 +1,118 @@
+"""`carpenter fix`: pin what scan found against a snapshot; diff by default."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from carpenter.errors import EXIT_ERROR, ConfigError
+from carpenter.fix.engine import STRATEGIES, FixOptions, FixReport, fix_paths
+from carpenter.fix.output import submission_root, write_copy, write_in_place
+from carpenter.scan.config import resolve_config
+from carpenter.scan.engine import ScanOptions
+from carpenter.snapshot.model import DEFAULT_SNAPSHOT, load_snapshot
+
+
+def _build_args(values: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for value in values:
+        key, sep, val = value.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--build-arg {value!r}: expected KEY=VALUE")
+        out[key] = val
+    return out
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--snapshot", "snapshot_name", default=DEFAULT_SNAPSHOT, show_default=True,
+              help="Bundled snapshot name or a snapshot TOML file.")
+@click.option("--context", type=click.Path(file_okay=False), help="Build context folder "
+              "(default: each Dockerfile's folder).")
+@click.option("--build-arg", "build_args", multiple=True, help="KEY=VALUE, as for docker build.")
+@click.option("--strategy", type=click.Choice(STRATEGIES), default="rewrite", show_default=True,
+              help="rewrite: pin each requirement where it is written. constraints: one "
+                   "constraints file + PIP_CONSTRAINT (pins the whole closure).")
+@click.option("--write", "write", is_flag=True, help="Rewrite the files in place (atomically).")
+@click.option("--out", "out", type=click.Path(path_type=Path),
+              help="Write a repaired copy of the whole submission here; input untouched.")
+@click.option("--format", "fmt", type=click.Choice(["diff", "json"]), default="diff",
+              show_default=True)
+@click.option("--max-jobs", default=4, show_default=True,
+              help="MAX_JOBS for CUDA extensions that must compile from source.")
+@click.option("--resolve", is_flag=True, help="Resolve packages missing from the snapshot at "
+              "its date (needs network access to PyPI).")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Scan configuration file (default: nearest .carpenter.toml).")
+def fix(paths: tuple[str, ...], snapshot_name: str, context: str | None,
+        build_args: tuple[str, ...], strategy: str, write: bool, out: Path | None, fmt: str,
+        max_jobs: int, resolve: bool, config_file: Path | None) -> None:
+    """Pin what `scan` finds in PATHS against a snapshot.
+
+    Prints a unified diff (secrets redacted) unless --write or --out is given.
+    Exit 0: every fixable finding fixed; 1: some could not be fixed (see the reasons);
+    2: cannot run.
+    """
+    if write and out:
+        raise ConfigError("--write and --out exclude each other")
+    if max_jobs < 1:
+        raise ConfigError("--max-jobs must be at least 1")
+    snapshot = load_snapshot(snapshot_name)
+    config = resolve_config({}, config_file=config_file)
+    scan = ScanOptions(config=config, context=context, build_args=_build_args(build_args))
+    report = fix_paths(paths, FixOptions(snapshot, strategy, scan, max_jobs, resolve))
+    written: list[str] = []
+    if not report.errors:
+        if write:
+            written = write_in_place(report.files)
+        elif out is not None:
+            written = write_copy(report.files, submission_root(list(paths), context), out)
+    if fmt == "json":
+        click.echo(json.dumps(to_json(report, written), indent=2))
+    else:
+        _print_text(report, written, show_diff=not (write or out))
+    sys.exit(EXIT_ERROR if report.errors else report.exit_code())
+
+
+def to_json(report: FixReport, written: list[str]) -> dict:
+    return {
+        "snapshot": report.snapshot,
+        "strategy": report.strategy,
+        "files_scanned": report.files_scanned,
+        "applied": [r.to_json() for r in report.applied],
+        "skipped": [r.to_json() for r in report.skipped],
+        "changed_files": [f.path for f in report.files if f.changed],
+        "written": written,
+        "diff": report.diff(),
+        "notes": [report.redact(n) for n in report.notes],
+        "build_flags": report.build_flags,
+        "errors": [{**e, "message": report.redact(str(e.get("message", "")))}
+                   for e in report.errors],
+    }
+
+
+def _print_text(report: FixReport, written: list[str], show_diff: bool) -> None:
+    if show_diff:
+        click.echo(report.diff(), nl=False)
+    err = click.get_text_stream("stderr")
+    for error in report.errors:
+        where = error.get("path") or ""
+        if error.get("line"):
+            where += f":{error['line']}"
+        click.echo(f"carpenter: error: {where}: {report.redact(str(error['message']))}",
+                   file=err)
+    for record in report.skipped:
+        click.echo(f"{record.path}:{record.line}:{record.column}: not fixed [{record.rule}] "
+                   f"{record.reason}", file=err)
+    for note in report.notes:
+        click.echo(f"note: {report.redact(note)}", file=err)
+    if report.build_flags:
+        click.echo("build with: docker build " + " ".join(report.build_flags) + " ...",
+                   file=err)
+    for path in written:
+        click.echo(f"wrote {path}", file=err)
+    click.echo(f"{len(report.applied)} fix(es) applied, {len(report.skipped)} not fixed "
+               f"(snapshot {report.snapshot}, strategy {report.strategy})", file=err)

@@ -1,0 +1,88 @@
+"""CUDA extensions built from source (flash-attn, ...): use the prebuilt wheel that matches the
+image's torch / CUDA / Python / C++ ABI, or pin the version and cap the compile's parallelism.
+
+A source build of flash-attn takes hours on a CI runner and, with the default parallelism, runs
+out of memory; a wheel for the wrong torch or CUDA imports with "undefined symbol".
+"""
+
+from __future__ import annotations
+
+import re
+
+from carpenter.fix.context import Change, Job, Outcome, pip_install_args
+from carpenter.fix.edits import Edit
+from carpenter.fix.pinning import fix_pip
+from carpenter.fix.pipreq import parse
+from carpenter.scan.finding import Finding
+
+_TORCH_PIN = re.compile(r"\btorch==(\d+\.\d+(?:\.\d+)?)")
+_CUDA_IN_TAG = re.compile(r"cuda[:\-]?(\d+)\.(\d+)")
+_PYTORCH_TAG = re.compile(r"pytorch/pytorch:(\d+\.\d+)")
+_PY_TAG = re.compile(r"(?:^|/)python:(\d\.\d+)")
+_WHEEL_INDEX = re.compile(r"download\.pytorch\.org/whl/cu(\d+)(\d)\b")
+
+
+def image_facts(job: Job, offset: int) -> tuple[str | None, str | None, str | None]:
+    """(torch, cuda, python) the extension must match, from the Dockerfile, else the snapshot."""
+    text = job.dockerfile.source.text
+    image = job.root_image(job.stage_at(offset))
+    installs_torch = "torch" in job.installed
+    torch = None
+    if (m := _TORCH_PIN.search(text)) is not None:
+        torch = m.group(1)
+    elif not installs_torch and (m := _PYTORCH_TAG.search(image)) is not None:
+        torch = m.group(1)  # torch preinstalled in the pytorch/pytorch image
+    else:
+        torch, _ = job.version_for("torch")
+    cuda = None
+    if (m := _WHEEL_INDEX.search(text)) is not None:
+        cuda = f"{m.group(1)}.{m.group(2)}"
+    elif installs_torch:
+        cuda = job.snapshot.target.cuda  # PyPI's Linux torch wheels carry their own CUDA
+    elif (m := _CUDA_IN_TAG.search(image)) is not None:
+        cuda = f"{m.group(1)}.{m.group(2)}"
+    python = None
+    if (m := _PY_TAG.search(image)) is not None:
+        python = m.group(1)
+    return torch, cuda or job.snapshot.target.cuda, python
+
+
+def fix_cuda_build(finding: Finding, job: Job) -> Outcome:
+    if not job.is_dockerfile(finding):
+        return fix_pip(finding, job)
+    located = job.command_at(finding.offset)
+    if located is None or pip_install_args(located[1]) is None:
+        return Outcome.skip("not a pip install of the extension (a setup.py build?): install "
+                            "the prebuilt wheel or pin the source and set MAX_JOBS by hand")
+    inst, cmd = located
+    word = job.word_at(finding.offset)
+    req = parse(word.text) if word is not None else None
+    if word is None or req is None:
+        return Outcome.skip("cannot find the extension's requirement")
+    torch, cuda, python = image_facts(job, finding.offset)
+    wheel = job.snapshot.cuda_wheel(req.name, torch, cuda, python)
+    if wheel is not None:
+        return Outcome([Change(finding.path, Edit(word.offset, word.end_offset, wheel.url))],
+                       summary=f"{word.text} -> prebuilt wheel {wheel.url.rsplit('/', 1)[-1]}")
+    pinned = fix_pip(finding, job)
+    if pinned.skipped and pinned.skipped != "already pinned":
+        return pinned
+    notes = [f"no prebuilt {req.name} wheel for torch {torch}, CUDA {cuda}, Python "
+             f"{python or job.snapshot.target.python} in snapshot {job.snapshot.name}: it "
+             f"compiles from source (hours, several GB of RAM per job); MAX_JOBS="
+             f"{job.max_jobs} caps the parallel compiles"]
+    changes = list(pinned.changes)
+    if not _sets_max_jobs(job, cmd, inst):
+        at = cmd.words[0].offset if not cmd.assignments else cmd.assignments[0].offset
+        changes.append(Change(finding.path, Edit(at, at, f"MAX_JOBS={job.max_jobs} ")))
+    if not changes:
+        return Outcome.skip("already pinned and MAX_JOBS is set")
+    return Outcome(changes, notes=notes,
+                   summary=(pinned.summary + ", " if pinned.summary else "")
+                   + f"MAX_JOBS={job.max_jobs}")
+
+
+def _sets_max_jobs(job: Job, cmd, inst) -> bool:
+    if any(a.text.startswith("MAX_JOBS=") for a in cmd.assignments):
+        return True
+    return "MAX_JOBS" in (inst.vars or {})

@@ -1,0 +1,322 @@
+"""`fix` entry point: scan, turn each fixable finding into edits, merge them per file.
+
+fix_paths() computes everything in memory; writing (in place or into a copy) is a separate
+step (carpenter.fix.output), so a failure never leaves a half-fixed submission.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from packaging.utils import canonicalize_name
+
+from carpenter.errors import CarpenterError, InputError
+from carpenter.fix.apt import fix_apt
+from carpenter.fix.constraints import fix_pip_constraints
+from carpenter.fix.context import Job, Outcome
+from carpenter.fix.cuda import fix_cuda_build
+from carpenter.fix.edits import Edit, apply_edits, conflicts_with, unified_diff
+from carpenter.fix.pinning import fix_base_image, fix_conda, fix_download, fix_git, fix_pip
+from carpenter.fix.secrets import fix_secret
+from carpenter.model.dockerfile import load_dockerfile
+from carpenter.redact import redact
+from carpenter.scan.engine import ScanOptions, discover, scan_dockerfile
+from carpenter.scan.finding import Finding
+from carpenter.snapshot.model import Snapshot
+
+STRATEGIES = ("rewrite", "constraints")
+Fixer = Callable[[Finding, Job], Outcome]
+
+FIXERS: dict[str, Fixer] = {
+    "unpinned-pip": fix_pip,
+    "unpinned-conda": fix_conda,
+    "floating-base-image": fix_base_image,
+    "unpinned-git": fix_git,
+    "unpinned-apt": fix_apt,
+    "secret": fix_secret,
+    "cuda-source-build": fix_cuda_build,
+    "build-time-download": fix_download,
+}
+# Processed first: their edits cover spans other findings also point at (the flash-attn
+# requirement is both a CUDA build and an unpinned package).
+PRIORITY = {"cuda-source-build": 0, "secret": 1}
+
+
+@dataclass
+class FixOptions:
+    snapshot: Snapshot
+    strategy: str = "rewrite"
+    scan: ScanOptions = field(default_factory=ScanOptions)
+    max_jobs: int = 4
+    resolve: bool = False  # resolve packages missing from the snapshot (needs the network)
+
+
+@dataclass
+class FixRecord:
+    rule: str
+    category: str
+    path: str
+    line: int
+    column: int
+    message: str
+    status: str  # "applied" | "skipped"
+    reason: str = ""
+    summary: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class FileChange:
+    path: str  # as shown (relative to the working directory when the input was relative)
+    disk_path: str
+    before: str
+    after: str
+    new_file: bool = False
+
+    @property
+    def changed(self) -> bool:
+        return self.before != self.after or self.new_file
+
+
+@dataclass
+class FixReport:
+    snapshot: str
+    strategy: str
+    files_scanned: list[str] = field(default_factory=list)
+    records: list[FixRecord] = field(default_factory=list)
+    files: list[FileChange] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    build_flags: list[str] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    secrets: list[str] = field(default_factory=list)
+
+    @property
+    def applied(self) -> list[FixRecord]:
+        return [r for r in self.records if r.status == "applied"]
+
+    @property
+    def skipped(self) -> list[FixRecord]:
+        return [r for r in self.records if r.status == "skipped"]
+
+    def diff(self) -> str:
+        text = "".join(unified_diff(f.path, f.before, f.after, new_file=f.new_file)
+                       for f in self.files if f.changed)
+        return self.redact(text)
+
+    def redact(self, text: str) -> str:
+        return redact(text, self.secrets)
+
+    def exit_code(self) -> int:
+        if self.errors:
+            return 2
+        return 1 if self.skipped else 0
+
+
+@dataclass
+class _FileState:
+    path: str
+    disk_path: str
+    before: str
+    edits: list[Edit] = field(default_factory=list)
+    owners: list[FixRecord] = field(default_factory=list)
+    new_file: bool = False
+
+
+def fixable(finding: Finding) -> bool:
+    return finding.fixable or finding.category == "host-local-artifact"
+
+
+def fix_paths(paths: Iterable[str], options: FixOptions) -> FixReport:
+    files, errors = discover(paths)
+    report = FixReport(options.snapshot.name, options.strategy, files_scanned=files,
+                       errors=list(errors))
+    states: dict[str, _FileState] = {}
+    for path in files:
+        try:
+            job = _job(path, options, report)
+        except InputError as exc:
+            report.errors.append({"path": exc.path or path, "line": exc.line,
+                                  "message": exc.message})
+            continue
+        if job is not None:
+            _fix_job(job, options, report, states)
+    report.files = [FileChange(s.path, s.disk_path, s.before, apply_edits(s.before, s.edits),
+                               s.new_file) for s in states.values()]
+    report.notes = list(dict.fromkeys(report.notes))
+    report.build_flags = list(dict.fromkeys(report.build_flags))
+    return report
+
+
+def fix_findings(path: str, findings: list[Finding], options: FixOptions) -> FixReport:
+    """Fix given findings of one Dockerfile (no scan): for callers that already scanned."""
+    report = FixReport(options.snapshot.name, options.strategy, files_scanned=[path])
+    dockerfile = load_dockerfile(path, path, options.scan.build_args)
+    context_dir = options.scan.context or os.path.dirname(path) or "."
+    job = Job(dockerfile, path, context_dir, options.snapshot,
+              [f for f in findings if fixable(f)], strategy=options.strategy,
+              max_jobs=options.max_jobs)
+    states: dict[str, _FileState] = {}
+    _fix_job(job, options, report, states)
+    report.files = [FileChange(s.path, s.disk_path, s.before, apply_edits(s.before, s.edits),
+                               s.new_file) for s in states.values()]
+    return report
+
+
+def _job(path: str, options: FixOptions, report: FixReport) -> Job | None:
+    dockerfile = load_dockerfile(path, path, options.scan.build_args)
+    context_dir = options.scan.context or os.path.dirname(path) or "."
+    result = scan_dockerfile(dockerfile, options.scan, context_dir)
+    report.errors.extend(result.errors)
+    findings = [f for f in result.findings if fixable(f)]
+    return Job(dockerfile, path, context_dir, options.snapshot, findings,
+               strategy=options.strategy, max_jobs=options.max_jobs)
+
+
+def _fix_job(job: Job, options: FixOptions, report: FixReport,
+             states: dict[str, _FileState]) -> None:
+    if options.resolve:
+        job.resolved = _resolve_missing(job)
+    for note in _override_notes(job):
+        report.notes.append(note)
+    ordered = sorted(job.findings, key=lambda f: (PRIORITY.get(f.category, 9), f.path,
+                                                  f.offset))
+    for finding in ordered:
+        record = FixRecord(finding.rule, finding.category, finding.path, finding.line,
+                           finding.column, report.redact(finding.message), "skipped")
+        report.records.append(record)
+        cover = _covering(finding, job, states)
+        if cover is not None:
+            record.status = "applied"
+            record.reason = f"covered by the fix for {cover.rule} at line {cover.line}"
+            continue
+        try:
+            outcome = _run_fixer(finding, job)
+        except CarpenterError as exc:
+            record.reason = exc.located()
+            continue
+        record.summary = redact(outcome.summary, outcome.secrets)
+        report.secrets.extend(outcome.secrets)
+        if outcome.skipped:
+            record.reason = redact(outcome.skipped, outcome.secrets)
+            continue
+        reason = _accept(outcome, job, states, record)
+        if reason:
+            record.reason = reason
+            continue
+        record.status = "applied"
+        report.notes.extend(outcome.notes)
+        report.build_flags.extend(outcome.build_flags)
+
+
+def _covering(finding: Finding, job: Job, states: dict[str, _FileState]) -> FixRecord | None:
+    """The applied fix whose replaced text contains this finding's whole span, if any."""
+    state = states.get(os.path.realpath(job.disk_path(finding.path)))
+    if state is None or finding.end_offset <= finding.offset:
+        return None
+    for edit, owner in zip(state.edits, state.owners, strict=True):
+        if edit.offset <= finding.offset and finding.end_offset <= edit.end_offset:
+            return owner
+    return None
+
+
+def _run_fixer(finding: Finding, job: Job) -> Outcome:
+    if finding.category == "host-local-artifact":
+        return Outcome.skip("cannot be fixed automatically: " + finding.message)
+    if finding.category == "unpinned-pip" and job.strategy == "constraints":
+        return fix_pip_constraints(finding, job)
+    if finding.category == "shell-bug" and _looks_like_requirement(finding):
+        return fix_pip(finding, job)
+    fixer = FIXERS.get(finding.category)
+    if fixer is None:
+        return Outcome.skip(f"no automatic fix for {finding.category} findings")
+    return fixer(finding, job)
+
+
+def _looks_like_requirement(finding: Finding) -> bool:
+    return bool(finding.data.get("name") or finding.data.get("requirement"))
+
+
+def _accept(outcome: Outcome, job: Job, states: dict[str, _FileState],
+            record: FixRecord) -> str:
+    """Add the outcome's edits unless one collides with an already accepted fix."""
+    staged: dict[str, list[Edit]] = {}
+    for change in outcome.changes:
+        state = _state(change.path, job, states)
+        others = state.edits + staged.get(change.path, [])
+        if change.edit in state.edits:
+            continue  # the same edit from an earlier finding (one apt line per stage)
+        if conflicts_with(change.edit, others):
+            owner = next((r for r, e in zip(state.owners, state.edits, strict=True)
+                          if e == change.edit or _touches(e, change.edit)), None)
+            where = f" ({owner.rule} at line {owner.line})" if owner else ""
+            return f"overlaps a fix already applied{where}"
+        staged.setdefault(change.path, []).append(change.edit)
+    for path, text in outcome.new_files.items():
+        _stage_new_file(path, text, states)
+    for path, edits in staged.items():
+        state = _state(path, job, states)
+        state.edits.extend(edits)
+        state.owners.extend([record] * len(edits))
+    return ""
+
+
+def _stage_new_file(path: str, text: str, states: dict[str, _FileState]) -> None:
+    """A file the fix creates (or replaces whole, when it exists with other content)."""
+    key = os.path.realpath(path)
+    if key in states:
+        return  # every finding of a job proposes the same file
+    exists = os.path.exists(path)
+    before = _read(path) if exists else ""
+    state = _FileState(path, path, before, new_file=not exists)
+    if before != text:
+        state.edits.append(Edit(0, len(before), text))
+    states[key] = state
+
+
+def _touches(a: Edit, b: Edit) -> bool:
+    return a.offset <= b.end_offset and b.offset <= a.end_offset
+
+
+def _state(path: str, job: Job, states: dict[str, _FileState]) -> _FileState:
+    disk = job.disk_path(path)
+    key = os.path.realpath(disk)
+    if key not in states:
+        states[key] = _FileState(path, disk, job.source(path).text)
+    return states[key]
+
+
+def _read(path: str) -> str:
+    from carpenter.model.source import read_source
+
+    return read_source(path).text
+
+
+def _override_notes(job: Job) -> list[str]:
+    notes = []
+    for override in job.snapshot.active_overrides(job.installed):
+        verb = "pins " + ", ".join(f"{k}=={v}" for k, v in override.pins.items()) \
+            if override.action == "pin" and override.pins else "warning"
+        env = " ".join(f"{k}={v}" for k, v in override.env.items())
+        notes.append(f"override {override.id} ({verb}{'; set ' + env if env else ''}): "
+                     f"{override.reason} [{', '.join(override.refs)}]")
+    return notes
+
+
+def _resolve_missing(job: Job) -> dict[str, str]:
+    """Resolve names the snapshot lacks, at the snapshot's date (network)."""
+    from carpenter.snapshot.create import CreateRequest, resolve
+
+    missing = sorted({canonicalize_name(str(f.data.get("name")))
+                      for f in job.findings if f.category == "unpinned-pip" and f.data.get("name")
+                      and job.snapshot.version(str(f.data["name"]))[0] is None})
+    if not missing:
+        return {}
+    pins, _ = resolve(CreateRequest(as_of=job.snapshot.as_of, requirements=missing,
+                                    python=job.snapshot.target.python,
+                                    platform=job.snapshot.target.platform))
+    return {name: pins[name] for name in missing if name in pins}

@@ -1,0 +1,322 @@
+"""Fixers that add a version, digest, commit or revision in place: pip, conda, FROM, git,
+build-time downloads."""
+
+from __future__ import annotations
+
+import re
+
+from carpenter.fix.context import Change, Job, Outcome
+from carpenter.fix.edits import Edit
+from carpenter.fix.pipreq import (
+    is_pinned,
+    line_has_hashes,
+    parse,
+    pin_text,
+    requirement_extent,
+    split_quotes,
+    unquoted_word_end,
+)
+from carpenter.scan.finding import Finding
+from carpenter.snapshot.model import normalize_image_ref
+
+_SHELL_SPECIAL = set(" \t;<>|&()$`\"'*?[]{}!#~")
+_SHA = re.compile(r"^[0-9a-f]{40}$")
+
+
+# -- pip ------------------------------------------------------------------------------------
+
+def fix_pip(finding: Finding, job: Job) -> Outcome:
+    if job.is_dockerfile(finding):
+        return _pip_in_run(finding, job)
+    return _pip_in_requirements_file(finding, job)
+
+
+def _pip_in_run(finding: Finding, job: Job) -> Outcome:
+    text = job.dockerfile.source.text
+    start, end = finding.offset, finding.end_offset
+    word = job.word_at(start)
+    if word is not None and word.offset <= start and end <= word.end_offset:
+        start, end = word.offset, word.end_offset
+    # Unquoted `torch>=2.0.1`: the shell cut it at `>`; the fix swallows the redirect too.
+    if text[start:start + 1] not in "'\"" and text[end:end + 1] in ("<", ">", "=", "!", "~"):
+        end = unquoted_word_end(text, end)
+    original = text[start:end]
+    if "$" in original:
+        return Outcome.skip("the requirement uses a variable; pin the variable's value instead")
+    return _pin_edit(finding, job, finding.path, start, end, original, shell=True)
+
+
+def _pin_edit(finding: Finding, job: Job, path: str, start: int, end: int, original: str,
+              shell: bool) -> Outcome:
+    req = parse(original)
+    if req is None:
+        return Outcome.skip(f"not a requirement pip understands: {original!r}")
+    if is_pinned(req):
+        return Outcome.skip("already pinned")
+    version, why = job.version_for(req.name)
+    if version is None:
+        return Outcome.skip(f"{req.name}: not in snapshot {job.snapshot.name}")
+    if req.specifier and not req.specifier.contains(version, prereleases=True):
+        return Outcome.skip(f"{req.name}: snapshot version {version} does not satisfy "
+                            f"{req.specifier}; choose a version by hand")
+    pinned = pin_text(original, version)
+    if pinned is None:
+        return Outcome.skip(f"cannot rewrite {original!r}")
+    new = pinned.text
+    if shell and not split_quotes(original)[0] and any(c in _SHELL_SPECIAL for c in new):
+        # A marker with spaces or <> must be quoted for the shell.
+        new = f"'{new}'" if "'" not in new else None
+        if new is None:
+            return Outcome.skip("requirement needs shell quoting that cannot be added safely")
+    via = "" if why == "snapshot" else f" ({why})"
+    return Outcome([Change(path, Edit(start, end, new))],
+                   summary=f"{original} -> {new}{via}")
+
+
+def _pip_in_requirements_file(finding: Finding, job: Job) -> Outcome:
+    source = job.source(finding.path)
+    line_start = source.offset_of(finding.line)
+    line = source.line_text(finding.line)
+    logical = line
+    number = finding.line
+    while logical.rstrip().endswith("\\") and number < source.line_count:
+        number += 1  # options such as --hash often sit on continuation lines
+        logical += "\n" + source.line_text(number)
+    rel_start, rel_end = requirement_extent(line)
+    start, end = line_start + rel_start, line_start + rel_end
+    original = source.text[start:end]
+    if line_has_hashes(logical) and (req := parse(original)) is not None and not is_pinned(req):
+        return Outcome.skip("unpinned requirement with --hash options: the hashes would no "
+                            "longer match; regenerate the file with hashes")
+    if original.startswith("-") or "://" in original:
+        return Outcome.skip(f"not a plain requirement: {original!r}")
+    return _pin_edit(finding, job, finding.path, start, end, original, shell=False)
+
+
+# -- conda ----------------------------------------------------------------------------------
+
+_CONDA_HEAD = re.compile(r"^(?P<name>[A-Za-z0-9_][A-Za-z0-9_.-]*)(?P<spec>.*)$")
+
+
+def fix_conda(finding: Finding, job: Job) -> Outcome:
+    text = job.source(finding.path).text
+    start, end = finding.offset, finding.end_offset
+    word = job.word_at(start) if job.is_dockerfile(finding) else None
+    if word is not None:
+        start, end = word.offset, word.end_offset
+    original = text[start:end]
+    quote, inner, _ = split_quotes(original)
+    if "::" in inner:  # channel::name
+        channel, _, inner = inner.partition("::")
+        prefix = channel + "::"
+    else:
+        prefix = ""
+    match = _CONDA_HEAD.match(inner)
+    if match is None or "$" in inner:
+        return Outcome.skip(f"not a conda package spec: {original!r}")
+    name = match.group("name")
+    version = job.snapshot.conda.get(name.lower())
+    if version is None:
+        return Outcome.skip(f"{name}: no conda version in snapshot {job.snapshot.name}")
+    # `name=1.2.3` is conda's fuzzy pin (1.2.3*), exact enough and what users write.
+    new = f"{quote}{prefix}{name}={version}{quote}"
+    return Outcome([Change(finding.path, Edit(start, end, new))],
+                   summary=f"{original} -> {new}")
+
+
+# -- FROM -----------------------------------------------------------------------------------
+
+def fix_base_image(finding: Finding, job: Job) -> Outcome:
+    stage = job.stage_at(finding.offset)
+    if stage is None:
+        return Outcome.skip("no FROM instruction at this place")
+    if stage.is_stage_ref:
+        return Outcome.skip("FROM names an earlier stage")
+    ref = finding.data.get("image") or stage.base
+    if not ref:
+        return Outcome.skip("the image reference comes from a build argument without a value")
+    if "@" in ref:
+        return Outcome.skip("already pinned by digest")
+    digest = job.snapshot.image_digest(ref)
+    if digest is None:
+        return Outcome.skip(
+            f"no digest for {normalize_image_ref(ref)} in snapshot {job.snapshot.name}; pin it "
+            "by hand from a pulled image: docker inspect --format '{{index .RepoDigests 0}}' "
+            + ref)
+    if "$" not in stage.base_raw:
+        end = stage.base_span.end_offset
+        return Outcome([Change(finding.path, Edit(end, end, "@" + digest))],
+                       summary=f"FROM {ref} -> {ref}@{digest[:19]}...")
+    return _pin_arg_default(finding, job, stage.base_raw, ref, digest)
+
+
+def _pin_arg_default(finding: Finding, job: Job, raw: str, ref: str, digest: str) -> Outcome:
+    """`FROM ${BASE}` with `ARG BASE=img:tag`: the digest goes onto the ARG default."""
+    match = re.fullmatch(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?", raw)
+    if not match:
+        return Outcome.skip("the image reference mixes text and build arguments")
+    name = match.group(1)
+    for inst in job.dockerfile.instructions:
+        if inst.keyword != "ARG" or inst.stage is not None:
+            continue
+        found = re.search(rf"(?:^|\s){re.escape(name)}=(\"?)([^\s\"]+)\1", inst.args)
+        if found and found.group(2) == ref:
+            end = inst.args_offset + found.end(2)
+            return Outcome([Change(finding.path, Edit(end, end, "@" + digest))],
+                           summary=f"ARG {name}={ref} -> {ref}@{digest[:19]}...")
+    return Outcome.skip(f"the image comes from --build-arg {name}; pin it where it is passed")
+
+
+# -- git ------------------------------------------------------------------------------------
+
+def fix_git(finding: Finding, job: Job) -> Outcome:
+    located = job.command_at(finding.offset) if job.is_dockerfile(finding) else None
+    if located and located[1].effective()[0][:1] and \
+            located[1].effective()[0][0].text.rsplit("/", 1)[-1] == "git":
+        return _pin_clone(finding, job, located[1])
+    return _pin_vcs_requirement(finding, job)
+
+
+def _pin_vcs_requirement(finding: Finding, job: Job) -> Outcome:
+    text = job.source(finding.path).text
+    start, end = finding.offset, finding.end_offset
+    word = job.word_at(start) if job.is_dockerfile(finding) else None
+    if word is not None:
+        start, end = word.offset, word.end_offset
+    original = text[start:end]
+    match = re.search(r"git\+[a-z]+://[^\s'\"#]+", original)
+    if match is None:
+        return Outcome.skip(f"no VCS URL in {original!r}")
+    url = match.group(0)
+    commit = job.snapshot.git_commit(url)
+    if commit is None:
+        return Outcome.skip(f"no commit for {url} in snapshot {job.snapshot.name}")
+    # The ref is an @ after the repository path (not the one in user@host).
+    scheme_end = url.index("://") + 3
+    path_start = url.find("/", scheme_end)
+    at = url.find("@", path_start) if path_start != -1 else -1
+    new_url = (url[:at] if at != -1 else url) + "@" + commit
+    abs_start = start + match.start()
+    return Outcome([Change(finding.path, Edit(abs_start, abs_start + len(url), new_url))],
+                   summary=f"{url} -> @{commit[:12]}")
+
+
+def _pin_clone(finding: Finding, job: Job, cmd) -> Outcome:
+    words, _ = cmd.effective()
+    args = [w for w in words[2:]]  # after `git clone`
+    positional = []
+    skip_next = False
+    shallow = False
+    for w in args:
+        if skip_next:
+            skip_next = False
+            continue
+        if w.text in ("--depth", "-b", "--branch", "--origin", "-o", "--shallow-since",
+                      "--reference", "--separate-git-dir", "-c", "--config", "-j", "--jobs"):
+            skip_next = True
+            shallow = shallow or w.text == "--depth"
+            continue
+        if w.text.startswith("-"):
+            shallow = shallow or w.text.startswith(("--depth=", "--shallow"))
+            continue
+        positional.append(w)
+    if not positional:
+        return Outcome.skip("git clone without a repository URL")
+    url = positional[0].text
+    if "$" in url:
+        return Outcome.skip("the repository URL uses a variable")
+    commit = job.snapshot.git_commit(url)
+    if commit is None:
+        return Outcome.skip(f"no commit for {url} in snapshot {job.snapshot.name}")
+    dest = positional[1].raw if len(positional) > 1 else \
+        url.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git")
+    step = f"git -C {dest} checkout {commit}"
+    if shallow:  # a shallow clone lacks the commit: fetch exactly it (GitHub allows this)
+        step = f"git -C {dest} fetch --depth 1 origin {commit} && {step}"
+    end = max(w.end_offset for w in cmd.words)
+    return Outcome([Change(finding.path, Edit(end, end, f" && {step}"))],
+                   summary=f"git clone {url} -> checkout {commit[:12]}")
+
+
+# -- build-time downloads --------------------------------------------------------------------
+
+_CALL = re.compile(r"\b(snapshot_download|hf_hub_download|from_pretrained)\s*\(\s*"
+                   r"(?:repo_id\s*=\s*)?(['\"])(?P<repo>[^'\"]+)\2")
+
+
+def fix_download(finding: Finding, job: Job) -> Outcome:
+    text = job.source(finding.path).text
+    located = job.command_at(finding.offset) if job.is_dockerfile(finding) else None
+    if located:
+        words, _ = located[1].effective()
+        argv = [w.text for w in words]
+        if "download" in argv[:3] and argv and argv[0].rsplit("/", 1)[-1] in (
+                "huggingface-cli", "hf"):
+            return _cli_revision(finding, job, words, argv)
+    return _call_revision(finding, job, text)
+
+
+def _cli_revision(finding: Finding, job: Job, words, argv: list[str]) -> Outcome:
+    if any(a == "--revision" or a.startswith("--revision=") for a in argv):
+        return Outcome.skip("already has --revision")
+    index = argv.index("download") + 1
+    repos = [w for w in words[index:] if not w.text.startswith("-")]
+    if not repos:
+        return Outcome.skip("download without a repository id")
+    repo = repos[0].text
+    revision = job.snapshot.downloads.get(repo)
+    if revision is None:
+        return Outcome.skip(f"no revision for {repo} in snapshot {job.snapshot.name}")
+    end = repos[0].end_offset
+    return Outcome([Change(finding.path, Edit(end, end, f" --revision {revision}"))],
+                   summary=f"{repo} -> --revision {revision[:12]}")
+
+
+def _call_revision(finding: Finding, job: Job, text: str) -> Outcome:
+    window_start = max(0, finding.offset - 200)
+    for match in _CALL.finditer(text, window_start, finding.end_offset + 400):
+        if match.end() < finding.offset:
+            continue
+        close = _closing_paren(text, match.end())
+        if close is None:
+            break
+        if "revision" in text[match.start():close]:
+            return Outcome.skip("already passes revision=")
+        repo = match.group("repo")
+        revision = job.snapshot.downloads.get(repo)
+        if revision is None:
+            return Outcome.skip(f"no revision for {repo} in snapshot {job.snapshot.name}")
+        quote = "'" if '"' in _enclosing_quote(text, finding.offset, job) else '"'
+        return Outcome([Change(finding.path, Edit(close, close,
+                                                  f", revision={quote}{revision}{quote}"))],
+                       summary=f"{repo} -> revision={revision[:12]}")
+    return Outcome.skip("no download call with a literal repository id found")
+
+
+def _enclosing_quote(text: str, offset: int, job: Job) -> str:
+    word = job.word_at(offset)
+    return word.raw[:1] if word is not None and word.raw[:1] in "'\"" else ""
+
+
+def _closing_paren(text: str, pos: int) -> int | None:
+    depth = 1
+    quote = ""
+    while pos < len(text):
+        char = text[pos]
+        if quote:
+            if char == quote:
+                quote = ""
+        elif char in "'\"":
+            quote = char
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth == 0:
+                return pos
+        pos += 1
+    return None
+
+
+def is_commit(value: str) -> bool:
+    return bool(_SHA.match(value))

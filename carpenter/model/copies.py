@@ -1,0 +1,208 @@
+"""Map an in-image path back to the build-context file that a COPY/ADD put there.
+
+`RUN pip install -r requirements.txt` after `WORKDIR /app` + `COPY . /app` reads the context's
+`requirements.txt`. The WORKDIR in force (and `cd` earlier in the same RUN) gives the absolute
+in-image path; the latest COPY/ADD (or `RUN --mount=type=bind`) whose destination covers that
+path gives the context path. `COPY --from` (another stage or image) is not the context.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import posixpath
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from carpenter.model.dockerfile import Heredoc, Instruction, Stage
+from carpenter.model.shell import SimpleCommand, scripts_of
+from carpenter.model.variables import expand
+
+IsDir = Callable[[str], bool | None]  # context-relative path -> is a directory (None: unknown)
+
+
+@dataclass(frozen=True, slots=True)
+class ContextSource:
+    """Where an in-image file came from."""
+
+    rel: str | None  # build-context-relative path (posix, no leading ./); None for a heredoc
+    instruction: Instruction  # the COPY/ADD/RUN --mount that placed it
+    heredoc: Heredoc | None = None  # `COPY <<EOF /app/requirements.txt`
+
+
+@dataclass(frozen=True, slots=True)
+class CopySpec:
+    instruction: Instruction
+    sources: list[str]
+    dest: str  # absolute in-image path
+    dest_is_dir: bool
+
+
+def workdir_at(inst: Instruction) -> str:
+    """The WORKDIR in force when `inst` runs (a `FROM <stage>` inherits the stage's WORKDIR)."""
+    stage = inst.stage
+    if stage is None:
+        return "/"
+    cwd = _stage_start_workdir(stage, inst)
+    for other in stage.instructions:
+        if other is inst:
+            break
+        if other.keyword == "WORKDIR":
+            cwd = _join(cwd, _expand(other.args.strip(), other))
+    return cwd
+
+
+def _stage_start_workdir(stage: Stage, inst: Instruction) -> str:
+    parent = stage.parent
+    if parent is None or not parent.instructions:
+        return "/"
+    last = parent.instructions[-1]
+    cwd = workdir_at(last)
+    return _join(cwd, _expand(last.args.strip(), last)) if last.keyword == "WORKDIR" else cwd
+
+
+def cwd_for(inst: Instruction, cmd: SimpleCommand | None = None) -> str:
+    """Working directory of a command in a RUN: WORKDIR plus earlier `cd`s in the same RUN."""
+    cwd = workdir_at(inst)
+    if cmd is None:
+        return cwd
+    for script in scripts_of(inst):
+        for other in script.commands:
+            if other is cmd:
+                return cwd
+            if other.nested or not other.words:
+                continue
+            if other.words[0].text == "cd" and len(other.words) > 1:
+                target = other.words[-1].text
+                if target not in ("-",) and not target.startswith("-"):
+                    cwd = _join(cwd, _expand(target, inst))
+            elif other.words[0].text in ("pushd",) and len(other.words) > 1:
+                cwd = _join(cwd, _expand(other.words[1].text, inst))
+    return cwd
+
+
+def copies_before(inst: Instruction) -> list[CopySpec]:
+    """COPY/ADD (context sources only) and bind mounts of the stage, up to `inst`, in order."""
+    stage = inst.stage
+    if stage is None:
+        return []
+    out: list[CopySpec] = []
+    if stage.parent is not None and stage.parent.instructions:
+        out.extend(copies_before(stage.parent.instructions[-1]))
+    for other in stage.instructions:
+        if other.keyword in ("COPY", "ADD") and "from" not in other.flags:
+            spec = _copy_spec(other)
+            if spec is not None:
+                out.append(spec)
+        if other is inst:
+            out.extend(_bind_mounts(inst))
+            break
+    return out
+
+
+def _copy_spec(inst: Instruction) -> CopySpec | None:
+    if inst.json_args is not None:
+        parts = [_expand(a, inst) for a in inst.json_args]
+    else:
+        parts = [_expand(t.text, inst) for t in inst.tokens]
+    heredoc_names = {h.name for h in inst.heredocs}
+    parts = [p for p in parts if not p.startswith("<<")]
+    if len(parts) < 1 or (len(parts) < 2 and not heredoc_names):
+        return None
+    dest_raw = parts[-1]
+    sources = parts[:-1]
+    dest = _join(workdir_at(inst), dest_raw)
+    dest_is_dir = dest_raw.endswith("/") or dest_raw in (".", "./") or (
+        len(sources) + len(heredoc_names) > 1
+    )
+    return CopySpec(inst, sources, dest, dest_is_dir)
+
+
+def _bind_mounts(inst: Instruction) -> list[CopySpec]:
+    """`RUN --mount=type=bind,source=requirements.txt,target=/tmp/r.txt` reads the context."""
+    out = []
+    for token in inst.flag_tokens:
+        if not token.text.startswith("--mount="):
+            continue
+        fields = dict(
+            part.partition("=")[::2] for part in token.text[len("--mount="):].split(",")
+        )
+        if fields.get("type", "bind") != "bind" or "from" in fields:
+            continue
+        target = fields.get("target") or fields.get("dst") or fields.get("destination")
+        if not target:
+            continue
+        source = fields.get("source") or fields.get("src") or "."
+        out.append(CopySpec(inst, [source], _join("/", target), source in (".", "./")))
+    return out
+
+
+def context_source(
+    inst: Instruction, image_path: str, cwd: str | None = None, is_dir: IsDir | None = None
+) -> ContextSource | None:
+    """The context file that ends up at `image_path` when `inst` runs, or None if unknown."""
+    target = _join(cwd or workdir_at(inst), image_path)
+    for spec in reversed(copies_before(inst)):
+        found = _match(spec, target, is_dir)
+        if found is not None:
+            return found
+    return None
+
+
+def _match(spec: CopySpec, target: str, is_dir: IsDir | None) -> ContextSource | None:
+    inst = spec.instruction
+    for doc in inst.heredocs:
+        placed = posixpath.join(spec.dest, doc.name) if spec.dest_is_dir else spec.dest
+        if placed == target:
+            return ContextSource(None, inst, doc)
+    for raw in spec.sources:
+        if "://" in raw:
+            continue  # ADD <url>: not the context
+        src = _clean(raw)
+        src_is_dir = src == "" or (is_dir(src) if is_dir else None)
+        if src_is_dir is None:
+            src_is_dir = "." not in posixpath.basename(src) and not _has_glob(src)
+        if src_is_dir:
+            # A directory's *contents* land in dest.
+            if target == spec.dest or target.startswith(spec.dest.rstrip("/") + "/"):
+                rest = posixpath.relpath(target, spec.dest)
+                return ContextSource(_clean(posixpath.join(src, rest)), inst)
+            continue
+        if _has_glob(src):
+            parent = posixpath.dirname(target)
+            if parent == spec.dest and fnmatch.fnmatch(posixpath.basename(target),
+                                                      posixpath.basename(src)):
+                return ContextSource(
+                    _clean(posixpath.join(posixpath.dirname(src), posixpath.basename(target))),
+                    inst,
+                )
+            continue
+        placed = posixpath.join(spec.dest, posixpath.basename(src)) if spec.dest_is_dir else (
+            spec.dest
+        )
+        if placed == target:
+            return ContextSource(src, inst)
+        if not spec.dest_is_dir and spec.dest == posixpath.dirname(target) and (
+            posixpath.basename(target) == posixpath.basename(src)
+        ):
+            # `COPY requirements.txt /app` where /app is an existing directory in the image.
+            return ContextSource(src, inst)
+    return None
+
+
+def _clean(path: str) -> str:
+    cleaned = posixpath.normpath("/" + path).lstrip("/")
+    return "" if cleaned in (".", "") else cleaned
+
+
+def _has_glob(path: str) -> bool:
+    return any(c in path for c in "*?[")
+
+
+def _join(cwd: str, path: str) -> str:
+    if not path:
+        return cwd
+    return posixpath.normpath(posixpath.join(cwd or "/", path))
+
+
+def _expand(text: str, inst: Instruction) -> str:
+    return expand(text, inst.vars)[0] if "$" in text else text

@@ -1,0 +1,110 @@
+"""CONDA002: an environment.yml (or spec file) used by the build lists unpinned packages."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from carpenter.model.conda import CondaCommand, conda_commands, environment_entries, parse_spec
+from carpenter.model.copies import cwd_for
+from carpenter.model.dockerfile import Instruction
+from carpenter.model.pip import classify_requirement
+from carpenter.model.shell import Word
+from carpenter.model.source import SourceFile
+from carpenter.scan.context import ScanContext
+from carpenter.scan.facts import locate
+from carpenter.scan.finding import Finding
+from carpenter.scan.registry import Rule, register
+
+
+@register
+class CondaUnpinnedEnvironmentFile(Rule):
+    """Read the `environment.yml` a build uses and flag each unpinned dependency in it.
+
+    ## What it does
+    For `conda env create -f FILE`, `conda env update -f FILE`, `mamba env create`,
+    `micromamba create|install -f FILE` and `conda install --file specs.txt`, maps the file
+    back into the build context through COPY/ADD and WORKDIR, and reports every conda
+    dependency without a version and every entry of its `pip:` section without an exact
+    `==` pin, at its line in the file. Without `-f`, `conda env create` reads
+    `environment.yml` from the working directory.
+
+    ## Why it matters
+    An environment file with bare names resolves to new packages on every build, and its
+    `pip:` section is invisible to pip linters.
+
+    ## Example
+    ```yaml
+    dependencies:
+      - python=3.10
+      - pytorch
+      - pip:
+        - transformers>=4.34
+    ```
+
+    ## Fix
+    Pin each dependency (`pytorch=2.1.0`, `transformers==4.35.1`) or lock the environment
+    with `conda-lock`.
+    """
+
+    id = "CONDA002"
+    name = "conda-unpinned-environment-file"
+    category = "unpinned-conda"
+    severity = "warning"
+    fixable = True
+
+    def check(self, ctx: ScanContext) -> Iterator[Finding]:
+        seen: set[str] = set()
+        for inst in ctx.dockerfile.instructions:
+            for conda in conda_commands(inst):
+                for image_path in _env_files(conda):
+                    found = locate(ctx, inst, image_path, cwd_for(inst, conda.command))
+                    if found is None or found.rel is None or found.rel in seen:
+                        continue
+                    seen.add(found.rel)
+                    source = ctx.context_file(found.rel)
+                    if source is not None:
+                        yield from self._file(ctx, inst, source)
+
+    def _file(self, ctx: ScanContext, inst: Instruction, source: SourceFile) -> Iterator[Finding]:
+        if source.path.endswith((".yml", ".yaml")):
+            entries = environment_entries(source) or []
+            items = [(e.manager, e.text, e.offset, e.end_offset) for e in entries]
+        else:  # a spec list: one conda spec per line
+            items = []
+            for number in range(1, source.line_count + 1):
+                text = source.line_text(number).split("#", 1)[0].strip()
+                if text and not text.startswith("@"):
+                    start = source.offset_of(number) + source.line_text(number).find(text)
+                    items.append(("conda", text, start, start + len(text)))
+        for manager, text, start, end in items:
+            if manager == "conda":
+                spec = parse_spec(text, start, end)
+                if spec is None or spec.pinned:
+                    continue
+                why = "has no version" if not spec.constraint.strip() else (
+                    f"{spec.constraint.strip()} is not an exact version")
+                yield self.at(ctx, start, end, f"conda dependency {spec.name} {why}",
+                              fix_hint=f"pin it: {spec.name}=<version>", source=source,
+                              package=spec.name, manager="conda")
+                continue
+            if text.startswith("-"):
+                continue  # pip options (-r, --extra-index-url) in the pip: section
+            req = classify_requirement(text, Word(text, text, start, end))
+            if req.kind not in ("requirement", "url") or req.pinned:
+                continue
+            label = req.raw_name or text
+            why = "is not pinned" if not req.specifier else f"{req.specifier} is a range"
+            yield self.at(ctx, start, end, f"pip dependency {label} {why}",
+                          fix_hint=f"pin it: {label}==<version>", source=source,
+                          package=req.name, requirement=text, manager="pip")
+
+
+def _env_files(conda: CondaCommand) -> list[str]:
+    verb = conda.verb.text if conda.verb else ""
+    env_verb = conda.env_verb.text if conda.env_verb else ""
+    files = [value for _word, value in conda.files if value]
+    if verb == "env" and env_verb in ("create", "update"):
+        return files or ["environment.yml"]
+    if verb in ("create", "install", "update"):
+        return files
+    return []

@@ -1,0 +1,138 @@
+"""CTX006: absolute paths of the submitter's machine in COPY/ADD, ENV, ARG, RUN or CMD."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from carpenter.model.context import HOST_PATH
+from carpenter.model.dockerfile import Dockerfile
+from carpenter.model.shell import scripts_of
+from carpenter.scan.context import ScanContext
+from carpenter.scan.finding import Finding
+from carpenter.scan.registry import Rule, register
+
+# Host folders that cannot be image paths by accident (in RUN/ENV/CMD `~/` and /root, /tmp are
+# the container's own and are not reported).
+HOST_IN_VALUES = re.compile(
+    r"(?<![\w/.$-])(?:/home/[^/\s\"':]+/|/Users/[^/\s\"':]+/|/mnt/|/media/|/data/|/scratch/|/nfs/"
+    r"|/gpfs/|/lustre/|/storage/|/datasets?/|/Volumes/|[A-Za-z]:\\\\)[^\s\"':;,]*"
+)
+# The path, or the name it is assigned to, says it holds weights, checkpoints or data.
+CUE = re.compile(
+    r"(?i)weights?|ckpt|checkpoint|models?\b|model[_-]|llama|mistral|lora|adapter|peft|dataset|"
+    r"data\b|data[_/-]|corpus|\.(?:bin|safetensors|pt|pth|ckpt|gguf|onnx|h5|pkl|npz|npy|"
+    r"parquet|arrow|jsonl|json|csv)\b"
+)
+# Options and commands whose argument is a folder the build creates inside the image.
+CREATES = frozenset({"--local-dir", "--local_dir", "--output-dir", "--output_dir", "-O", "-o",
+                     "-P", "--cache-dir", "--cache_dir", "--target", "-t", "--directory-prefix"})
+CREATING_COMMANDS = frozenset({"mkdir", "touch", "ln", "cp", "mv", "install", "useradd",
+                               "adduser", "chown", "chmod"})
+
+
+@register
+class AbsoluteHostPath(Rule):
+    """Report paths of the developer's machine used as build inputs or model locations.
+
+    ## What it does
+    - COPY/ADD sources written as host paths (`/home/alice/...`, `/Users/...`, `/mnt/...`,
+      `/data/...`, `C:\\...`, `~/...`) that do not exist inside the build context: Docker reads
+      every source relative to the context, never from the host.
+    - ENV/ARG values and RUN/CMD/ENTRYPOINT words that point weights, checkpoints or data at
+      such folders when nothing in the Dockerfile creates that folder in the image.
+
+    ## Why it matters
+    These paths exist on the machine that wrote the Dockerfile only. The build fails with "not
+    found", or the image builds and the server dies at start-up looking for its weights.
+
+    ## Example
+    ```dockerfile
+    COPY /home/alice/llama-2-7b-lora /app/adapter
+    ENV MODEL_PATH=/mnt/nfs/alice/checkpoints/final
+    ```
+
+    ## Fix
+    Put the files in the build context and use a relative source, or download them from a
+    pinned revision, and point the variables at the in-image location.
+    """
+
+    id = "CTX006"
+    name = "absolute-host-path"
+    category = "host-local-artifact"
+    severity = "warning"
+
+    def check(self, ctx: ScanContext) -> Iterator[Finding]:
+        yield from self._copy_sources(ctx)
+        created = _created_prefixes(ctx.dockerfile)
+        for inst in ctx.dockerfile.instructions:
+            if inst.keyword in ("ENV", "ARG"):
+                for token in inst.tokens:
+                    name = token.text.split("=", 1)[0]
+                    yield from self._values(ctx, token.text, token.offset, name, created, inst)
+            elif inst.keyword in ("RUN", "CMD", "ENTRYPOINT"):
+                for script in scripts_of(inst):
+                    for cmd in script.commands:
+                        previous = ""
+                        for word in cmd.words + cmd.assignments:
+                            yield from self._values(ctx, word.raw, word.offset, previous,
+                                                    created, inst)
+                            previous = word.text
+
+    def _copy_sources(self, ctx: ScanContext) -> Iterator[Finding]:
+        context = ctx.build_context
+        if context is None:
+            return
+        for source in context.copy_sources(ctx.dockerfile):
+            if source.matches or source.missing_vars or not HOST_PATH.match(source.expanded):
+                continue
+            yield self.at(
+                ctx, source.offset, source.end_offset,
+                f"{source.inst.keyword} source {source.text!r} is a path on the build machine; "
+                "Docker reads sources relative to the build context, so it is not found",
+                severity="error",
+                fix_hint="copy the files into the build context and use a relative path, or "
+                         "download them from a pinned revision", path_kind="copy-source")
+
+    def _values(self, ctx, text: str, offset: int, name: str, created: tuple[str, ...],
+                inst) -> Iterator[Finding]:
+        for match in HOST_IN_VALUES.finditer(text):
+            path = match.group(0)
+            if not (CUE.search(path) or CUE.search(name)):
+                continue
+            if any(path == p or path.startswith(p.rstrip("/") + "/") for p in created):
+                continue
+            yield self.at(
+                ctx, offset + match.start(), offset + match.end(),
+                f"{inst.keyword} uses {path!r}, a folder of the build machine that nothing in "
+                "this Dockerfile creates: the image will not find these weights/data",
+                fix_hint="copy or download the files into the image and use that path",
+                path_kind="value")
+
+
+def _created_prefixes(dockerfile: Dockerfile) -> tuple[str, ...]:
+    """Folders the Dockerfile itself creates in the image (WORKDIR, COPY targets, mkdir...)."""
+    found: list[str] = []
+    for inst in dockerfile.instructions:
+        if inst.keyword in ("WORKDIR", "VOLUME"):
+            found.extend(w.strip("[]\",'") for w in inst.args.split())
+        elif inst.keyword in ("COPY", "ADD") and inst.tokens:
+            found.append(inst.tokens[-1].text if inst.json_args is None else inst.json_args[-1])
+        elif inst.keyword == "USER" and inst.tokens:
+            found.append("/home/" + inst.tokens[0].text.split(":")[0])
+        elif inst.keyword == "RUN":
+            for script in scripts_of(inst):
+                for cmd in script.commands:
+                    words = [w.text for w in cmd.words]
+                    if not words:
+                        continue
+                    base = words[0].rsplit("/", 1)[-1]
+                    for index, word in enumerate(words[1:], start=1):
+                        if words[index - 1] in CREATES or (base in CREATING_COMMANDS
+                                                           and word.startswith("/")):
+                            found.append(word)
+                        if base in ("useradd", "adduser") and not word.startswith("-"):
+                            found.append("/home/" + word)
+                    if base == "git" and len(words) > 3 and words[1] == "clone":
+                        found.append(words[-1])
+    return tuple(p.rstrip("/") or "/" for p in found if p.startswith("/"))

@@ -1,0 +1,77 @@
+"""SEC004: a credential committed to the repository's history (even if deleted since)."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+
+from carpenter.model.history import scan_history
+from carpenter.scan.context import ScanContext
+from carpenter.scan.finding import Finding
+from carpenter.scan.registry import Rule, register
+from carpenter.scan.secrets import fingerprint_of, is_context_text_file, masked
+
+
+@register
+class SecretInGitHistory(Rule):
+    """Report secrets that any commit of the repository added, with that commit.
+
+    ## What it does
+    Reads the lines every commit added (`git log -p --all`, one stream per repository, oldest
+    first) and reports each secret once, with the commit that introduced it, when it is no
+    longer in the working tree (current files are SEC001/SEC002). Only files under the build
+    context folder are considered. Capped at 5,000 commits / 256 MB of diff (reported).
+
+    ## Why it matters
+    Deleting a token in a later commit does not remove it: every clone of the repository, and
+    every fork, still has it. Submissions are usually public repositories.
+
+    ## Example
+    Commit `3f2a1bc` "add download script" wrote `HF_TOKEN = "hf_..."` into `download.py`; commit
+    `9e8d7c6` removed it.
+
+    ## Fix
+    Revoke the token first (that is the only real fix), then rewrite the history if the
+    repository must stay clean (`git filter-repo --replace-text`), and force-push.
+    """
+
+    id = "SEC004"
+    name = "secret-in-git-history"
+    category = "secret"
+    severity = "error"
+
+    def check(self, ctx: ScanContext) -> Iterator[Finding]:
+        context = ctx.build_context
+        if context is None or context.git is None:
+            return
+        history = scan_history(context.root)
+        prefix = context.git.prefix
+        for secret in history.secrets:
+            if prefix and not secret.path.startswith(prefix + "/"):
+                continue
+            rel = secret.path[len(prefix) + 1:] if prefix else secret.path
+            if (_still_present(context, rel, secret.value) and is_context_text_file(rel)
+                    and context.excluded_by(rel) is None):
+                continue  # SEC002 reports it on the current file
+            when = time.strftime("%Y-%m-%d", time.gmtime(secret.date)) if secret.date else "?"
+            path = ctx.display(os.path.join(context.git.top, secret.path))
+            yield Finding(
+                rule=self.id, name=self.name, category=self.category, severity=self.severity,
+                path=path, line=secret.line, end_line=secret.line, column=1, end_column=1,
+                message=(f"{secret.title} {masked(secret.kind, secret.value, secret.prefix)} was "
+                         f"committed in {secret.commit[:10]} ({when}, {secret.subject[:60]!r}) "
+                         "and is still in the git history; revoke it"),
+                fix_hint="revoke the token; rewrite history with git filter-repo if needed",
+                data={"secret_kind": secret.kind, "variable": secret.variable,
+                      "commit": secret.commit, "fingerprint": fingerprint_of(secret.value),
+                      "history_path": secret.path},
+            )
+
+
+def _still_present(context, rel: str, value: str) -> bool:
+    try:
+        with open(context.fs_path(rel), encoding="utf-8", errors="replace") as handle:
+            return value in handle.read(8 * 1024 * 1024)
+    except OSError:
+        return False

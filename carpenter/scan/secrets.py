@@ -1,0 +1,469 @@
+"""Secret detection: token shapes, secret-named variables, placeholders (rules/secrets.toml).
+
+Two engines share the same data:
+- `find_secrets(text)`: Carpenter's own regex pass, used on Dockerfile instructions, RUN words
+  and git history lines (fast, exact offsets);
+- `scan_files(root, paths)`: detect-secrets over the text files of a build context, with its
+  default plugins (minus the noisy entropy and IP ones) plus Carpenter's plugins for what it
+  misses (Hugging Face, W&B, unquoted tokens, secret-named variables); see secret_plugins.py.
+Nothing is ever verified over the network.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import tomllib
+from collections import Counter
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from carpenter.errors import ConfigError
+from carpenter.paths import rules_dir
+
+_WORD = "A-Za-z0-9_"
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One secret found in a text: offsets are relative to that text."""
+
+    kind: str
+    title: str
+    start: int  # offset of the secret value
+    end: int
+    value: str  # memory only: never print it (use carpenter.redact.mask)
+    prefix: str  # visible prefix when masked (hf_, ghp_ ...)
+    confidence: str  # high | medium
+    variable: str  # environment variable the fix should read it from
+
+
+@dataclass(frozen=True)
+class TokenShape:
+    kind: str
+    title: str
+    regex: re.Pattern[str]  # groups: prefix, body
+    strict: re.Pattern[str] | None
+    min_entropy: float
+    variable: str
+
+
+@dataclass(frozen=True)
+class Contextual:
+    kind: str
+    title: str
+    regex: re.Pattern[str]
+    keywords: re.Pattern[str]
+    min_entropy: float
+    variable: str
+
+
+@dataclass(frozen=True)
+class SecretData:
+    tokens: tuple[TokenShape, ...]
+    contextual: tuple[Contextual, ...]
+    private_key: re.Pattern[str]
+    url_credentials: re.Pattern[str]
+    name_words: re.Pattern[str]
+    name_exempt: re.Pattern[str]
+    known_names: frozenset[str]
+    generic_min_length: int
+    generic_min_entropy: float
+    placeholder: re.Pattern[str]
+    token_files: tuple[str, ...]
+    token_files_exempt: tuple[str, ...]
+    context_suffixes: frozenset[str]
+    context_names: frozenset[str]
+    max_file_bytes: int
+    max_files: int
+    max_total_bytes: int
+    raw: dict[str, Any]
+
+
+@lru_cache(maxsize=1)
+def secret_data() -> SecretData:
+    path = rules_dir() / "secrets.toml"
+    try:
+        with open(path, "rb") as handle:
+            raw = tomllib.load(handle)
+        return _compile(raw)
+    except (OSError, tomllib.TOMLDecodeError, KeyError, re.error) as exc:
+        raise ConfigError(f"cannot load secret patterns: {exc}", path=str(path)) from None
+
+
+def _compile(raw: dict[str, Any]) -> SecretData:
+    tokens = []
+    for item in raw["token"]:
+        prefix = item.get("prefix_regex") or re.escape(item["prefix"])
+        body = item["body"]
+        regex = re.compile(rf"(?<![{_WORD}])(?P<prefix>{prefix})(?P<body>{body})(?![{_WORD}])")
+        strict = re.compile(item["strict"]) if item.get("strict") else None
+        tokens.append(TokenShape(item["kind"], item["title"], regex, strict,
+                                 float(item.get("min_entropy", 3.0)), item.get("variable", "")))
+    contextual = []
+    for item in raw.get("contextual", []):
+        regex = re.compile(rf"(?<![{_WORD}\-])(?P<body>{item['value']})(?![{_WORD}])")
+        contextual.append(Contextual(item["kind"], item["title"], regex,
+                                     re.compile(item["keywords"]),
+                                     float(item.get("min_entropy", 3.0)), item["variable"]))
+    names = raw["names"]
+    words = "|".join(re.escape(w) for w in sorted(names["words"], key=len, reverse=True))
+    placeholders = "|".join(f"(?:{p})" for p in raw["placeholders"]["patterns"])
+    files = raw["context_files"]
+    return SecretData(
+        tokens=tuple(tokens),
+        contextual=tuple(contextual),
+        private_key=re.compile(raw["private_key"]["begin"]),
+        url_credentials=re.compile(raw["url_credentials"]["regex"]),
+        name_words=re.compile(rf"(?i)(?:^|_|(?<=[a-z])(?=[A-Z]))(?:{words})(?:$|_)"),
+        name_exempt=re.compile(names["exempt"]),
+        known_names=frozenset(n.upper() for n in names["known"]),
+        generic_min_length=int(names.get("generic_min_length", 16)),
+        generic_min_entropy=float(names.get("generic_min_entropy", 3.5)),
+        placeholder=re.compile(rf"(?:{placeholders})", re.IGNORECASE),
+        token_files=tuple(raw["token_files"]["patterns"]),
+        token_files_exempt=tuple(raw["token_files"].get("exempt", [])),
+        context_suffixes=frozenset(files["suffixes"]),
+        context_names=frozenset(files["names"]),
+        max_file_bytes=int(files["max_file_bytes"]),
+        max_files=int(files["max_files"]),
+        max_total_bytes=int(files["max_total_bytes"]),
+        raw=raw,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Value tests
+
+
+def entropy(text: str) -> float:
+    """Shannon entropy in bits per character."""
+    if not text:
+        return 0.0
+    counts = Counter(text)
+    total = len(text)
+    return -sum(c / total * math.log2(c / total) for c in counts.values())
+
+
+def is_placeholder(value: str) -> bool:
+    """An empty value, a variable reference, `<your token>`, `hf_xxxx`, a repo id..."""
+    stripped = value.strip().strip("\"'`").strip()
+    return secret_data().placeholder.fullmatch(stripped) is not None
+
+
+def is_secret_name(name: str) -> bool:
+    """Whether an ENV/ARG/key name says it holds a secret (Docker's SecretsUsedInArgOrEnv rule)."""
+    data = secret_data()
+    bare = name.strip().strip("\"'").lstrip("-")
+    if bare.upper() in data.known_names:
+        return True
+    if data.name_words.search(bare) is None:
+        return False
+    return data.name_exempt.search(bare) is None
+
+
+def looks_random(value: str) -> bool:
+    """A generic value under a secret name that looks like a real credential."""
+    data = secret_data()
+    if len(value) < data.generic_min_length or any(c.isspace() for c in value):
+        return False
+    if is_placeholder(value) or re.fullmatch(r"[\w.\-]+://\S*", value):
+        return False
+    return entropy(value) >= data.generic_min_entropy
+
+
+# ---------------------------------------------------------------------------------------------
+# The regex engine
+
+
+def find_secrets(text: str) -> list[Hit]:
+    """Every secret in `text` by shape (token prefixes, keyword context, keys, URL passwords)."""
+    data = secret_data()
+    hits: list[Hit] = []
+    for shape in data.tokens:
+        for match in shape.regex.finditer(text):
+            body = match.group("body")
+            value = match.group(0)
+            if entropy(body) < shape.min_entropy or is_placeholder(value):
+                continue
+            strong = shape.strict is None or shape.strict.fullmatch(body) is not None
+            hits.append(Hit(shape.kind, shape.title, match.start(), match.end(), value,
+                            match.group("prefix"), "high" if strong else "medium", shape.variable))
+    for shape in data.contextual:
+        for match in shape.regex.finditer(text):
+            line = _line_around(text, match.start())
+            if shape.keywords.search(line) is None:
+                continue
+            body = match.group("body")
+            if entropy(body) < shape.min_entropy or is_placeholder(body):
+                continue
+            hits.append(Hit(shape.kind, shape.title, match.start(), match.end(), body, "",
+                            "medium", shape.variable))
+    for match in data.private_key.finditer(text):
+        end = text.find("-----END", match.end())
+        end = len(text) if end < 0 else text.find("-----", end + 8) + 5
+        hits.append(Hit("private-key", "private key", match.start(), max(end, match.end()),
+                        text[match.start():end], "", "high", ""))
+    for match in data.url_credentials.finditer(text):
+        secret = match.group("secret")
+        if is_placeholder(secret) or secret.startswith("$"):
+            continue
+        start = match.start("secret")
+        inner = [h for h in hits if h.start >= start and h.end <= match.end("secret")]
+        if inner:
+            continue  # a token used as a URL password is reported as the token
+        hits.append(Hit("url-credentials", "password in a URL", start, match.end("secret"),
+                        secret, "", "medium", "GIT_PASSWORD"))
+    return _without_overlaps(hits)
+
+
+def find_assignment_secrets(name: str, value: str, value_offset: int = 0) -> list[Hit]:
+    """Secrets in `NAME=value`: shaped tokens anywhere, or a random value under a secret name."""
+    hits = [_shift(h, value_offset) for h in find_secrets(value)]
+    if hits or not is_secret_name(name):
+        return hits
+    stripped = value.strip()
+    if looks_random(stripped):
+        start = value_offset + value.find(stripped)
+        hits.append(Hit("generic-secret", f"value of the secret-named variable {name}", start,
+                        start + len(stripped), stripped, "", "medium", name))
+    return hits
+
+
+def _shift(hit: Hit, offset: int) -> Hit:
+    return Hit(hit.kind, hit.title, hit.start + offset, hit.end + offset, hit.value, hit.prefix,
+               hit.confidence, hit.variable)
+
+
+def _line_around(text: str, offset: int) -> str:
+    start = text.rfind("\n", 0, offset) + 1
+    end = text.find("\n", offset)
+    return text[start:] if end < 0 else text[start:end]
+
+
+def _without_overlaps(hits: list[Hit]) -> list[Hit]:
+    """Keep the longest hit where hits overlap (a token inside a private key block...)."""
+    hits.sort(key=lambda h: (h.start, -(h.end - h.start)))
+    kept: list[Hit] = []
+    for hit in hits:
+        if kept and hit.start < kept[-1].end:
+            continue
+        kept.append(hit)
+    return kept
+
+
+# Generic `name = value` / `name: value` / `name="value"` assignments in code and config files.
+_ASSIGNMENT = re.compile(
+    r"""(?P<name>[A-Za-z_][A-Za-z0-9_.\-]*)["']?\s*(?::|=|:=|\s=>)\s*(?P<q>["'`]?)(?P<value>[^\s"'`,;)}\]#]+)(?P=q)"""
+)
+
+
+def find_secrets_in_file_text(text: str) -> list[Hit]:
+    """Shapes plus random values assigned to secret-named keys (unquoted tokens included)."""
+    hits = find_secrets(text)
+    covered = [(h.start, h.end) for h in hits]
+    for match in _ASSIGNMENT.finditer(text):
+        name, value = match.group("name"), match.group("value")
+        start = match.start("value")
+        if any(s <= start < e for s, e in covered):
+            continue
+        if not is_secret_name(name.rsplit(".", 1)[-1]) or not looks_random(value):
+            continue
+        hits.append(Hit("generic-secret", f"value of the secret-named key {name}", start,
+                        match.end("value"), value, "", "medium", name.upper()))
+    return _without_overlaps(hits)
+
+
+# ---------------------------------------------------------------------------------------------
+# detect-secrets over context files
+
+
+@dataclass(frozen=True, slots=True)
+class FileHit:
+    path: str  # as given
+    line: int  # 1-based
+    kind: str
+    title: str
+    value: str  # memory only
+    prefix: str
+    variable: str
+
+
+# detect-secrets plugin type -> (kind, visible prefix); others are reported as "detect-secrets".
+DETECT_SECRETS_KINDS = {
+    "AWS Access Key": "aws-access-key-id",
+    "Basic Auth Credentials": "url-credentials",
+    "GitHub Token": "github-token",
+    "OpenAI Token": "openai-api-key",
+    "Private Key": "private-key",
+    "PyPI Token": "pypi-token",
+    "Slack Token": "slack-token",
+    "Secret Keyword": "generic-secret",
+    "JSON Web Token": "jwt",
+}
+EXCLUDED_PLUGINS = frozenset(
+    {"Base64HighEntropyString", "HexHighEntropyString", "IPPublicDetector"}
+)
+
+
+def scan_files(paths: list[str]) -> list[FileHit]:
+    """Run detect-secrets (default plugins + Carpenter's) over files; no network verification.
+
+    Falls back to Carpenter's own regex pass when detect-secrets is not importable.
+    """
+    try:
+        from detect_secrets import SecretsCollection
+        from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
+        from detect_secrets.settings import default_settings, transient_settings
+    except ImportError:
+        return _scan_files_with_regexes(paths)
+    from carpenter.scan import secret_plugins
+
+    with default_settings() as defaults:
+        base = defaults.json()
+    plugins = [p for p in base["plugins_used"] if p["name"] not in EXCLUDED_PLUGINS]
+    for p in plugins:
+        if p["name"] == "KeywordDetector":
+            p["keyword_exclude"] = ""
+    plugin_file = "file://" + os.path.abspath(secret_plugins.__file__)
+    plugins += [{"name": name, "path": plugin_file} for name in secret_plugins.PLUGIN_NAMES]
+    settings = {"plugins_used": plugins, "filters_used": base["filters_used"]}
+    # The plugin table is lru_cached across settings; stale entries hide custom plugins.
+    get_mapping_from_secret_type_to_class.cache_clear()
+    collection = SecretsCollection()
+    try:
+        with transient_settings(settings):
+            for path in paths:
+                collection.scan_file(path)
+    finally:
+        get_mapping_from_secret_type_to_class.cache_clear()
+    return _file_hits(collection)
+
+
+def _file_hits(collection) -> list[FileHit]:
+    from carpenter.scan import secret_plugins
+
+    by_type = {cls.secret_type: cls for cls in secret_plugins.plugin_classes()}
+    out: list[FileHit] = []
+    for filename, secret in collection:
+        value = secret.secret_value or ""
+        plugin = by_type.get(secret.type)
+        if plugin is not None:
+            kind, title, prefix, variable = plugin.kind, plugin.title, plugin.prefix_of(value), \
+                plugin.variable
+        else:
+            kind = DETECT_SECRETS_KINDS.get(secret.type, "other-secret")
+            title, prefix, variable = secret.type, _known_prefix(value), ""
+        if kind in ("generic-secret", "url-credentials") and is_placeholder(value):
+            continue
+        out.append(FileHit(filename, secret.line_number, kind, title, value, prefix, variable))
+    return out
+
+
+def _known_prefix(value: str) -> str:
+    for shape in secret_data().tokens:
+        match = shape.regex.match(value)
+        if match:
+            return match.group("prefix")
+    return ""
+
+
+def _scan_files_with_regexes(paths: list[str]) -> list[FileHit]:
+    out: list[FileHit] = []
+    for path in paths:
+        try:
+            with open(path, encoding="utf-8", errors="replace") as handle:
+                text = handle.read()
+        except OSError:
+            continue
+        starts = [0] + [m.end() for m in re.finditer("\n", text)]
+        import bisect
+
+        for hit in find_secrets_in_file_text(text):
+            line = bisect.bisect_right(starts, hit.start)
+            out.append(FileHit(path, line, hit.kind, hit.title, hit.value, hit.prefix,
+                               hit.variable))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Reporting helpers shared by the SEC rules
+
+# `--token VALUE`-style options whose value is a credential whatever its shape.
+SECRET_OPTIONS = re.compile(
+    r"^--?(?:token|hf[_-]?token|access[_-]?token|auth[_-]?token|use[_-]auth[_-]token|api[_-]?key|"
+    r"password|passwd|secret|key)$",
+    re.IGNORECASE,
+)
+
+
+def masked(kind: str, value: str, prefix: str = "") -> str:
+    from carpenter.redact import mask_kind
+
+    return mask_kind(kind, value, prefix)
+
+
+def fingerprint_of(value: str) -> str:
+    from carpenter.redact import fingerprint
+
+    return fingerprint(value)
+
+
+def token_file_patterns():
+    """(patterns, exempt) as DockerIgnore matchers for the token-file list."""
+    from carpenter.model.dockerignore import DockerIgnore, parse_patterns
+
+    data = secret_data()
+    return (DockerIgnore(parse_patterns("\n".join(data.token_files))),
+            DockerIgnore(parse_patterns("\n".join(data.token_files_exempt))))
+
+
+def is_context_text_file(rel: str) -> bool:
+    data = secret_data()
+    name = rel.rsplit("/", 1)[-1]
+    if name in data.context_names or name.startswith(".env"):
+        return True
+    dot = name.rfind(".")
+    return dot > 0 and name[dot:] in data.context_suffixes
+
+
+@dataclass
+class ContextSecrets:
+    hits: list[tuple[str, FileHit]]  # (context-relative path, hit)
+    files: int
+    skipped_large: list[str]
+    truncated: bool
+
+
+def context_secrets(context) -> ContextSecrets:
+    """detect-secrets over the text files the build sends, once per build context."""
+    cached = context.facts.get("secrets")
+    if cached is not None:
+        return cached  # type: ignore[return-value]
+    from carpenter.scan.engine import is_dockerfile_name
+
+    data = secret_data()
+    chosen: list[str] = []
+    skipped: list[str] = []
+    total = 0
+    truncated = False
+    for rel in context.sent_files():
+        name = rel.rsplit("/", 1)[-1]
+        if not is_context_text_file(rel) or is_dockerfile_name(name):
+            continue
+        size = context.entries[rel].size
+        if size > data.max_file_bytes:
+            skipped.append(rel)
+            continue
+        if len(chosen) >= data.max_files or total + size > data.max_total_bytes:
+            truncated = True
+            break
+        chosen.append(rel)
+        total += size
+    by_path = {context.fs_path(rel): rel for rel in chosen}
+    hits = [(by_path.get(h.path, h.path), h) for h in scan_files(list(by_path))]
+    result = ContextSecrets(hits, len(chosen), skipped, truncated)
+    context.facts["secrets"] = result
+    return result

@@ -1,0 +1,200 @@
+"""Run the smoke harness inside an image with the image's own Python and libraries."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import stat
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from carpenter.redact import redact
+from carpenter.smoke import containers
+from carpenter.smoke.result import FAIL, Check, SmokeResult
+
+HARNESS_DIR = Path(__file__).resolve().parent / "harness"
+HARNESS_SCRIPT = "smoke_harness.py"
+RESULT_MARKER = "CARPENTER_SMOKE_RESULT "
+HARNESS_MOUNT = "/carpenter-harness"
+WORK_MOUNT = "/carpenter-work"
+# The image's own interpreter: python3 first (python may be Python 2 in old images).
+FIND_PYTHON = (
+    'for p in python3 python; do command -v "$p" >/dev/null 2>&1 && exec "$p" "$@"; done; '
+    'echo "carpenter: no python3 or python on PATH" >&2; exit 127'
+)
+LOG_TAIL_LINES = 30
+
+
+@dataclass
+class SmokeOptions:
+    gpu: str = "auto"  # auto | none | all
+    timeout: float = 600.0  # seconds for the harness run; also the server readiness deadline
+    server: bool = False
+    contract: str = "neurips-2023"
+    mem_limit: str = "4g"
+    steps: int = 20
+    seed: int = 0
+
+
+def harness_env(gpu_attached: bool) -> dict[str, str]:
+    env = {
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "HF_DATASETS_OFFLINE": "1",
+        "HF_HOME": f"{WORK_MOUNT}/hf",
+        "XDG_CACHE_HOME": f"{WORK_MOUNT}/cache",
+        "TMPDIR": WORK_MOUNT,
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+        "CUBLAS_WORKSPACE_CONFIG": ":4096:8",
+    }
+    if not gpu_attached:
+        # Two torch threads on two busy cores made 20 steps take 3.5-30 s instead of < 1 s.
+        env.update({"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
+    return env
+
+
+def copy_harness() -> Path:
+    """A private, world-readable copy to bind-mount: the image may run as a non-root user."""
+    tmp = Path(tempfile.mkdtemp(prefix="carpenter-harness-"))
+    for item in HARNESS_DIR.glob("*.py"):
+        shutil.copy2(item, tmp / item.name)
+        (tmp / item.name).chmod(0o644)
+    tmp.chmod(stat.S_IRWXU | stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH | stat.S_IXOTH)
+    return tmp
+
+
+def harness_command(options: SmokeOptions, device: str) -> list[str]:
+    return ["-B", f"{HARNESS_MOUNT}/{HARNESS_SCRIPT}", "--device", device,
+            "--steps", str(options.steps), "--seed", str(options.seed),
+            "--workdir", f"{WORK_MOUNT}/run"]
+
+
+def run_harness(client, image: str, options: SmokeOptions, result: SmokeResult) -> None:
+    """Start the harness container, wait with a wall clock, parse its result, remove it."""
+    harness = copy_harness()
+    container = None
+    try:
+        started = time.monotonic()
+        # With GPUs requested the harness picks CUDA when torch sees it; --gpu all insists.
+        device = {"none": "cpu", "auto": "auto", "all": "cuda"}[options.gpu]
+        gpu_kwargs = container_kwargs(options, harness, device, gpu_attached=options.gpu != "none")
+        cpu_kwargs = container_kwargs(options, harness, "cpu", gpu_attached=False)
+        container, result.gpu_fallback = containers.create_and_start(
+            client, image, options.gpu, gpu_kwargs, cpu_kwargs)
+        result.timings["container_start"] = round(time.monotonic() - started, 3)
+        wait_and_collect(container, options, result, started)
+    finally:
+        if container is not None:
+            containers.remove_quietly(container)
+        shutil.rmtree(harness, ignore_errors=True)
+
+
+def container_kwargs(options: SmokeOptions, harness: Path, device: str,
+                     gpu_attached: bool) -> dict[str, Any]:
+    return {
+        "command": harness_command(options, device),
+        "entrypoint": ["/bin/sh", "-c", FIND_PYTHON, "carpenter-smoke"],
+        "network_mode": "none",
+        "mem_limit": options.mem_limit,
+        "memswap_limit": options.mem_limit,
+        "environment": harness_env(gpu_attached),
+        "volumes": {str(harness): {"bind": HARNESS_MOUNT, "mode": "ro"}},
+        "tmpfs": {WORK_MOUNT: "rw,exec,size=1g,mode=1777"},
+        "working_dir": WORK_MOUNT,
+        "labels": containers.labels(uuid.uuid4().hex[:12]),
+    }
+
+
+def wait_and_collect(container, options: SmokeOptions, result: SmokeResult,
+                     started: float) -> None:
+    import requests
+
+    remaining = max(1.0, options.timeout - (time.monotonic() - started))
+    timed_out = False
+    try:
+        container.wait(timeout=remaining)
+    except (requests.exceptions.RequestException, OSError):
+        # docker 7.x raises ConnectionError wrapping ReadTimeoutError here (docker-py#1966).
+        timed_out = True
+        with contextlib.suppress(Exception):
+            container.kill()
+    result.timings["container_wall"] = round(time.monotonic() - started, 3)
+    container.reload()
+    state = container.attrs.get("State") or {}
+    stdout = container.logs(stdout=True, stderr=False).decode("utf-8", "replace")
+    stderr = container.logs(stdout=False, stderr=True).decode("utf-8", "replace")
+    result.log_tail = redact("\n".join(stderr.splitlines()[-LOG_TAIL_LINES:]))
+    data = parse_result(stdout)
+    if data is not None:
+        apply_harness_data(result, data)
+    if timed_out:
+        result.status = "failed"
+        result.checks.append(Check("harness finished", FAIL,
+                                   f"timed out after {options.timeout:g} s (--timeout)"))
+    elif data is None:
+        result.status = "failed"
+        result.checks.append(Check("harness finished", FAIL, no_result_reason(state, stderr,
+                                                                             options)))
+
+
+def no_result_reason(state: dict[str, Any], stderr: str, options: SmokeOptions) -> str:
+    code = state.get("ExitCode")
+    if state.get("OOMKilled"):
+        return f"harness killed: out of memory (limit {options.mem_limit})"
+    if code == 127 and "no python3 or python" in stderr:
+        return "image lacks python (no python3 or python on PATH)"
+    if code in (126, 127) or "exec format error" in stderr:
+        return f"cannot start the harness (exit {code}): image lacks a usable /bin/sh or python"
+    last = stderr.strip().splitlines()[-1:] or ["no output"]
+    return f"harness produced no result (exit {code}): {redact(last[0])[:300]}"
+
+
+def parse_result(stdout: str) -> dict[str, Any] | None:
+    for line in reversed(stdout.splitlines()):
+        if line.startswith(RESULT_MARKER):
+            try:
+                data = json.loads(line[len(RESULT_MARKER):])
+            except json.JSONDecodeError:
+                return None
+            return data if isinstance(data, dict) else None
+    return None
+
+
+def apply_harness_data(result: SmokeResult, data: dict[str, Any]) -> None:
+    result.status = {"passed": "passed", "failed": "failed",
+                     "missing-library": "failed"}.get(data.get("status", ""), "failed")
+    result.versions = data.get("versions") or {}
+    result.device = data.get("device")
+    result.tokenizer = data.get("tokenizer")
+    result.trainable_params = data.get("trainable_params")
+    result.losses = list(data.get("losses") or [])
+    result.missing = list(data.get("missing") or [])
+    result.peak_rss_mb = data.get("peak_rss_mb")
+    for item in data.get("checks") or []:
+        result.checks.append(Check(str(item.get("name")), str(item.get("status")),
+                                   redact(str(item.get("detail", ""))), item.get("value")))
+    for phase, seconds in (data.get("timings") or {}).items():
+        result.timings["harness_" + phase if phase == "total" else phase] = seconds
+
+
+def smoke(image: str, options: SmokeOptions, client=None) -> SmokeResult:
+    """The stage's entry point: harness run, then (optionally) the server contract check."""
+    client = client or containers.connect()
+    image_obj = containers.get_image(client, image)
+    containers.sweep(client)
+    result = SmokeResult(image=image, image_id=image_obj.id, gpu_requested=options.gpu)
+    started = time.monotonic()
+    run_harness(client, image, options, result)
+    if options.server:
+        from carpenter.smoke.server import check_server
+
+        result.server = check_server(client, image, options, result)
+    result.timings["total"] = round(time.monotonic() - started, 3)
+    return result

@@ -1,0 +1,97 @@
+"""Property-based: over generated Dockerfiles, fix is idempotent, leaves no fixed finding
+behind, and leaves instructions without findings byte-identical."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from carpenter.model.dockerfile import parse_dockerfile
+from carpenter.model.source import SourceFile
+
+from .helpers import apply, bundled, fix_dir, scan
+
+SNAP = bundled()
+KNOWN = ["torch", "transformers", "peft", "accelerate", "datasets", "einops", "scipy",
+         "sentencepiece", "safetensors", "trl", "numpy", "Flash_Attn", "PyYAML"]
+IMAGES = ["python:3.10-slim", "nvidia/cuda:12.1.0-devel-ubuntu22.04", "ubuntu:22.04",
+          "debian:bookworm", "pytorch/pytorch:2.1.0-cuda11.8-cudnn8-runtime"]
+
+names = st.sampled_from(KNOWN + ["no-such-pkg-xyz", "left_pad2"])
+specs = st.sampled_from(["", ">=1.0", "==0.0.1", "~=0.1", "<999", ">=0.1,<999", "==1.*"])
+
+
+@st.composite
+def requirement(draw) -> str:
+    name = draw(names)
+    extras = draw(st.sampled_from(["", "[dev]", "[a,b]"]))
+    spec = draw(specs)
+    quote = draw(st.sampled_from(["", '"', "'"]))
+    marker = draw(st.sampled_from(["", "; python_version >= '3.8'"])) if quote == '"' else ""
+    if quote == "" and ("," in spec or "<" in spec):
+        spec = ""  # `<` unquoted reads a file: keep generated lines runnable
+    return f"{quote}{name}{extras}{spec}{marker}{quote}"
+
+
+@st.composite
+def run_pip(draw) -> str:
+    reqs = draw(st.lists(requirement(), min_size=1, max_size=4))
+    flags = draw(st.sampled_from(["", "--no-cache-dir ", "-U ", "--no-cache-dir -q "]))
+    tool = draw(st.sampled_from(["pip install", "pip3 install", "python3 -m pip install"]))
+    if draw(st.booleans()) and len(reqs) > 1:
+        return f"RUN {tool} {flags}{reqs[0]} \\\n    " + " ".join(reqs[1:])
+    return f"RUN {tool} {flags}" + " ".join(reqs)
+
+
+other = st.sampled_from([
+    "WORKDIR /app", "ENV PYTHONUNBUFFERED=1", "LABEL a=b \\\n      c=d", "# a comment",
+    "COPY . /app", "RUN echo hello && ls -la", "CMD [\"python\", \"serve.py\"]",
+    "RUN apt-get update && apt-get install -y --no-install-recommends git curl",
+    "EXPOSE 8000", "USER 1000",
+])
+
+
+@st.composite
+def dockerfile(draw) -> str:
+    lines = [f"FROM {draw(st.sampled_from(IMAGES))}"]
+    lines += draw(st.lists(st.one_of(run_pip(), other), min_size=1, max_size=7))
+    return "\n".join(lines) + "\n"
+
+
+def _instruction_texts(text: str) -> list[str]:
+    df = parse_dockerfile(SourceFile("Dockerfile", text))
+    return [text[i.offset:i.end_offset] for i in df.instructions]
+
+
+def _is_subsequence(small: list[str], big: list[str]) -> bool:
+    it = iter(big)
+    return all(any(x == y for y in it) for x in small)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(dockerfile())
+def test_fix_is_idempotent_complete_and_local(text):
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        (root / "Dockerfile").write_text(text)
+        before = scan(root)
+        touched = {f.offset for f in before if f.path.endswith("Dockerfile")}
+        report = fix_dir(root, SNAP)
+        assert not report.errors
+        apply(report)
+        fixed_text = (root / "Dockerfile").read_text()
+        after = scan(root)
+        # nothing fix applied is still reported
+        applied = {(r.rule, r.message) for r in report.applied}
+        assert not applied & {(f.rule, f.message) for f in after}
+        # a second run changes nothing
+        assert [f for f in fix_dir(root, SNAP).files if f.changed] == []
+        # instructions without findings are byte-identical and keep their order
+        df = parse_dockerfile(SourceFile("Dockerfile", text))
+        untouched = [text[i.offset:i.end_offset] for i in df.instructions
+                     if not any(i.offset <= o < max(i.end_offset, i.offset + 1)
+                                for o in touched)]
+        assert _is_subsequence(untouched, _instruction_texts(fixed_text))

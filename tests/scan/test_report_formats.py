@@ -1,0 +1,204 @@
+"""Output formats: SARIF against the official OASIS schema, GitHub commands, redaction everywhere."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from carpenter.cli import main
+from carpenter.report.github import GithubReporter, escape_data, escape_property
+from carpenter.report.interface import get_reporter
+from carpenter.report.sarif import FINGERPRINT_KEY, SarifReporter, rule_descriptor
+from carpenter.report.text import TextReporter
+from carpenter.scan.config import ScanConfig
+from carpenter.scan.engine import ScanReport
+from carpenter.scan.finding import Finding
+from carpenter.scan.registry import Rule, all_rules
+
+ROOT = Path(__file__).resolve().parents[2]
+SARIF_SCHEMA = json.loads((ROOT / "tests/data/sarif-schema-2.1.0.json").read_text())
+SARIF_VALIDATOR = jsonschema.validators.validator_for(SARIF_SCHEMA)(SARIF_SCHEMA)
+TOKEN = "hf_" + "Zq8rT2vX9wLmN4pK7sB1cD5fG3hJ6kQ0aE"  # fake, but shaped like a real HF token
+BROKEN = f"FROM python:3.11\nRUN apt-get update\n    huggingface-cli login --token {TOKEN}\n"
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exit_info:
+        main(list(args))
+    out, err = capsys.readouterr()
+    return int(exit_info.value.code or 0), out, err
+
+
+@pytest.fixture()
+def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("NO_COLOR", "1")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "Dockerfile").write_text(BROKEN)
+    return tmp_path
+
+
+def sarif_of(capsys, *paths: str) -> dict:
+    code, out, _ = run(capsys, "scan", *paths, "--format", "sarif")
+    assert code in (1, 2)
+    document = json.loads(out)
+    errors = sorted(SARIF_VALIDATOR.iter_errors(document), key=lambda e: list(e.path))
+    assert not errors, [f"{list(e.path)}: {e.message}" for e in errors[:5]]
+    return document
+
+
+def df002(document: dict) -> dict:
+    return next(r for r in document["runs"][0]["results"] if r["ruleId"] == "DF002")
+
+
+# ---------------------------------------------------------------------------------------------
+# SARIF
+
+
+def test_sarif_is_valid_and_complete(work: Path, capsys) -> None:
+    document = sarif_of(capsys, "sub", "missing/Dockerfile")
+    assert document["version"] == "2.1.0"
+    run_ = document["runs"][0]
+    driver = run_["tool"]["driver"]
+    assert driver["name"] == "carpenter"
+    assert run_["automationDetails"]["id"].startswith("carpenter/")
+    rules = driver["rules"]
+    assert {r["id"] for r in rules} >= set(all_rules())  # every selected rule is documented
+    for rule in rules:
+        assert rule["shortDescription"]["text"]
+        assert rule["fullDescription"]["text"]
+        assert "## Why it matters" in rule["help"]["markdown"]
+        assert rule["helpUri"].startswith("https://")
+        assert rule["defaultConfiguration"]["level"] in ("error", "warning", "note")
+        assert rule["properties"]["tags"]
+    result = df002(document)
+    assert rules[result["ruleIndex"]]["id"] == "DF002"
+    location = result["locations"][0]["physicalLocation"]
+    assert location["artifactLocation"] == {"uri": "sub/Dockerfile", "uriBaseId": "%SRCROOT%"}
+    assert location["region"] == {"startLine": 3, "startColumn": 5, "endLine": 3,
+                                  "endColumn": 20}
+    assert result["level"] == "error"
+    invocation = run_["invocations"][0]
+    assert invocation["executionSuccessful"] is False
+    [note] = invocation["toolExecutionNotifications"]
+    assert note["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == (
+        "missing/Dockerfile"
+    )
+
+
+def test_sarif_fingerprint_follows_content_not_line_number(work: Path, capsys) -> None:
+    first = df002(sarif_of(capsys, "sub"))["partialFingerprints"][FINGERPRINT_KEY]
+    assert first == df002(sarif_of(capsys, "sub"))["partialFingerprints"][FINGERPRINT_KEY]
+    text = BROKEN.replace("RUN apt-get update\n", "RUN apt-get update\n\n# a comment\n\n")
+    (work / "sub" / "Dockerfile").write_text(text)
+    moved = df002(sarif_of(capsys, "sub"))
+    # The unknown instruction moved down; the fingerprint did not change.
+    assert moved["locations"][0]["physicalLocation"]["region"]["startLine"] == 6
+    assert moved["partialFingerprints"][FINGERPRINT_KEY] == first
+    (work / "sub" / "Dockerfile").write_text(BROKEN.replace("apt-get update\n", "true\n"))
+    unchanged_line = df002(sarif_of(capsys, "sub"))["partialFingerprints"][FINGERPRINT_KEY]
+    assert unchanged_line == first
+    (work / "sub" / "Dockerfile").write_text(BROKEN.replace("--token", "--token  --x"))
+    changed = df002(sarif_of(capsys, "sub"))["partialFingerprints"][FINGERPRINT_KEY]
+    assert changed != first
+
+
+def test_sarif_uri_outside_the_working_directory(tmp_path: Path, capsys, monkeypatch) -> None:
+    (tmp_path / "repo").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "Dockerfile").write_text(BROKEN)
+    monkeypatch.chdir(tmp_path / "repo")
+    document = sarif_of(capsys, str(tmp_path / "elsewhere"))
+    location = df002(document)["locations"][0]["physicalLocation"]["artifactLocation"]
+    assert location["uri"] == (tmp_path / "elsewhere" / "Dockerfile").as_uri()
+    assert "uriBaseId" not in location
+
+
+def test_secret_rules_carry_security_severity() -> None:
+    class Leak(Rule):
+        """Report a token.
+
+        ## What it does
+        x
+        ## Why it matters
+        y
+        ## Example
+        z
+        ## Fix
+        w
+        """
+
+        id = "SEC999"
+        name = "test-leak"
+        category = "secret"
+        severity = "error"
+
+    descriptor = rule_descriptor(Leak)
+    assert "security" in descriptor["properties"]["tags"]
+    assert 7.0 <= float(descriptor["properties"]["security-severity"]) <= 10.0
+    assert descriptor["shortDescription"]["text"] == "Report a token."
+    for rule in all_rules().values():
+        props = rule_descriptor(rule)["properties"]
+        assert ("security-severity" in props) == (rule.category == "secret"), rule.id
+
+
+# ---------------------------------------------------------------------------------------------
+# GitHub workflow commands
+
+
+def finding(severity: str, line: int, message: str = "m", path: str = "a/Dockerfile") -> Finding:
+    return Finding("DF002", "unknown-instruction", "shell-bug", severity, path, line, line,
+                   2, 6, message, "do x")
+
+
+def test_github_escaping() -> None:
+    assert escape_data("50%\r\nnext") == "50%25%0D%0Anext"
+    assert escape_property("a:b,c%d\ne") == "a%3Ab%2Cc%25d%0Ae"
+
+
+def test_github_most_severe_first_and_levels() -> None:
+    report = ScanReport(
+        files=["a/Dockerfile"],
+        findings=[finding("info", 1), finding("warning", 2), finding("error", 3, "x:y,\nz")],
+        errors=[{"path": "b,c/Dockerfile", "line": None, "message": "binary file"}],
+        config=ScanConfig(),
+    )
+    lines = GithubReporter().render(report).splitlines()
+    assert lines[0] == ("::error file=b%2Cc/Dockerfile,title=carpenter could not scan this "
+                        "file::binary file")
+    assert lines[1] == ("::error file=a/Dockerfile,line=3,endLine=3,col=2,endColumn=6,"
+                        "title=DF002 unknown-instruction::x:y,%0Az%0AFix: do x")
+    assert lines[2].startswith("::warning file=a/Dockerfile,line=2,")
+    assert lines[3].startswith("::notice file=a/Dockerfile,line=1,")
+
+
+# ---------------------------------------------------------------------------------------------
+# Redaction: no format prints a full secret
+
+
+def test_no_format_prints_the_token(work: Path, capsys) -> None:
+    for fmt in ("text", "json", "sarif", "github"):
+        code, out, err = run(capsys, "scan", "sub", "--format", fmt)
+        assert code == 1, fmt
+        assert TOKEN not in out + err, fmt
+    _, text, _ = run(capsys, "scan", "sub", "--select", "DF002")
+    assert "hf_Zq8r..." in text  # the frame shows the line, with the token masked
+
+
+def test_text_masks_secret_findings_redact_does_not_know(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    password = "correct-horse-battery-staple-42"
+    text = f"FROM python:3.11\nENV DB_PASSWORD={password}\n"
+    (tmp_path / "Dockerfile").write_text(text)
+    start = text.index(password)
+    secret = Finding("SEC001", "secret-in-env", "secret", "error", "Dockerfile", 2, 2,
+                     start - text.index("ENV") + 1, start - text.index("ENV") + 1 + len(password),
+                     "a password is baked into the image", "use a build secret",
+                     offset=start, end_offset=start + len(password))
+    other = Finding("DF999", "other", "shell-bug", "warning", "Dockerfile", 2, 2, 1, 4, "other")
+    report = ScanReport(["Dockerfile"], [secret, other], [], ScanConfig())
+    for reporter in (TextReporter(), get_reporter("json"), SarifReporter(), GithubReporter()):
+        assert password not in reporter.render(report), reporter.name

@@ -1,0 +1,92 @@
+"""GPU fallback and container options with a fake engine (the real engine is in test_engine)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import docker
+import pytest
+
+from carpenter.errors import EngineError
+from carpenter.smoke import containers
+from carpenter.smoke.runner import HARNESS_MOUNT, SmokeOptions, container_kwargs, no_result_reason
+
+NO_DRIVER = 'could not select device driver "" with capabilities: [[gpu]]'
+
+
+class FakeContainer:
+    def __init__(self, engine: FakeEngine, kwargs: dict[str, Any]) -> None:
+        self.engine, self.kwargs, self.removed = engine, kwargs, False
+
+    def start(self) -> None:
+        if self.kwargs.get("device_requests") and not self.engine.has_gpu:
+            raise docker.errors.APIError("500 Server Error", explanation=NO_DRIVER)
+
+    def remove(self, force: bool = False) -> None:
+        self.removed = True
+
+    def kill(self) -> None:
+        pass
+
+
+class FakeEngine:
+    def __init__(self, has_gpu: bool) -> None:
+        self.has_gpu = has_gpu
+        self.created: list[FakeContainer] = []
+        self.containers = self
+
+    def create(self, image: str, **kwargs: Any) -> FakeContainer:
+        container = FakeContainer(self, kwargs)
+        self.created.append(container)
+        return container
+
+
+def test_auto_falls_back_to_cpu_and_says_why() -> None:
+    engine = FakeEngine(has_gpu=False)
+    container, fallback = containers.create_and_start(engine, "img", "auto", {"command": ["gpu"]},
+                                                      {"command": ["cpu"]})
+    assert fallback is not None and NO_DRIVER in fallback
+    first, second = engine.created
+    assert first.removed and first.kwargs["device_requests"]
+    assert second is container and not second.removed
+    assert second.kwargs["command"] == ["cpu"] and "device_requests" not in second.kwargs
+
+
+def test_all_requires_a_gpu_and_none_never_asks() -> None:
+    engine = FakeEngine(has_gpu=False)
+    with pytest.raises(EngineError, match="--gpu all, but the engine cannot provide GPUs"):
+        containers.create_and_start(engine, "img", "all", {})
+    assert engine.created[0].removed
+    container, fallback = containers.create_and_start(engine, "img", "none", {})
+    assert fallback is None and container.kwargs["device_requests"] is None
+
+
+def test_gpu_engine_keeps_the_gpu_request() -> None:
+    engine = FakeEngine(has_gpu=True)
+    container, fallback = containers.create_and_start(engine, "img", "auto", {})
+    assert fallback is None and len(engine.created) == 1
+    assert container.kwargs["device_requests"][0].capabilities == [["gpu"]]
+
+
+def test_harness_container_is_locked_down(tmp_path: Path) -> None:
+    kwargs = {**containers.HARDENING,
+              **container_kwargs(SmokeOptions(), tmp_path, "cpu", gpu_attached=False)}
+    assert kwargs["network_mode"] == "none"
+    assert kwargs["cap_drop"] == ["ALL"] and kwargs["security_opt"] == ["no-new-privileges"]
+    assert kwargs["mem_limit"] == kwargs["memswap_limit"] and kwargs["pids_limit"] > 0
+    assert kwargs["volumes"] == {str(tmp_path): {"bind": HARNESS_MOUNT, "mode": "ro"}}
+    assert kwargs["entrypoint"][0] == "/bin/sh"  # the image's own ENTRYPOINT is overridden
+    assert kwargs["environment"]["HF_HUB_OFFLINE"] == "1"
+    assert kwargs["environment"]["OMP_NUM_THREADS"] == "1"
+    assert kwargs["command"][kwargs["command"].index("--device") + 1] == "cpu"
+
+
+def test_reasons_when_the_harness_gives_no_result() -> None:
+    options = SmokeOptions(mem_limit="2g")
+    assert "out of memory (limit 2g)" in no_result_reason({"OOMKilled": True, "ExitCode": 137},
+                                                          "", options)
+    assert no_result_reason({"ExitCode": 127}, "carpenter: no python3 or python on PATH",
+                            options) == "image lacks python (no python3 or python on PATH)"
+    assert "Segmentation" in no_result_reason({"ExitCode": 139}, "boom\nSegmentation fault",
+                                              options)
