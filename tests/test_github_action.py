@@ -125,11 +125,11 @@ def test_scan_step_annotates_fork_pull_requests(action: dict, repo: Path) -> Non
 
 
 def test_scan_step_other_formats_and_profile_error(action: dict, repo: Path) -> None:
-    code, outputs, log = _run_scan_step(action, repo, INPUT_FORMAT="github",
+    _, outputs, log = _run_scan_step(action, repo, INPUT_FORMAT="github",
                                         INPUT_PATHS="sub  sub/Dockerfile")
     assert outputs["exit-code"] == "1" and outputs["sarif-file"] == ""
     assert log.count("::error file=sub/Dockerfile,line=3,") == 1  # named twice, scanned once
-    _code, outputs, log = _run_scan_step(action, repo, INPUT_FORMAT="text",
+    _, outputs, log = _run_scan_step(action, repo, INPUT_FORMAT="text",
                                         INPUT_PROFILE="no-such-profile")
     assert outputs["exit-code"] == "2"
     assert "unknown profile" in log

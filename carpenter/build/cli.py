@@ -140,9 +140,10 @@ def _compare(request: BuildRequest, path: Path, log_path: Path | None, fmt: str)
             fixed_request = _fixed_request(request, path, fixed_dir)
             fixed = run_rebuild(fixed_request, _suffixed(log_path, "fixed"))
     fix_info = {"status": "unavailable" if problem else "ok", "message": problem or ""}
+    diff = freeze_diff(original.pip_freeze, fixed.pip_freeze if fixed else None)
     if fmt == "json":
         _emit({"original": original.to_dict(), "fixed": fixed.to_dict() if fixed else None,
-               "fix": fix_info}, fmt)
+               "fix": fix_info, "pip_freeze_diff": diff}, fmt)
     else:
         click.echo("== original")
         _emit(original, fmt)
@@ -151,16 +152,29 @@ def _compare(request: BuildRequest, path: Path, log_path: Path | None, fmt: str)
             click.echo(f"fix unavailable: {problem}")
         else:
             _emit(fixed, fmt)
+        if diff is not None:
+            click.echo(f"== pip freeze: {len(diff['only_original'])} only in original, "
+                       f"{len(diff['only_fixed'])} only in fixed")
+            click.echo("\n".join([f"  - {ln}" for ln in diff["only_original"]]
+                                 + [f"  + {ln}" for ln in diff["only_fixed"]]) or "  identical")
     if fixed is None:
         return EXIT_ERROR
     return EXIT_OK if fixed.built else EXIT_FINDINGS
+
+
+def freeze_diff(original: list[str] | None, fixed: list[str] | None) -> dict | None:
+    """What differs between two images' installed distributions (None unless both known)."""
+    if original is None or fixed is None:
+        return None
+    return {"only_original": sorted(set(original) - set(fixed)),
+            "only_fixed": sorted(set(fixed) - set(original))}
 
 
 def _run_fix(path: Path, out: Path) -> str | None:
     """Run `carpenter fix PATH --out DIR` (its public contract); None on success, else why not."""
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "carpenter.cli", "fix", str(path), "--out", str(out)],
+            [sys.executable, "-P", "-m", "carpenter.cli", "fix", str(path), "--out", str(out)],
             capture_output=True, text=True, timeout=600, check=False,
         )
     except (OSError, subprocess.TimeoutExpired) as exc:

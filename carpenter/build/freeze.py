@@ -6,6 +6,10 @@ Image ids change on every uncached rebuild; the installed distributions are what
 from __future__ import annotations
 
 import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
 from typing import Any
 
 FREEZE_TIMEOUT_S = 120
@@ -14,6 +18,33 @@ _SCRIPT = (
     "if command -v python >/dev/null 2>&1; then exec python -m pip freeze --all; "
     "else exec python3 -m pip freeze --all; fi"
 )
+
+
+def _cache_file(image_id: str) -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "carpenter" / "pip-freeze" / (image_id.replace(":", "-") + ".json")
+
+
+def cached_pip_freeze(client: Any, image_id: str) -> tuple[list[str] | None, str | None]:
+    """pip_freeze, remembered per image id: an id is the digest of the image's config, which
+    names every layer's content, so the same id means the same files. A fully cached rebuild
+    then costs no container run."""
+    cache = _cache_file(image_id)
+    try:
+        return json.loads(cache.read_text(encoding="utf-8")), None
+    except (OSError, ValueError):
+        pass
+    lines, problem = pip_freeze(client, image_id)
+    if lines is not None:
+        try:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile("w", dir=cache.parent, delete=False,
+                                             suffix=".tmp", encoding="utf-8") as fh:
+                json.dump(lines, fh)
+            os.replace(fh.name, cache)
+        except OSError:
+            pass  # a cache is an optimisation only
+    return lines, problem
 
 
 def pip_freeze(client: Any, image: str) -> tuple[list[str] | None, str | None]:

@@ -107,6 +107,7 @@ class BuildResult:
     pip_freeze: list[str] | None = None
     base_substitutions: list[dict[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)  # preflight_s, build_s, inspect_s
 
     @property
     def built(self) -> bool:

@@ -11,7 +11,7 @@ from pathlib import Path
 from carpenter.build.buildkit_cli import BuildKitBackend
 from carpenter.build.classify import classify
 from carpenter.build.engine import connect
-from carpenter.build.freeze import pip_freeze
+from carpenter.build.freeze import cached_pip_freeze
 from carpenter.build.interface import (
     Backend,
     BackendOutcome,
@@ -38,7 +38,7 @@ def default_tag(context: Path) -> str:
 def default_log_path(context: Path) -> Path:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     slug = re.sub(r"[^A-Za-z0-9._-]+", "-", context.resolve().name) or "build"
-    return Path(tempfile.gettempdir()) / "carpenter" / f"rebuild-{slug}-{stamp}.log"
+    return Path(tempfile.gettempdir()) / "carpenter-logs" / f"rebuild-{slug}-{stamp}.log"
 
 
 def backends() -> dict[str, Backend]:
@@ -65,6 +65,7 @@ def rebuild(request: BuildRequest, log_path: Path | None = None) -> BuildResult:
             result.backend = pre.backend
             result.base_substitutions = pre.substitutions
             result.notes.extend(pre.notes)
+            result.timings["preflight_s"] = round(time.monotonic() - started, 2)
             if pre.failure is not None:
                 _preflight_failed(result, pre, sink)
             else:
@@ -75,8 +76,13 @@ def rebuild(request: BuildRequest, log_path: Path | None = None) -> BuildResult:
                     dockerfile=prepare_dockerfile(pre, workdir) or request.dockerfile,
                     secret_files=files, secret_values=values, started=started,
                 )
+                build_started = time.monotonic()
                 outcome = available[pre.backend].build(prepared, sink)
+                result.timings["build_s"] = round(time.monotonic() - build_started, 2)
                 _finish(result, outcome, request, sink, client)
+                if outcome.ok:
+                    result.timings["inspect_s"] = round(
+                        time.monotonic() - build_started - result.timings["build_s"], 2)
             result.duration_s = round(time.monotonic() - started, 2)
             sink.note(f"result: {result.status} {result.failure_class or ''}".rstrip())
         finally:
@@ -136,7 +142,7 @@ def _describe_image(result: BuildResult, client: object) -> None:
         result.image_size = client.inspect_image(result.image_id)["Size"]  # type: ignore[attr-defined]
     except Exception as exc:
         result.notes.append(f"image size unavailable: {type(exc).__name__}")
-    freeze, problem = pip_freeze(client, result.image_id or "")
+    freeze, problem = cached_pip_freeze(client, result.image_id or "")
     result.pip_freeze = freeze
     if problem:
         result.notes.append(problem)

@@ -16,7 +16,7 @@ from packaging.utils import canonicalize_name
 from carpenter.errors import CarpenterError, InputError
 from carpenter.fix.apt import fix_apt
 from carpenter.fix.constraints import fix_pip_constraints
-from carpenter.fix.context import Job, Outcome
+from carpenter.fix.context import Job, Outcome, pip_install_args
 from carpenter.fix.cuda import fix_cuda_build
 from carpenter.fix.edits import Edit, apply_edits, conflicts_with, unified_diff
 from carpenter.fix.pinning import fix_base_image, fix_conda, fix_download, fix_git, fix_pip
@@ -229,12 +229,21 @@ def _run_fixer(finding: Finding, job: Job) -> Outcome:
         return Outcome.skip("cannot be fixed automatically: " + finding.message)
     if finding.category == "unpinned-pip" and job.strategy == "constraints":
         return fix_pip_constraints(finding, job)
-    if finding.category == "shell-bug" and _looks_like_requirement(finding):
-        return fix_pip(finding, job)
+    if finding.category == "shell-bug":
+        if _looks_like_requirement(finding) and _in_pip_install(finding, job):
+            return fix_pip(finding, job)
+        return Outcome.skip("shell bug outside a pip install: fix it by hand")
+    if finding.category == "unpinned-conda" and finding.data.get("manager") == "pip":
+        return fix_pip(finding, job)  # the pip: section of an environment.yml
     fixer = FIXERS.get(finding.category)
     if fixer is None:
         return Outcome.skip(f"no automatic fix for {finding.category} findings")
     return fixer(finding, job)
+
+
+def _in_pip_install(finding: Finding, job: Job) -> bool:
+    located = job.command_at(finding.offset) if job.is_dockerfile(finding) else None
+    return located is not None and pip_install_args(located[1]) is not None
 
 
 def _looks_like_requirement(finding: Finding) -> bool:

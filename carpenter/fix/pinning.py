@@ -75,6 +75,10 @@ def _pin_edit(finding: Finding, job: Job, path: str, start: int, end: int, origi
 
 def _pip_in_requirements_file(finding: Finding, job: Job) -> Outcome:
     source = job.source(finding.path)
+    if finding.path.endswith((".yml", ".yaml")):  # environment.yml pip: entries
+        original = source.text[finding.offset:finding.end_offset]
+        return _pin_edit(finding, job, finding.path, finding.offset, finding.end_offset,
+                         original, shell=False)
     line_start = source.offset_of(finding.line)
     line = source.line_text(finding.line)
     logical = line

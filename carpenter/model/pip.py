@@ -139,6 +139,12 @@ class PipRequirement:
         return False
 
     @property
+    def is_wheel(self) -> bool:
+        """A built wheel (remote URL or local file): installing it compiles nothing."""
+        location = (self.url or self.text).split("#", 1)[0].split("?", 1)[0]
+        return self.kind in ("url", "path") and location.endswith(".whl")
+
+    @property
     def is_local_dir(self) -> bool:
         return self.kind == "path" and not self.text.endswith(ARCHIVE_SUFFIXES)
 
@@ -373,7 +379,8 @@ def _requirements_of(word: Word, text: str, variables) -> list[PipRequirement]:
             probe = classify_requirement(expand(text, dict.fromkeys(missing, "0"))[0], word)
             if probe.kind != "invalid":
                 req = probe
-                req.text = part
+                req.text = text  # as written: the variable is the problem
+                req.specifier = ""
         req.missing_vars = missing
         out.append(req)
     return out
@@ -412,6 +419,7 @@ def classify_requirement(text: str, word: Word) -> PipRequirement:
 
 
 def _looks_like_path(text: str) -> bool:
+    text = re.sub(r"\[[^\]]*\]$", "", text)  # `.[train]`: a path with extras
     if text in (".", "..") or text.startswith(("./", "../", "/", "~")):
         return True
     if text.endswith(ARCHIVE_SUFFIXES) and "==" not in text:

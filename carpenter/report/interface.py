@@ -145,11 +145,21 @@ def write_atomic(path: str, text: str) -> None:
 
     from carpenter.errors import InputError
 
-    folder = os.path.dirname(os.path.abspath(path))
+    shown = path
+    target = os.path.realpath(path)  # a symlinked report stays a symlink
+    if os.path.exists(target) and not os.path.isfile(target):
+        # /dev/null, /dev/stdout or a FIFO: replacing it would swap out a device node.
+        try:
+            with open(target, "w", encoding="utf-8") as handle:
+                handle.write(text)
+        except OSError as exc:
+            raise InputError(f"cannot write output: {exc.strerror or exc}", path=shown) from None
+        return
+    folder = os.path.dirname(target)
     try:
         fd, tmp = tempfile.mkstemp(prefix=".carpenter-", suffix=".tmp", dir=folder)
     except OSError as exc:
-        raise InputError(f"cannot write output: {exc.strerror or exc}", path=path) from None
+        raise InputError(f"cannot write output: {exc.strerror or exc}", path=shown) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
@@ -158,8 +168,8 @@ def write_atomic(path: str, text: str) -> None:
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would surprise readers of the report
-        os.replace(tmp, path)
+        os.replace(tmp, target)
     except OSError as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
-        raise InputError(f"cannot write output: {exc.strerror or exc}", path=path) from None
+        raise InputError(f"cannot write output: {exc.strerror or exc}", path=shown) from None

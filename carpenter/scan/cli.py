@@ -105,7 +105,8 @@ def _emit(text: str, output: str | None) -> None:
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
 @click.option("--output", "-o", type=click.Path(dir_okay=False),
               help="Write the report to FILE (atomically) instead of stdout.")
-@click.option("--select", multiple=True, help="Only these rules (ids, prefixes, names, categories).")
+@click.option("--select", multiple=True,
+              help="Only these rules (ids, id prefixes, names, categories).")
 @click.option("--extend-select", multiple=True, help="Add rules to the selection.")
 @click.option("--ignore", multiple=True, help="Skip these rules.")
 @click.option("--fail-on", type=click.Choice(SEVERITIES),

@@ -7,6 +7,7 @@ port is published. Container and network are always removed.
 
 from __future__ import annotations
 
+import ipaddress
 import time
 import uuid
 
@@ -20,25 +21,44 @@ PORTS_EVERY_S = 2.0
 LOG_TAIL_LINES = 30
 # /proc/net/tcp{,6}: column 4 is the state, 0A = LISTEN; the local port is hex after ':'.
 READ_SOCKETS = ["/bin/sh", "-c", "cat /proc/net/tcp /proc/net/tcp6 2>/dev/null"]
+DOCKER_DNS = "127.0.0.11"
 
 
-def listening_ports(container) -> set[int] | None:
-    """TCP ports listening inside the container, or None when they cannot be read."""
+def _address(hex_addr: str) -> str:
+    """/proc/net/tcp addresses are little-endian hex words."""
+    raw = bytes.fromhex(hex_addr)
+    words = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
+    return str(ipaddress.ip_address(words))
+
+
+def listening_sockets(container) -> set[tuple[str, int]] | None:
+    """(address, port) of TCP sockets listening inside the container, or None if unreadable.
+
+    Docker's embedded DNS listens on 127.0.0.11 in every user-defined network: not the server.
+    """
     try:
         code, output = container.exec_run(READ_SOCKETS, stdout=True, stderr=False)
     except Exception:
         return None
     if code not in (0, 1) or not output:
         return None
-    ports = set()
-    for line in output.decode("ascii", "replace").splitlines()[1:]:
+    sockets = set()
+    for line in output.decode("ascii", "replace").splitlines():
         fields = line.split()
         if len(fields) > 3 and fields[3] == "0A" and ":" in fields[1]:
+            hex_addr, hex_port = fields[1].rsplit(":", 1)
             try:
-                ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+                address = _address(hex_addr)
+                port = int(hex_port, 16)
             except ValueError:
                 continue
-    return ports
+            if address != DOCKER_DNS:
+                sockets.add((address, port))
+    return sockets
+
+
+def reachable_ports(sockets: set[tuple[str, int]]) -> set[int]:
+    return {port for address, port in sockets if not ipaddress.ip_address(address).is_loopback}
 
 
 def container_ip(container, network_name: str) -> str | None:
@@ -63,7 +83,7 @@ def wait_ready(container, client: ContractClient, contract, out: ServerResult,
     listening on the wrong port instead of waiting out the whole deadline.
     """
     probe = contract.tokenize
-    listening_since, last_ports_check, ports = None, 0.0, None
+    listening_since, last_check, sockets = None, 0.0, None
     while time.monotonic() < deadline:
         reply = client.post(probe["path"], {"text": "hi"}, timeout=5)
         if reply.status is not None:
@@ -76,28 +96,32 @@ def wait_ready(container, client: ContractClient, contract, out: ServerResult,
             return out.add(f"server ready on port {contract.port}", False,
                            f"the server exited with code {code} before answering")
         now = time.monotonic()
-        if now - last_ports_check >= PORTS_EVERY_S:
-            last_ports_check = now
-            ports = listening_ports(container)
-            if ports and contract.port not in ports:
+        if now - last_check >= PORTS_EVERY_S:
+            last_check = now
+            sockets = listening_sockets(container)
+            if sockets and contract.port not in reachable_ports(sockets):
                 listening_since = listening_since or now
                 if now - listening_since >= contract.wrong_port_grace_s:
-                    return wrong_port(out, contract, ports)
+                    return wrong_port(out, contract, sockets)
             else:
                 listening_since = None
         time.sleep(POLL_S)
-    if ports and contract.port not in ports:
-        return wrong_port(out, contract, ports)
+    if sockets and contract.port not in reachable_ports(sockets):
+        return wrong_port(out, contract, sockets)
     return out.add(f"server ready on port {contract.port}", False,
-                   f"no answer on port {contract.port} within the deadline"
-                   + (f" (listening on {sorted(ports)})" if ports else ""))
+                   f"no answer on port {contract.port} within the deadline")
 
 
-def wrong_port(out: ServerResult, contract, ports: set[int]) -> bool:
-    listed = ", ".join(str(p) for p in sorted(ports))
-    return out.add(f"server ready on port {contract.port}", False,
-                   f"wrong port: the server listens on {listed}, not {contract.port} "
-                   f"(HELM and the organizers connect to port {contract.port})")
+def wrong_port(out: ServerResult, contract, sockets: set[tuple[str, int]]) -> bool:
+    name = f"server ready on port {contract.port}"
+    loopback = sorted(f"{a}:{p}" for a, p in sockets if ipaddress.ip_address(a).is_loopback)
+    if any(p == contract.port for a, p in sockets):
+        return out.add(name, False, f"the server listens on {', '.join(loopback)} only: bind "
+                                    f"0.0.0.0 (e.g. uvicorn --host 0.0.0.0) so HELM can reach it")
+    listed = ", ".join(str(p) for p in sorted({p for _, p in sockets}))
+    return out.add(name, False, f"wrong port: the server listens on {listed}, not "
+                                f"{contract.port} (HELM and the organizers connect to port "
+                                f"{contract.port})")
 
 
 def check_server(docker_client, image: str, options, result: SmokeResult) -> ServerResult:

@@ -76,6 +76,6 @@ def fixture_dir(tmp_path: Path):
 
 def carpenter(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "carpenter.cli", *args], capture_output=True, text=True,
+        [sys.executable, "-P", "-m", "carpenter.cli", *args], capture_output=True, text=True,
         env={**os.environ, **(env or {})}, timeout=600, check=False,
     )

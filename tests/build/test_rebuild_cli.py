@@ -71,3 +71,11 @@ def test_bad_arguments_exit_2(args):
 def test_missing_path_exit_2(tmp_path):
     done = carpenter("rebuild", str(tmp_path / "nope"))
     assert done.returncode == 2 and "no such file or folder" in done.stderr
+
+
+def test_freeze_diff():
+    from carpenter.build.cli import freeze_diff
+
+    assert freeze_diff(["a==1", "b==2"], ["a==1", "b==3", "c==1"]) == {
+        "only_original": ["b==2"], "only_fixed": ["b==3", "c==1"]}
+    assert freeze_diff(None, ["a==1"]) is None

@@ -225,3 +225,8 @@ def test_compare_reports_both_sides(engine, fixture_dir, image_tag, tmp_path):
         assert data["fixed"]["tag"] == image_tag + "-fixed"
         assert data["fixed"]["log_path"] == str(tmp_path / "cmp.fixed.log")
         assert done.returncode == (0 if data["fixed"]["status"] == "built" else 1)
+        if data["fixed"]["status"] == "built":
+            diff = data["pip_freeze_diff"]
+            expected_only = sorted(set(data["original"]["pip_freeze"])
+                                   - set(data["fixed"]["pip_freeze"]))
+            assert diff["only_original"] == expected_only

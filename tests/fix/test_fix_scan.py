@@ -21,11 +21,12 @@ def _check_fix_then_scan(root: Path, snapshot=None, strategy: str = "rewrite") -
     before = {(f.rule, f.path, f.line, f.message) for f in scan(root)}
     report = fix_dir(root, snapshot, strategy)
     assert not report.errors, report.errors
-    fixed_rules_at = {(r.path, r.line, r.rule) for r in report.applied}
+    # messages name the package/image/value, and do not move when fix inserts lines
+    fixed_rules_at = {(r.path, r.rule, r.message) for r in report.applied}
     apply(report)
     remaining = scan(root)
     # no finding that fix claims to have fixed is still there
-    again = {(f.path, f.line, f.rule) for f in remaining}
+    again = {(f.path, f.rule, f.message) for f in remaining}
     assert not (fixed_rules_at & again), sorted(fixed_rules_at & again)
     # idempotent: fixing the fixed submission changes nothing
     second = fix_dir(root, snapshot, strategy)
@@ -36,7 +37,8 @@ def _check_fix_then_scan(root: Path, snapshot=None, strategy: str = "rewrite") -
 def test_pip_findings_are_gone_after_fix(tmp_path):
     df = submission(tmp_path / "s", "FROM python:3.10-slim\nWORKDIR /app\n"
                     "COPY requirements.txt .\n"
-                    "RUN pip install --no-cache-dir torch>=2.0.1 \"peft[test]\" -r requirements.txt\n",
+                    "RUN pip install --no-cache-dir torch>=2.0.1 \"peft[test]\" "
+                    "-r requirements.txt\n",
                     **{"requirements.txt": "transformers>=4.30  # main\naccelerate\n"})
     assert {f.rule for f in scan(df.parent)} >= {"PIP001", "PIP002"}
     report = fix_dir(df.parent)

@@ -13,7 +13,8 @@ def test_pip_keeps_quotes_extras_markers_and_option_order(tmp_path):
     df = submission(tmp_path, "FROM python:3.10-slim\nRUN pip install --no-cache-dir "
                     "\"datasets[audio]>=2.0; python_version>'3.8'\" -U peft \\\n"
                     "    --extra-index-url https://x\n")
-    report = fix_fake(df, [finding(df, "unpinned-pip", "datasets[audio]>=2.0; python_version>'3.8'"),
+    spec = "datasets[audio]>=2.0; python_version>'3.8'"
+    report = fix_fake(df, [finding(df, "unpinned-pip", spec),
                            finding(df, "unpinned-pip", "peft", name="peft")])
     assert after(report, df) == ("FROM python:3.10-slim\nRUN pip install --no-cache-dir "
                                  "\"datasets[audio]==2.14.6; python_version>'3.8'\" -U "
@@ -65,7 +66,8 @@ def test_requirements_file_keeps_comments_options_and_hashes(tmp_path):
 def test_from_gets_a_digest_and_keeps_its_tag(tmp_path):
     df = submission(tmp_path, "FROM --platform=linux/amd64 nvidia/cuda:12.1.0-devel-ubuntu22.04 "
                     "AS build\nFROM build\nFROM alpine:3.18\n")
-    report = fix_fake(df, [finding(df, "floating-base-image", "nvidia/cuda:12.1.0-devel-ubuntu22.04"),
+    cuda = "nvidia/cuda:12.1.0-devel-ubuntu22.04"
+    report = fix_fake(df, [finding(df, "floating-base-image", cuda),
                            finding(df, "floating-base-image", "alpine:3.18")])
     assert after(report, df).splitlines()[0] == (
         f"FROM --platform=linux/amd64 nvidia/cuda:12.1.0-devel-ubuntu22.04@{DIGEST} AS build")

@@ -20,7 +20,7 @@ KNOWN = ["torch", "transformers", "peft", "accelerate", "datasets", "einops", "s
 IMAGES = ["python:3.10-slim", "nvidia/cuda:12.1.0-devel-ubuntu22.04", "ubuntu:22.04",
           "debian:bookworm", "pytorch/pytorch:2.1.0-cuda11.8-cudnn8-runtime"]
 
-names = st.sampled_from(KNOWN + ["no-such-pkg-xyz", "left_pad2"])
+names = st.sampled_from([*KNOWN, "no-such-pkg-xyz", "left_pad2"])
 specs = st.sampled_from(["", ">=1.0", "==0.0.1", "~=0.1", "<999", ">=0.1,<999", "==1.*"])
 
 

@@ -1,4 +1,4 @@
-"""Output formats: SARIF against the official OASIS schema, GitHub commands, redaction everywhere."""
+"""Output formats: SARIF against the official OASIS schema, GitHub commands, redaction."""
 
 from __future__ import annotations
 

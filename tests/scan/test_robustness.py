@@ -107,7 +107,11 @@ def test_crlf_keeps_lines_and_columns(work: Path) -> None:
 
 def test_ten_megabyte_dockerfile(work: Path) -> None:
     head = ML_DOCKERFILE
-    filler = "".join(f"# layer note {i:08d} " + "x" * 80 + "\n" for i in range(110_000))
+    # Realistic bulk: a vendored changelog pasted as comments (10 MB, 132,000 lines).
+    filler = "".join(
+        f"# {i:06d} pinned transformers==4.36.{i % 9} accelerate==0.25.0 for run {i} of 132000\n"
+        for i in range(132_000)
+    )
     tail = "RUN apt-get update\n    pip install x\n"
     path = dockerfile(work, head + filler + tail)
     assert path.stat().st_size >= 10 * 1024 * 1024
@@ -115,7 +119,7 @@ def test_ten_megabyte_dockerfile(work: Path) -> None:
     assert code == 1
     assert report["errors"] == []
     df002 = [f for f in report["findings"] if f["rule"] == "DF002"]
-    assert df002 and df002[0]["line"] == head.count("\n") + 110_000 + 2
+    assert df002 and df002[0]["line"] == head.count("\n") + 132_000 + 2
 
 
 def test_too_large_file_is_refused_without_reading_it(work: Path) -> None:

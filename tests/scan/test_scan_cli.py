@@ -159,6 +159,17 @@ def test_output_replaces_an_existing_report(work: Path, capsys) -> None:
     assert (work / "r.txt").read_text().startswith("0 findings")
 
 
+def test_output_to_a_device_or_symlink(work: Path, capsys) -> None:
+    code, _, _ = run(capsys, "scan", "bad", *DF, "-o", os.devnull)
+    assert code == 1
+    assert Path(os.devnull).is_char_device()  # written through, not replaced by a file
+    (work / "reports").mkdir()
+    (work / "latest.json").symlink_to("reports/r.json")
+    run(capsys, "scan", "bad", *DF, "--format", "json", "-o", "latest.json")
+    assert (work / "latest.json").is_symlink()
+    assert as_json((work / "reports" / "r.json").read_text())["findings"]
+
+
 def test_parallel_jobs_give_identical_results(work: Path, capsys) -> None:
     for i in range(12):
         (work / f"s{i}").mkdir()
@@ -179,7 +190,9 @@ def test_text_output_code_frame(work: Path, capsys, monkeypatch) -> None:
     frame = next(i for i, line in enumerate(lines) if "│     pip install torch" in line)
     caret = lines[frame + 1]
     # The caret sits under `pip` (column 5) and spans the keyword.
-    assert caret.index("^") - caret.index("│") == lines[frame].index("pip") - lines[frame].index("│")
+    bar = lines[frame].index("│")
+    assert caret.index("│") == bar
+    assert caret.index("^") == lines[frame].index("pip")
     assert caret.count("^") == 3
     assert "DF002 unknown-instruction" in out
     assert "fix:" in out

@@ -11,7 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from smoke_images import BASE_IMAGE, ensure_image  # noqa: E402
+from smoke_images import BASE_IMAGE, ensure_image
 
 
 def _unavailable(reason: str) -> None:

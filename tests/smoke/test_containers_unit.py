@@ -90,3 +90,40 @@ def test_reasons_when_the_harness_gives_no_result() -> None:
                             options) == "image lacks python (no python3 or python on PATH)"
     assert "Segmentation" in no_result_reason({"ExitCode": 139}, "boom\nSegmentation fault",
                                               options)
+
+
+PROC_NET_TCP = b"""  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid
+   0: 0B00007F:9D2B 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0
+   1: 00000000:1F40 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0
+   2: 0100007F:0050 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0
+   3: 020011AC:0050 050011AC:D431 01 00000000:00000000 00:00000000 00000000     0
+"""
+
+
+class ExecContainer:
+    def __init__(self, output: bytes) -> None:
+        self.output = output
+
+    def exec_run(self, cmd: list[str], **kwargs: Any) -> tuple[int, bytes]:
+        return 0, self.output
+
+
+def test_listening_sockets_skip_docker_dns_and_established() -> None:
+    from carpenter.smoke.server import listening_sockets, reachable_ports
+
+    sockets = listening_sockets(ExecContainer(PROC_NET_TCP))
+    assert sockets == {("0.0.0.0", 8000), ("127.0.0.1", 80)}
+    assert reachable_ports(sockets) == {8000}
+
+
+def test_loopback_only_server_is_told_to_bind_all_interfaces() -> None:
+    from carpenter.smoke.contract import load_contract
+    from carpenter.smoke.result import ServerResult
+    from carpenter.smoke.server import wrong_port
+
+    out = ServerResult(contract="neurips-2023", port=80)
+    wrong_port(out, load_contract("neurips-2023"), {("127.0.0.1", 80)})
+    assert "listens on 127.0.0.1:80 only" in out.checks[0].detail
+    out = ServerResult(contract="neurips-2023", port=80)
+    wrong_port(out, load_contract("neurips-2023"), {("0.0.0.0", 8000), ("::", 8000)})
+    assert out.checks[0].detail.startswith("wrong port: the server listens on 8000, not 80")

@@ -39,12 +39,15 @@ class AptUnpinnedPackage(Rule):
     category = "unpinned-apt"
     severity = "warning"
     hadolint = ("DL3008", "DL3027")
+    fixable = True  # carpenter fix points apt at a dated snapshot archive
 
     def check(self, ctx: ScanContext) -> Iterator[Finding]:
         for inst in ctx.dockerfile.instructions:
             for apt in apt_commands(inst):
                 if apt.verb is None or apt.verb.text not in INSTALL_VERBS:
                     continue
+                if _sources_frozen(ctx, inst, apt.command.offset):
+                    continue  # a dated snapshot archive pins every package to its date
                 for package in apt.packages:
                     if package.pinned or package.unresolved:
                         continue
@@ -60,3 +63,22 @@ class AptUnpinnedPackage(Rule):
                         fix_hint=f"pin {package.name}=<version>, or use a dated snapshot mirror",
                         package=package.name, tool=apt.tool,
                     )
+
+
+# Dated snapshot archives (snapshot.debian.org, snapshot.ubuntu.com, `apt --snapshot ID`)
+# serve the archive as it was: installs from them are reproducible without `=version`.
+_SNAPSHOT_MARKERS = ("snapshot.debian.org", "snapshot.ubuntu.com", "--snapshot")
+
+
+def _sources_frozen(ctx: ScanContext, inst, before: int) -> bool:
+    stage = inst.stage
+    if stage is None:
+        return False
+    text = ctx.source.text
+    for earlier in stage.instructions:
+        if earlier.offset > inst.offset:
+            break
+        end = before if earlier is inst else earlier.end_offset
+        if any(m in text[earlier.offset:end] for m in _SNAPSHOT_MARKERS):
+            return True
+    return False

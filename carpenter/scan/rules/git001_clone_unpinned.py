@@ -62,12 +62,13 @@ class GitCloneUnpinned(Rule):
                     message = f"git clone {clone.url_text} checks out the tag {tag}: tags can move"
                     severity = "info"
                 else:
-                    ref = clone.branch or "the default branch"
+                    ref = (refs[-1] if refs else None) or clone.branch or "the default branch"
                     message = f"git clone {clone.url_text} builds {ref} as it is at build time"
                     severity = None
                 yield self.at(
                     ctx, clone.url.offset, clone.url.end_offset, message,
                     fix_hint="check out a commit: git -C <dir> checkout <40-hex sha>",
-                    severity=severity, url=clone.url_text, ref=tag or clone.branch,
+                    severity=severity, url=clone.url_text,
+                    ref=tag or (refs[-1] if refs else clone.branch),
                     directory=clone.target,
                 )

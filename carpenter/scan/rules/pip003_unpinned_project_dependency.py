@@ -78,10 +78,10 @@ class PipUnpinnedProjectDependency(Rule):
             if dep.name and dep.name in use.constraint_pins:
                 continue
             label = dep.raw_name or dep.text
-            why = "is not pinned" if not dep.specifier else f"{dep.specifier} is a range, not a pin"
+            why = f"{dep.specifier} is a range, not a pin" if dep.specifier else " is not pinned"
             yield self.at(
                 ctx, declared.offset, declared.end_offset,
-                f"{label} {why} (a dependency of the project installed by "
+                f"{label}{why} (a dependency of the project installed by "
                 f"`pip install {req.text}`)",
                 fix_hint=f"pin {label}==<version> here, or install a lock file and then "
                 "`pip install --no-deps .`",

@@ -54,6 +54,7 @@ class SecretInDockerfile(Rule):
     name = "secret-in-dockerfile"
     category = "secret"
     severity = "error"
+    fixable = True  # carpenter fix: value removed, use moved to RUN --mount=type=secret
 
     def check(self, ctx: ScanContext) -> Iterator[Finding]:
         hits = find_secrets_in_file_text(ctx.source.text)

@@ -37,6 +37,7 @@ class UnquotedSpecifierRedirect(Rule):
     name = "unquoted-specifier-redirect"
     category = "shell-bug"
     severity = "error"
+    fixable = True  # carpenter fix pins (and so un-breaks) pip requirements written this way
 
     def check(self, ctx: ScanContext) -> Iterator[Finding]:
         text = ctx.source.text

@@ -1,0 +1,330 @@
+"""Facts about CUDA extension packages (rules/cuda_extensions.toml) and the image they build in.
+
+`package_for(name_or_url)` finds a package by PyPI name, alias or repository URL;
+`image_env(inst)` reads the torch / CUDA / Python versions a stage fixes (base image tag, pinned
+torch installs, PyTorch index URLs); `prebuilt_for(package, version, env)` says whether a
+prebuilt binary is published for that combination (True / False / None when unknown).
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from carpenter.errors import ConfigError
+from carpenter.model.dockerfile import Instruction, Stage
+from carpenter.paths import rules_dir
+
+
+@dataclass(frozen=True)
+class WheelSet:
+    versions: SpecifierSet
+    torch: tuple[str, ...]
+    cuda: tuple[str, ...]
+    python: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CudaPackage:
+    name: str
+    aliases: tuple[str, ...]
+    repos: tuple[str, ...]
+    pypi: str
+    setup_downloads: bool
+    build_minutes: tuple[int, int]
+    build_note: str
+    alternative: str
+    wheel_url: str
+    force_env: tuple[str, ...]
+    build_env_prefix: str
+    wheels: tuple[WheelSet, ...]
+
+    def cost(self) -> str:
+        low, high = self.build_minutes
+        return f"typically {low}-{high} min of compiling"
+
+
+@dataclass
+class ImageEnv:
+    torch: str | None = None  # major.minor
+    cuda: str | None = None  # major.minor
+    python: str | None = None  # major.minor
+    flavour: str | None = None  # devel | runtime | base | none (no CUDA toolkit)
+    env: dict[str, str] = field(default_factory=dict)  # ENV/ARG in force
+
+    def describe(self) -> str:
+        parts = [f"{k} {v}" for k, v in (("torch", self.torch), ("CUDA", self.cuda),
+                                         ("Python", self.python)) if v]
+        return ", ".join(parts) if parts else "unknown torch/CUDA/Python"
+
+
+@dataclass(frozen=True)
+class CudaData:
+    packages: tuple[CudaPackage, ...]
+    images: tuple[tuple[re.Pattern[str], dict[str, str]], ...]
+    ubuntu_python: dict[str, str]
+    indicators: tuple[str, ...]
+    max_jobs_note: str
+
+
+@lru_cache(maxsize=1)
+def cuda_data() -> CudaData:
+    path = rules_dir() / "cuda_extensions.toml"
+    try:
+        with open(path, "rb") as handle:
+            raw = tomllib.load(handle)
+        return _compile(raw)
+    except (OSError, tomllib.TOMLDecodeError, KeyError, re.error, InvalidSpecifier) as exc:
+        raise ConfigError(f"cannot load CUDA package facts: {exc}", path=str(path)) from None
+
+
+def _compile(raw: dict[str, Any]) -> CudaData:
+    packages = []
+    for item in raw["package"]:
+        wheels = tuple(
+            WheelSet(SpecifierSet(w["versions"]), tuple(w["torch"]), tuple(w["cuda"]),
+                     tuple(w["python"]))
+            for w in item.get("wheels", [])
+        )
+        packages.append(CudaPackage(
+            name=canonicalize_name(item["name"]),
+            aliases=tuple(canonicalize_name(a) for a in item.get("aliases", [])),
+            repos=tuple(r.lower().rstrip("/") for r in item.get("repos", [])),
+            pypi=item["pypi"], setup_downloads=bool(item.get("setup_downloads")),
+            build_minutes=tuple(item["build_minutes"]), build_note=item.get("build_note", ""),
+            alternative=item["alternative"], wheel_url=item.get("wheel_url", ""),
+            force_env=tuple(item.get("force_env", [])),
+            build_env_prefix=item.get("build_env_prefix", ""), wheels=wheels,
+        ))
+    images = tuple(
+        (re.compile(item["match"]), {k: str(v) for k, v in item.items() if k != "match"})
+        for item in raw.get("image", [])
+    )
+    defaults = raw.get("defaults", {})
+    return CudaData(tuple(packages), images, dict(raw.get("ubuntu_python", {})),
+                    tuple(defaults.get("indicators", [])), defaults.get("max_jobs_note", ""))
+
+
+def package_named(name: str | None) -> CudaPackage | None:
+    if not name:
+        return None
+    key = canonicalize_name(name)
+    for package in cuda_data().packages:
+        if key == package.name or key in package.aliases:
+            return package
+    return None
+
+
+def package_for_url(url: str | None) -> CudaPackage | None:
+    if not url:
+        return None
+    lowered = url.lower()
+    lowered = re.sub(r"^(?:git\+)?(?:https?|ssh|git)://(?:[^@/]+@)?", "", lowered)
+    lowered = lowered.replace("git@github.com:", "github.com/")
+    lowered = lowered.removesuffix(".git")
+    for package in cuda_data().packages:
+        for repo in package.repos:
+            if lowered == repo or lowered.startswith((repo + "/", repo + ".git", repo + "@")):
+                return package
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# What the stage fixes
+
+
+def image_env(inst: Instruction) -> ImageEnv:
+    """torch / CUDA / Python of the stage running `inst`, from its base and earlier installs."""
+    env = ImageEnv()
+    stage = inst.stage
+    if stage is None:
+        return env
+    chain = _stage_chain(stage)
+    _from_base(env, chain[0].base)
+    for current in chain:
+        for other in current.instructions:
+            if other is inst:
+                break
+            _from_install(env, other)
+    env.env = {k: v for k, v in inst.vars.items() if v is not None}
+    return env
+
+
+def _stage_chain(stage: Stage) -> list[Stage]:
+    chain = [stage]
+    seen = {id(stage)}
+    parent = getattr(stage, "parent", None)
+    while parent is not None and id(parent) not in seen:
+        chain.insert(0, parent)
+        seen.add(id(parent))
+        parent = getattr(parent, "parent", None)
+    return chain
+
+
+def _from_base(env: ImageEnv, base: str | None) -> None:
+    if not base:
+        return
+    data = cuda_data()
+    for regex, facts in data.images:
+        match = regex.match(base)
+        if match is None:
+            continue
+        groups = {k: v for k, v in match.groupdict().items() if v}
+        env.torch = groups.get("torch") or env.torch
+        env.cuda = groups.get("cuda") or env.cuda
+        env.python = groups.get("python") or facts.get("python") or env.python
+        env.flavour = groups.get("flavour") or facts.get("flavour") or env.flavour
+        if "ubuntu" in groups and env.python is None:
+            env.python = data.ubuntu_python.get(groups["ubuntu"])
+        return
+
+
+_TORCH_PIN = re.compile(r"^torch==(?P<v>\d+\.\d+)(?:\.\d+)?(?:\+cu(?P<cu>\d+))?$")
+_INDEX_CUDA = re.compile(r"/whl/(?:nightly/)?cu(?P<cu>\d{3,})")
+
+
+def _from_install(env: ImageEnv, inst: Instruction) -> None:
+    if inst.keyword != "RUN":
+        return
+    from carpenter.model.pip import pip_installs
+
+    for install in pip_installs(inst):
+        for req in install.requirements:
+            match = _TORCH_PIN.match(req.text.replace(" ", ""))
+            if match:
+                env.torch = match.group("v")
+                if match.group("cu"):
+                    env.cuda = _cu(match.group("cu"))
+        if any(r.name == "torch" for r in install.requirements):
+            for option in install.index_urls:
+                found = _INDEX_CUDA.search(option.value or "")
+                if found:
+                    env.cuda = _cu(found.group("cu"))
+
+
+def _cu(digits: str) -> str:
+    return f"{digits[:-1]}.{digits[-1]}"
+
+
+def prebuilt_for(package: CudaPackage, version: str | None, env: ImageEnv) -> bool | None:
+    """Whether a prebuilt binary exists for this version and environment (None: unknown)."""
+    if not package.wheels:
+        return False if package.pypi in ("none", "wrong") else None
+    sets = package.wheels
+    if version:
+        try:
+            parsed = Version(version)
+        except InvalidVersion:
+            return None
+        sets = tuple(w for w in sets if parsed in w.versions)
+        if not sets:
+            return False
+    unknown = False
+    for wheel in sets:
+        results = [_covers(wheel.torch, env.torch), _covers(wheel.cuda, env.cuda, cuda=True),
+                   _covers(wheel.python, env.python)]
+        if all(r is True for r in results):
+            return True
+        if all(r is not False for r in results):
+            unknown = True
+    return None if unknown else False
+
+
+def _covers(allowed: tuple[str, ...], value: str | None, cuda: bool = False) -> bool | None:
+    if "*" in allowed:
+        return True
+    if value is None:
+        return None
+    if value in allowed:
+        return True
+    if cuda:  # CUDA minor versions are forward compatible within a major (11.8 wheel on 11.x)
+        return any(a.split(".")[0] == value.split(".")[0] for a in allowed)
+    return False
+
+
+def wheel_url(package: CudaPackage, version: str | None, env: ImageEnv) -> str | None:
+    if not package.wheel_url or not version or not env.torch or not env.cuda or not env.python:
+        return None
+    return package.wheel_url.format(
+        version=version, cuda_major=env.cuda.split(".")[0], cuda_nodot=env.cuda.replace(".", ""),
+        torch_mm=env.torch, py=env.python.replace(".", ""),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Source trees cloned earlier in the stage
+
+_SETUP_VERBS = frozenset({"install", "develop", "build_ext", "bdist_wheel", "build"})
+
+
+def clones_before(inst: Instruction) -> dict[str, str]:
+    """In-image folder -> repository URL for every `git clone` that ran before (or in) `inst`."""
+    import posixpath
+
+    from carpenter.model.copies import cwd_for
+    from carpenter.model.shell import scripts_of
+
+    found: dict[str, str] = {}
+    for stage in _stage_chain(inst.stage) if inst.stage else []:
+        for other in stage.instructions:
+            if other.keyword == "RUN":
+                for script in scripts_of(other):
+                    for cmd in script.commands:
+                        words, _ = cmd.effective()
+                        argv = [w.text for w in words]
+                        if len(argv) < 3 or argv[0] != "git" or "clone" not in argv[1:3]:
+                            continue
+                        positional = _positional(argv[argv.index("clone") + 1:])
+                        if not positional:
+                            continue
+                        url = positional[0]
+                        target = positional[1] if len(positional) > 1 else \
+                            url.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git")
+                        folder = posixpath.normpath(posixpath.join(cwd_for(other, cmd), target))
+                        found[folder] = url
+            if other is inst:
+                return found
+    return found
+
+
+def _positional(args: list[str]) -> list[str]:
+    valued = {"-b", "--branch", "--depth", "-o", "--origin", "-c", "--config", "--reference",
+              "--shallow-since", "--filter", "-j", "--jobs", "-u", "--upload-pack"}
+    out = []
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+            continue
+        if arg in valued:
+            skip = True
+            continue
+        if arg.startswith("-"):
+            continue
+        out.append(arg)
+    return out
+
+
+def clone_at(clones: dict[str, str], folder: str) -> str | None:
+    """The URL of the clone holding `folder` (the folder itself or inside it)."""
+    for path, url in clones.items():
+        if folder == path or folder.startswith(path.rstrip("/") + "/"):
+            return url
+    return None
+
+
+def is_setup_build(argv: list[str]) -> bool:
+    """`python setup.py install|develop|build_ext|bdist_wheel`."""
+    from carpenter.model.shell import PYTHONS
+
+    if len(argv) < 3 or not PYTHONS.match(argv[0].rsplit("/", 1)[-1]):
+        return False
+    rest = argv[1:]
+    return rest[0].endswith("setup.py") and any(v in _SETUP_VERBS for v in rest[1:])

@@ -1,0 +1,157 @@
+"""CUDA001: pip (or setup.py) compiles a known CUDA extension package during the build."""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Iterator
+
+from carpenter.model.copies import cwd_for
+from carpenter.model.dockerfile import Instruction
+from carpenter.model.pip import PipInstall, PipRequirement, pip_installs
+from carpenter.model.shell import scripts_of
+from carpenter.scan.context import ScanContext
+from carpenter.scan.cuda import (
+    CudaPackage,
+    ImageEnv,
+    clone_at,
+    clones_before,
+    cuda_data,
+    image_env,
+    is_setup_build,
+    package_for_url,
+    package_named,
+    prebuilt_for,
+    wheel_url,
+)
+from carpenter.scan.finding import Finding
+from carpenter.scan.registry import Rule, register
+
+
+@register
+class CudaExtensionSourceBuild(Rule):
+    """Report installs that compile CUDA extensions (flash-attn, xformers, apex, deepspeed ops...).
+
+    ## What it does
+    For each package listed in `rules/cuda_extensions.toml` (flash-attn, xformers, apex,
+    deepspeed with `DS_BUILD_*`, bitsandbytes, auto-gptq, exllama, mamba-ssm, causal-conv1d,
+    vllm, PyG extensions, detectron2, pytorch3d, ...), reports a `pip install` or `python setup.py
+    install` that compiles it: from git or a cloned source tree, from a PyPI source
+    distribution, with `--no-binary` or a force-build variable, or where no prebuilt wheel matches
+    the torch / CUDA / Python the image fixes (read from the base image tag and pinned torch
+    installs). Each finding estimates the build cost and names the prebuilt alternative.
+
+    ## Why it matters
+    Compiling flash-attn or vllm takes from half an hour to several hours and needs the CUDA
+    toolkit (a `-devel` image) and a lot of memory; builds time out or get OOM-killed on the
+    organizers' machines, and a source build from git HEAD produces a different binary each time.
+
+    ## Example
+    ```dockerfile
+    FROM pytorch/pytorch:2.1.0-cuda12.1-cudnn8-devel
+    RUN pip install flash-attn --no-build-isolation
+    ```
+
+    ## Fix
+    Install a prebuilt wheel matching the image (the message names one), pinned by version or
+    URL; when a compile is unavoidable, set `MAX_JOBS` and `TORCH_CUDA_ARCH_LIST` to the target
+    GPU and build it once into a wheelhouse.
+    """
+
+    id = "CUDA001"
+    name = "cuda-extension-source-build"
+    category = "cuda-source-build"
+    severity = "warning"
+
+    def check(self, ctx: ScanContext) -> Iterator[Finding]:
+        for inst in ctx.dockerfile.instructions:
+            if inst.keyword != "RUN":
+                continue
+            env = None
+            clones = None
+            for install in pip_installs(inst):
+                for req in install.requirements:
+                    if env is None:
+                        env, clones = image_env(inst), clones_before(inst)
+                    found = self._requirement(inst, install, req, env, clones)
+                    if found is not None:
+                        package, why, version = found
+                        yield self._finding(ctx, inst, req.word.offset, req.word.end_offset,
+                                            req.text, package, why, version, env, install)
+            for script in scripts_of(inst):
+                for cmd in script.commands:
+                    words, _ = cmd.effective()
+                    if not is_setup_build([w.text for w in words]):
+                        continue
+                    if env is None:
+                        env, clones = image_env(inst), clones_before(inst)
+                    url = clone_at(clones, cwd_for(inst, cmd))
+                    package = package_for_url(url)
+                    if package is not None:
+                        yield self._finding(ctx, inst, words[0].offset, words[-1].end_offset,
+                                            " ".join(w.text for w in words), package,
+                                            f"setup.py in a clone of {url}", None, env, None)
+
+    def _requirement(self, inst: Instruction, install: PipInstall, req: PipRequirement,
+                     env: ImageEnv, clones: dict[str, str]):
+        if req.kind == "vcs" or (req.kind == "url" and package_for_url(req.url)):
+            package = package_for_url(req.url) or package_named(req.name)
+            return (package, "from git source", None) if package else None
+        if req.kind == "path":
+            folder = posixpath.normpath(posixpath.join(cwd_for(inst, install.command), req.text))
+            url = clone_at(clones, folder)
+            package = package_for_url(url)
+            return (package, f"from a clone of {url}", None) if package else None
+        package = package_named(req.name)
+        if package is None or req.kind != "requirement":
+            return None
+        version = req.pinned_version
+        assigned = {w.text.split("=", 1)[0]: w.text.split("=", 1)[1]
+                    for w in install.command.effective()[1] if "=" in w.text}
+        variables = {**env.env, **assigned}
+        if any(variables.get(name, "").lower() not in ("", "0", "false") for name in
+               package.force_env) and package.name != "vllm":
+            return package, "a force-build variable is set", version
+        if package.build_env_prefix and any(
+            k.startswith(package.build_env_prefix) and v not in ("0", "")
+            for k, v in variables.items()
+        ):
+            return package, f"{package.build_env_prefix}* asks for the ops at install", version
+        no_binary = [o.value or "" for o in install.option_values("--no-binary")]
+        if any(package.name in v.replace("_", "-").split(",") or ":all:" in v for v in no_binary):
+            return package, "--no-binary forces a source build", version
+        if package.pypi == "wrong":
+            return package, "the PyPI project of that name is an unrelated package", version
+        if package.pypi == "sdist" and not package.build_env_prefix:
+            return package, "PyPI has only a source distribution", version
+        if package.pypi == "wheels" and prebuilt_for(package, version, env) is False:
+            return package, f"no prebuilt wheel matches {env.describe()}", version
+        return None
+
+    def _finding(self, ctx: ScanContext, inst: Instruction, start: int, end: int, text: str,
+                 package: CudaPackage, why: str, version: str | None, env: ImageEnv,
+                 install: PipInstall | None) -> Finding:
+        parts = [f"{text!r} compiles {package.name} during the build ({why}); "
+                 f"{package.cost()} ({package.build_note})"]
+        if package.setup_downloads and why == "PyPI has only a source distribution":
+            exists = prebuilt_for(package, version, env)
+            if exists:
+                parts.append("its setup.py first downloads a release wheel for "
+                             f"{env.describe()} from GitHub (a build-time download)")
+            else:
+                parts.append(f"no release wheel is known for {env.describe()}, so it compiles")
+        if env.flavour in ("runtime", "base", "none"):
+            parts.append("the base image has no CUDA compiler (nvcc), so the compile fails")
+        variables = dict(env.env)
+        if install is not None:
+            variables.update({w.text.split("=", 1)[0]: "" for w in install.command.effective()[1]
+                              if "=" in w.text})
+        if "MAX_JOBS" not in variables:
+            parts.append(cuda_data().max_jobs_note)
+        url = wheel_url(package, version, env)
+        alternative = package.alternative + (f": {url}" if url else "")
+        parts.append(f"prebuilt alternative: {alternative}")
+        low, high = package.build_minutes
+        return self.at(ctx, start, end, "; ".join(parts), fix_hint=alternative,
+                       package=package.name, version=version, build_minutes=[low, high],
+                       prebuilt_alternative=alternative, prebuilt_url=url,
+                       torch=env.torch, cuda=env.cuda, python=env.python)
