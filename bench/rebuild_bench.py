@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "build"))
 
-from wheelhouse import stage_fixture  # noqa: E402
+from rebuild_wheelhouse import stage_fixture  # noqa: E402
 
 from carpenter.build.interface import BuildRequest  # noqa: E402
 from carpenter.build.rebuild import rebuild  # noqa: E402

@@ -89,7 +89,12 @@ class BuildKitBackend:
         last_output = [time.monotonic()]
         reader = threading.Thread(target=_pump, args=(proc, sink, last_output), daemon=True)
         reader.start()
-        rc = self._supervise(proc, prepared, last_output, outcome, sink)
+        try:
+            rc = self._supervise(proc, prepared, last_output, outcome, sink)
+        except BaseException:
+            # Ctrl-C/SIGTERM reach only carpenter: the CLI runs in its own session.
+            _cancel(proc)
+            raise
         reader.join(timeout=2)
         if rc == 0 and iidfile.exists() and not (outcome.timed_out or outcome.stalled):
             outcome.ok = True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -111,6 +112,9 @@ def rebuild(
     from carpenter.build.rebuild import default_tag
     from carpenter.build.rebuild import rebuild as run_rebuild
 
+    # A CI job killed with SIGTERM must still cancel the build (the backends clean up on the
+    # way out, as for Ctrl-C); the default action would exit without unwinding.
+    signal.signal(signal.SIGTERM, _terminated)
     ctx, df = resolve_paths(path, dockerfile, context)
     if ca_bundle is not None and not ca_bundle.is_file():
         raise InputError("CA bundle not found", path=str(ca_bundle))
@@ -126,6 +130,10 @@ def rebuild(
         _emit({"result": result.to_dict()} if fmt == "json" else result, fmt)
         sys.exit(EXIT_OK if result.built else EXIT_FINDINGS)
     sys.exit(_compare(request, path, log_path, fmt))
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _compare(request: BuildRequest, path: Path, log_path: Path | None, fmt: str) -> int:

@@ -8,6 +8,7 @@ error minutes later.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,10 @@ CA_ENV = ("PIP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE",
           "NODE_EXTRA_CA_CERTS", "GIT_SSL_CAINFO")
 
 
+# Why BuildKit cannot be used (None: it can), or a function that finds out when asked.
+Unavailable = str | None | Callable[[], str | None]
+
+
 @dataclass
 class Preflight:
     dockerfile: Dockerfile
@@ -36,7 +41,7 @@ class Preflight:
 
 
 def choose_backend(
-    request: BuildRequest, features: list[str], buildkit_unavailable: str | None
+    request: BuildRequest, features: list[str], buildkit_unavailable: Unavailable
 ) -> tuple[str, str, tuple[str, str, str] | None]:
     """(backend, why, failure). BuildKit only when needed: the legacy builder enforces memory
     limits and cancels cleanly."""
@@ -53,6 +58,8 @@ def choose_backend(
     if request.backend == "buildkit" or needs:
         why = "forced with --backend buildkit" if request.backend == "buildkit" else (
             "needed for " + ", ".join(dict.fromkeys(needs)))
+        if callable(buildkit_unavailable):  # asked only now: it runs the CLI twice
+            buildkit_unavailable = buildkit_unavailable()
         if buildkit_unavailable:
             evidence = f"BuildKit unavailable: {buildkit_unavailable}"
             return "buildkit", why, ("needs-buildkit", f"the build needs BuildKit ({why})",
@@ -62,7 +69,7 @@ def choose_backend(
 
 
 def run_preflight(
-    request: BuildRequest, client: Any, buildkit_unavailable: str | None
+    request: BuildRequest, client: Any, buildkit_unavailable: Unavailable
 ) -> Preflight:
     df = load_dockerfile(str(request.dockerfile), build_args=request.build_args)
     features = [
@@ -82,6 +89,9 @@ def run_preflight(
 
 
 def _check_bases(pre: Preflight, request: BuildRequest, client: Any) -> None:
+    used = {s.base for s in pre.dockerfile.stages} | {s.base_raw for s in pre.dockerfile.stages}
+    pre.notes.extend(f"--base-map {ref}: no FROM uses this image; ignored"
+                     for ref in request.base_map if ref not in used)
     for stage in pre.dockerfile.stages:
         if stage.is_stage_ref:
             continue

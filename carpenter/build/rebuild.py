@@ -58,7 +58,7 @@ def rebuild(request: BuildRequest, log_path: Path | None = None) -> BuildResult:
     with tempfile.TemporaryDirectory(prefix="carpenter-build-") as tmp:
         workdir = Path(tmp)
         files, values = secret_files(request.secrets, workdir)
-        pre = run_preflight(request, client, available["buildkit"].unavailable_reason())
+        pre = run_preflight(request, client, available["buildkit"].unavailable_reason)
         sink = LogSink(log_path, values)
         try:
             _log_header(sink, request, pre)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -43,13 +44,15 @@ def _build_args(values: tuple[str, ...]) -> dict[str, str]:
               show_default=True)
 @click.option("--max-jobs", default=4, show_default=True,
               help="MAX_JOBS for CUDA extensions that must compile from source.")
+@click.option("--jobs", "-j", type=int, default=0,
+              help="Worker processes (default: one per CPU; 1 = no workers).")
 @click.option("--resolve", is_flag=True, help="Resolve packages missing from the snapshot at "
               "its date (needs network access to PyPI).")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Scan configuration file (default: nearest .carpenter.toml).")
 def fix(paths: tuple[str, ...], snapshot_name: str, context: str | None,
         build_args: tuple[str, ...], strategy: str, write: bool, out: Path | None, fmt: str,
-        max_jobs: int, resolve: bool, config_file: Path | None) -> None:
+        max_jobs: int, jobs: int, resolve: bool, config_file: Path | None) -> None:
     """Pin what `scan` finds in PATHS against a snapshot.
 
     Prints a unified diff (secrets redacted) unless --write or --out is given.
@@ -63,7 +66,8 @@ def fix(paths: tuple[str, ...], snapshot_name: str, context: str | None,
     snapshot = load_snapshot(snapshot_name)
     config = resolve_config({}, config_file=config_file)
     scan = ScanOptions(config=config, context=context, build_args=_build_args(build_args))
-    report = fix_paths(paths, FixOptions(snapshot, strategy, scan, max_jobs, resolve))
+    workers = jobs if jobs > 0 else (os.cpu_count() or 1)
+    report = fix_paths(paths, FixOptions(snapshot, strategy, scan, max_jobs, workers, resolve))
     written: list[str] = []
     if not report.errors:
         if write:

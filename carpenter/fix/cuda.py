@@ -60,6 +60,10 @@ def fix_cuda_build(finding: Finding, job: Job) -> Outcome:
     if word is None or req is None:
         return Outcome.skip("cannot find the extension's requirement")
     torch, cuda, python = image_facts(job, finding.offset)
+    # The rule's own reading of the image (ImageEnv) wins where it has one.
+    torch = finding.data.get("torch") or torch
+    cuda = finding.data.get("cuda") or cuda
+    python = finding.data.get("python") or python
     wheel = job.snapshot.cuda_wheel(req.name, torch, cuda, python)
     if wheel is not None:
         return Outcome([Change(finding.path, Edit(word.offset, word.end_offset, wheel.url))],

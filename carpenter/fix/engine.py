@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field, replace
+from functools import cached_property, lru_cache
+from itertools import repeat
 from typing import Any
 
 from packaging.utils import canonicalize_name
@@ -25,6 +28,7 @@ from carpenter.model.dockerfile import load_dockerfile
 from carpenter.redact import redact
 from carpenter.scan.engine import ScanOptions, discover, scan_dockerfile
 from carpenter.scan.finding import Finding
+from carpenter.scan.registry import all_rules
 from carpenter.snapshot.model import Snapshot
 
 STRATEGIES = ("rewrite", "constraints")
@@ -51,7 +55,12 @@ class FixOptions:
     strategy: str = "rewrite"
     scan: ScanOptions = field(default_factory=ScanOptions)
     max_jobs: int = 4
+    jobs: int = 1  # worker processes over Dockerfiles
     resolve: bool = False  # resolve packages missing from the snapshot (needs the network)
+
+    @cached_property
+    def fix_scan(self) -> ScanOptions:
+        return fix_scan_options(self.scan)
 
 
 @dataclass
@@ -136,20 +145,63 @@ def fix_paths(paths: Iterable[str], options: FixOptions) -> FixReport:
     report = FixReport(options.snapshot.name, options.strategy, files_scanned=files,
                        errors=list(errors))
     states: dict[str, _FileState] = {}
-    for path in files:
-        try:
-            job = _job(path, options, report)
-        except InputError as exc:
-            report.errors.append({"path": exc.path or path, "line": exc.line,
-                                  "message": exc.message})
-            continue
-        if job is not None:
-            _fix_job(job, options, report, states)
+    if options.jobs > 1 and len(files) > 8:
+        # Each Dockerfile is scanned and fixed in a worker; edits are merged here, where a
+        # file shared by two Dockerfiles (a requirements.txt) gets each edit once.
+        with ProcessPoolExecutor(max_workers=options.jobs) as pool:
+            partials = list(pool.map(_fix_one, files, repeat(options), chunksize=8))
+    else:
+        partials = [_fix_one(path, options) for path in files]
+    for partial in partials:
+        _merge(partial, report, states)
     report.files = [FileChange(s.path, s.disk_path, s.before, apply_edits(s.before, s.edits),
                                s.new_file) for s in states.values()]
     report.notes = list(dict.fromkeys(report.notes))
     report.build_flags = list(dict.fromkeys(report.build_flags))
     return report
+
+
+def _fix_one(path: str, options: FixOptions) -> tuple[FixReport, dict[str, _FileState]]:
+    partial = FixReport(options.snapshot.name, options.strategy)
+    states: dict[str, _FileState] = {}
+    try:
+        job = _job(path, options, partial)
+    except InputError as exc:
+        partial.errors.append({"path": exc.path or path, "line": exc.line,
+                               "message": exc.message})
+        return partial, states
+    if job is not None:
+        _fix_job(job, options, partial, states)
+    return partial, states
+
+
+def _merge(partial: tuple[FixReport, dict[str, _FileState]], report: FixReport,
+           states: dict[str, _FileState]) -> None:
+    part, part_states = partial
+    losers: set[int] = set()
+    for key, state in part_states.items():
+        known = states.get(key)
+        if known is None:
+            continue
+        for edit, owner in zip(state.edits, state.owners, strict=True):
+            if edit not in known.edits and conflicts_with(edit, known.edits):
+                losers.add(id(owner))
+    for record in part.records:
+        if id(record) in losers:
+            record.status = "skipped"
+            record.reason = "overlaps the fix made for another Dockerfile sharing this file"
+    for key, state in part_states.items():
+        known = states.setdefault(key, _FileState(state.path, state.disk_path, state.before,
+                                                  new_file=state.new_file))
+        for edit, owner in zip(state.edits, state.owners, strict=True):
+            if id(owner) not in losers and edit not in known.edits:
+                known.edits.append(edit)
+                known.owners.append(owner)
+    report.records.extend(part.records)
+    report.errors.extend(part.errors)
+    report.notes.extend(part.notes)
+    report.build_flags.extend(part.build_flags)
+    report.secrets.extend(part.secrets)
 
 
 def fix_findings(path: str, findings: list[Finding], options: FixOptions) -> FixReport:
@@ -167,10 +219,18 @@ def fix_findings(path: str, findings: list[Finding], options: FixOptions) -> Fix
     return report
 
 
+def fix_scan_options(scan: ScanOptions) -> ScanOptions:
+    """The user's scan settings minus rules whose findings fix neither fixes nor reports:
+    fix stays as fast as the rules it acts on (context-file secret scans are skipped)."""
+    idle = tuple(rule_id for rule_id, rule in all_rules().items()
+                 if not (rule.fixable or rule.category == "host-local-artifact"))
+    return replace(scan, config=replace(scan.config, ignore=scan.config.ignore + idle))
+
+
 def _job(path: str, options: FixOptions, report: FixReport) -> Job | None:
     dockerfile = load_dockerfile(path, path, options.scan.build_args)
     context_dir = options.scan.context or os.path.dirname(path) or "."
-    result = scan_dockerfile(dockerfile, options.scan, context_dir)
+    result = scan_dockerfile(dockerfile, options.fix_scan, context_dir)
     report.errors.extend(result.errors)
     findings = [f for f in result.findings if fixable(f)]
     return Job(dockerfile, path, context_dir, options.snapshot, findings,
@@ -186,8 +246,9 @@ def _fix_job(job: Job, options: FixOptions, report: FixReport,
     ordered = sorted(job.findings, key=lambda f: (PRIORITY.get(f.category, 9), f.path,
                                                   f.offset))
     for finding in ordered:
+        # Rules mask secrets in their messages themselves (team contract).
         record = FixRecord(finding.rule, finding.category, finding.path, finding.line,
-                           finding.column, report.redact(finding.message), "skipped")
+                           finding.column, finding.message, "skipped")
         report.records.append(record)
         cover = _covering(finding, job, states)
         if cover is not None:
@@ -199,10 +260,10 @@ def _fix_job(job: Job, options: FixOptions, report: FixReport,
         except CarpenterError as exc:
             record.reason = exc.located()
             continue
-        record.summary = redact(outcome.summary, outcome.secrets)
+        record.summary = _mask_known(outcome.summary, outcome.secrets)
         report.secrets.extend(outcome.secrets)
         if outcome.skipped:
-            record.reason = redact(outcome.skipped, outcome.secrets)
+            record.reason = _mask_known(outcome.skipped, outcome.secrets)
             continue
         reason = _accept(outcome, job, states, record)
         if reason:
@@ -215,7 +276,7 @@ def _fix_job(job: Job, options: FixOptions, report: FixReport,
 
 def _covering(finding: Finding, job: Job, states: dict[str, _FileState]) -> FixRecord | None:
     """The applied fix whose replaced text contains this finding's whole span, if any."""
-    state = states.get(os.path.realpath(job.disk_path(finding.path)))
+    state = states.get(_real(job.disk_path(finding.path)))
     if state is None or finding.end_offset <= finding.offset:
         return None
     for edit, owner in zip(state.edits, state.owners, strict=True):
@@ -239,6 +300,10 @@ def _run_fixer(finding: Finding, job: Job) -> Outcome:
     if fixer is None:
         return Outcome.skip(f"no automatic fix for {finding.category} findings")
     return fixer(finding, job)
+
+
+def _mask_known(text: str, secrets: list[str]) -> str:
+    return redact(text, secrets) if secrets else text
 
 
 def _in_pip_install(finding: Finding, job: Job) -> bool:
@@ -266,7 +331,7 @@ def _accept(outcome: Outcome, job: Job, states: dict[str, _FileState],
             return f"overlaps a fix already applied{where}"
         staged.setdefault(change.path, []).append(change.edit)
     for path, text in outcome.new_files.items():
-        _stage_new_file(path, text, states)
+        _stage_new_file(path, text, states, record)
     for path, edits in staged.items():
         state = _state(path, job, states)
         state.edits.extend(edits)
@@ -274,7 +339,8 @@ def _accept(outcome: Outcome, job: Job, states: dict[str, _FileState],
     return ""
 
 
-def _stage_new_file(path: str, text: str, states: dict[str, _FileState]) -> None:
+def _stage_new_file(path: str, text: str, states: dict[str, _FileState],
+                    record: FixRecord) -> None:
     """A file the fix creates (or replaces whole, when it exists with other content)."""
     key = os.path.realpath(path)
     if key in states:
@@ -284,6 +350,7 @@ def _stage_new_file(path: str, text: str, states: dict[str, _FileState]) -> None
     state = _FileState(path, path, before, new_file=not exists)
     if before != text:
         state.edits.append(Edit(0, len(before), text))
+        state.owners.append(record)
     states[key] = state
 
 
@@ -291,9 +358,14 @@ def _touches(a: Edit, b: Edit) -> bool:
     return a.offset <= b.end_offset and b.offset <= a.end_offset
 
 
+@lru_cache(maxsize=4096)
+def _real(path: str) -> str:
+    return os.path.realpath(path)
+
+
 def _state(path: str, job: Job, states: dict[str, _FileState]) -> _FileState:
     disk = job.disk_path(path)
-    key = os.path.realpath(disk)
+    key = _real(disk)
     if key not in states:
         states[key] = _FileState(path, disk, job.source(path).text)
     return states[key]

@@ -232,6 +232,13 @@ def _pin_clone(finding: Finding, job: Job, cmd) -> Outcome:
     commit = job.snapshot.git_commit(url)
     if commit is None:
         return Outcome.skip(f"no commit for {url} in snapshot {job.snapshot.name}")
+    later = _later_checkout(job, cmd)
+    if later is not None:  # `git checkout v1.2` after the clone: it decides, so pin it there
+        if shallow:
+            return Outcome.skip("shallow clone followed by a checkout: fetch the commit "
+                                f"{commit} explicitly (git fetch --depth 1 origin {commit})")
+        return Outcome([Change(finding.path, Edit(later.offset, later.end_offset, commit))],
+                       summary=f"git checkout {later.text} -> {commit[:12]}")
     dest = positional[1].raw if len(positional) > 1 else \
         url.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git")
     step = f"git -C {dest} checkout {commit}"
@@ -240,6 +247,27 @@ def _pin_clone(finding: Finding, job: Job, cmd) -> Outcome:
     end = max(w.end_offset for w in cmd.words)
     return Outcome([Change(finding.path, Edit(end, end, f" && {step}"))],
                    summary=f"git clone {url} -> checkout {commit[:12]}")
+
+
+def _later_checkout(job: Job, clone):
+    """The ref word of the first `git [-C dir] checkout REF` after the clone in its RUN."""
+    inst = job.instruction_at(clone.offset)
+    if inst is None:
+        return None
+    from carpenter.model.shell import all_commands
+
+    for _, cmd in all_commands(inst):
+        if cmd.offset <= clone.offset:
+            continue
+        words, _ = cmd.effective()
+        argv = [w.text for w in words]
+        if not argv or argv[0].rsplit("/", 1)[-1] != "git" or "checkout" not in argv:
+            continue
+        rest = words[argv.index("checkout") + 1:]
+        refs = [w for w in rest if not w.text.startswith("-")]
+        if refs and refs[0].text != "--":
+            return refs[0]
+    return None
 
 
 # -- build-time downloads --------------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
@@ -32,7 +33,10 @@ def split_quotes(text: str) -> tuple[str, str, str]:
     return "", text, ""
 
 
+@lru_cache(maxsize=8192)
 def parse(text: str) -> Requirement | None:
+    """Cached: the same requirement strings recur across files (Requirement is immutable
+    in use here)."""
     try:
         return Requirement(split_quotes(text)[1].strip())
     except InvalidRequirement:

@@ -8,6 +8,7 @@ path gives the context path. `COPY --from` (another stage or image) is not the c
 
 from __future__ import annotations
 
+import bisect
 import fnmatch
 import posixpath
 from collections.abc import Callable
@@ -42,42 +43,63 @@ def workdir_at(inst: Instruction) -> str:
     stage = inst.stage
     if stage is None:
         return "/"
-    cwd = _stage_start_workdir(stage, inst)
+    return _stage_facts(stage)[0].get(id(inst), "/")
+
+
+def _stage_facts(stage: Stage) -> tuple[dict[int, str], list[int], list[CopySpec], str]:
+    """Once per stage: WORKDIR before each instruction, context COPY/ADDs, final WORKDIR."""
+    cached = getattr(stage, "_copy_facts", None)
+    if cached is not None:
+        return cached
+    parent = stage.parent
+    cwd = "/"
+    indices: list[int] = []
+    specs: list[CopySpec] = []
+    if parent is not None and parent is not stage and parent.instructions:
+        _, parent_indices, parent_specs, cwd = _stage_facts(parent)
+        indices = [-1] * len(parent_indices)  # everything the parent copied comes first
+        specs = list(parent_specs)
+    workdirs: dict[int, str] = {}
     for other in stage.instructions:
-        if other is inst:
-            break
+        workdirs[id(other)] = cwd
         if other.keyword == "WORKDIR":
             cwd = _join(cwd, _expand(other.args.strip(), other))
-    return cwd
-
-
-def _stage_start_workdir(stage: Stage, inst: Instruction) -> str:
-    parent = stage.parent
-    if parent is None or not parent.instructions:
-        return "/"
-    last = parent.instructions[-1]
-    cwd = workdir_at(last)
-    return _join(cwd, _expand(last.args.strip(), last)) if last.keyword == "WORKDIR" else cwd
+        elif other.keyword in ("COPY", "ADD") and "from" not in other.flags:
+            spec = _copy_spec(other, workdirs[id(other)])
+            if spec is not None:
+                indices.append(other.index)
+                specs.append(spec)
+    facts = (workdirs, indices, specs, cwd)
+    stage._copy_facts = facts  # type: ignore[attr-defined]
+    return facts
 
 
 def cwd_for(inst: Instruction, cmd: SimpleCommand | None = None) -> str:
     """Working directory of a command in a RUN: WORKDIR plus earlier `cd`s in the same RUN."""
-    cwd = workdir_at(inst)
     if cmd is None:
-        return cwd
+        return workdir_at(inst)
+    cwds = getattr(inst, "_command_cwds", None)
+    if cwds is None:
+        cwds = _command_cwds(inst)
+        inst._command_cwds = cwds  # type: ignore[attr-defined]
+    return cwds.get(id(cmd), workdir_at(inst))
+
+
+def _command_cwds(inst: Instruction) -> dict[int, str]:
+    cwd = workdir_at(inst)
+    found: dict[int, str] = {}
     for script in scripts_of(inst):
         for other in script.commands:
-            if other is cmd:
-                return cwd
+            found[id(other)] = cwd
             if other.nested or not other.words:
                 continue
             if other.words[0].text == "cd" and len(other.words) > 1:
                 target = other.words[-1].text
-                if target not in ("-",) and not target.startswith("-"):
+                if not target.startswith("-"):
                     cwd = _join(cwd, _expand(target, inst))
-            elif other.words[0].text in ("pushd",) and len(other.words) > 1:
+            elif other.words[0].text == "pushd" and len(other.words) > 1:
                 cwd = _join(cwd, _expand(other.words[1].text, inst))
-    return cwd
+    return found
 
 
 def copies_before(inst: Instruction) -> list[CopySpec]:
@@ -85,21 +107,14 @@ def copies_before(inst: Instruction) -> list[CopySpec]:
     stage = inst.stage
     if stage is None:
         return []
-    out: list[CopySpec] = []
-    if stage.parent is not None and stage.parent.instructions:
-        out.extend(copies_before(stage.parent.instructions[-1]))
-    for other in stage.instructions:
-        if other.keyword in ("COPY", "ADD") and "from" not in other.flags:
-            spec = _copy_spec(other)
-            if spec is not None:
-                out.append(spec)
-        if other is inst:
-            out.extend(_bind_mounts(inst))
-            break
+    _, indices, specs, _ = _stage_facts(stage)
+    out = specs[: bisect.bisect_right(indices, inst.index)]
+    if inst.keyword == "RUN":
+        out = out + _bind_mounts(inst)
     return out
 
 
-def _copy_spec(inst: Instruction) -> CopySpec | None:
+def _copy_spec(inst: Instruction, workdir: str) -> CopySpec | None:
     if inst.json_args is not None:
         parts = [_expand(a, inst) for a in inst.json_args]
     else:
@@ -110,7 +125,7 @@ def _copy_spec(inst: Instruction) -> CopySpec | None:
         return None
     dest_raw = parts[-1]
     sources = parts[:-1]
-    dest = _join(workdir_at(inst), dest_raw)
+    dest = _join(workdir, dest_raw)
     dest_is_dir = dest_raw.endswith("/") or dest_raw in (".", "./") or (
         len(sources) + len(heredoc_names) > 1
     )
@@ -142,6 +157,9 @@ def context_source(
     """The context file that ends up at `image_path` when `inst` runs, or None if unknown."""
     target = _join(cwd or workdir_at(inst), image_path)
     for spec in reversed(copies_before(inst)):
+        prefix = spec.dest.rstrip("/") + "/"
+        if target != spec.dest and not target.startswith(prefix):
+            continue  # every way a COPY places a file puts it at or under its destination
         found = _match(spec, target, is_dir)
         if found is not None:
             return found

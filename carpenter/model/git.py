@@ -27,7 +27,7 @@ def is_tag_like(ref: str | None) -> bool:
     return bool(ref) and TAG_LIKE.match(ref or "") is not None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class GitCall:
     """`git [-C dir] VERB args...` with the directory it runs in."""
 
@@ -36,9 +36,10 @@ class GitCall:
     verb: str
     args: list[Word]
     directory: str  # absolute in-image directory
+    position: int = 0  # index in the stage's list of git calls
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Clone:
     call: GitCall
     url: Word
@@ -57,13 +58,13 @@ def git_calls(stage: Stage) -> list[GitCall]:
         for script, cmd in all_commands(inst):
             if script.kind != "shell":
                 continue
-            call = _git_call(inst, cmd)
+            call = _git_call(inst, cmd, len(calls))
             if call is not None:
                 calls.append(call)
     return calls
 
 
-def _git_call(inst: Instruction, cmd: SimpleCommand) -> GitCall | None:
+def _git_call(inst: Instruction, cmd: SimpleCommand, position: int) -> GitCall | None:
     words, _ = cmd.effective()
     if not words or words[0].text.rsplit("/", 1)[-1] != "git":
         return None
@@ -75,7 +76,7 @@ def _git_call(inst: Instruction, cmd: SimpleCommand) -> GitCall | None:
         i += 2 if words[i].text in GIT_GLOBAL_VALUE else 1
     if i >= len(words):
         return None
-    return GitCall(inst, cmd, words[i].text, words[i + 1 :], directory)
+    return GitCall(inst, cmd, words[i].text, words[i + 1 :], directory, position)
 
 
 def clone_of(call: GitCall) -> Clone | None:
@@ -115,24 +116,37 @@ def clone_of(call: GitCall) -> Clone | None:
     return Clone(call, url, url_text, branch or None, target, revision)
 
 
-def checkouts_after(calls: list[GitCall], clone: Clone) -> list[str]:
-    """Refs checked out (or fetched/reset) inside the clone after it was made."""
+def checkouts_after(
+    calls: list[GitCall], clone: Clone, index: dict[str, list[int]] | None = None
+) -> list[str]:
+    """Refs checked out (or fetched/reset) inside the clone after it was made.
+
+    Pass `pin_index(calls)` when checking many clones of the same stage.
+    """
+    index = pin_index(calls) if index is None else index
+    position = clone.call.position
     refs: list[str] = []
-    started = False
-    for call in calls:
-        if call is clone.call:
-            started = True
-            continue
-        if not started or call.verb not in PIN_VERBS:
-            continue
-        inside = call.directory == clone.target or call.directory.startswith(clone.target + "/")
-        if not inside:
-            continue
-        for word in call.args:
-            if word.text.startswith("-"):
-                continue
-            refs.append(_expand(word, call.inst))
+    for i in index.get(clone.target, ()):
+        if i > position:
+            refs.extend(_expand(word, calls[i].inst) for word in calls[i].args
+                        if not word.text.startswith("-"))
     return refs
+
+
+def pin_index(calls: list[GitCall]) -> dict[str, list[int]]:
+    """Directory (and each of its parents) -> positions of checkout-like calls run inside it."""
+    index: dict[str, list[int]] = {}
+    for i, call in enumerate(calls):
+        if call.verb not in PIN_VERBS:
+            continue
+        directory = call.directory
+        while True:
+            index.setdefault(directory, []).append(i)
+            parent = posixpath.dirname(directory)
+            if parent == directory or not parent:
+                break
+            directory = parent
+    return index
 
 
 def _expand(word: Word, inst: Instruction) -> str:

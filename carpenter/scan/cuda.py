@@ -29,6 +29,7 @@ class WheelSet:
     torch: tuple[str, ...]
     cuda: tuple[str, ...]
     python: tuple[str, ...]
+    cuda_tag: dict[str, str] = field(default_factory=dict)  # CUDA major -> tag in wheel names
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,7 @@ def _compile(raw: dict[str, Any]) -> CudaData:
     for item in raw["package"]:
         wheels = tuple(
             WheelSet(SpecifierSet(w["versions"]), tuple(w["torch"]), tuple(w["cuda"]),
-                     tuple(w["python"]))
+                     tuple(w["python"]), dict(w.get("cuda_tag", {})))
             for w in item.get("wheels", [])
         )
         packages.append(CudaPackage(
@@ -150,9 +151,9 @@ def image_env(inst: Instruction) -> ImageEnv:
     _from_base(env, chain[0].base)
     for current in chain:
         for other in current.instructions:
+            _from_install(env, other)  # the same RUN counts: `pip install torch==X pkg`
             if other is inst:
                 break
-            _from_install(env, other)
     env.env = {k: v for k, v in inst.vars.items() if v is not None}
     return env
 
@@ -250,12 +251,18 @@ def _covers(allowed: tuple[str, ...], value: str | None, cuda: bool = False) -> 
 
 
 def wheel_url(package: CudaPackage, version: str | None, env: ImageEnv) -> str | None:
+    """The release wheel for this version and image, when the data knows its file name."""
     if not package.wheel_url or not version or not env.torch or not env.cuda or not env.python:
         return None
-    return package.wheel_url.format(
-        version=version, cuda_major=env.cuda.split(".")[0], cuda_nodot=env.cuda.replace(".", ""),
-        torch_mm=env.torch, py=env.python.replace(".", ""),
-    )
+    if prebuilt_for(package, version, env) is not True:
+        return None
+    major = env.cuda.split(".")[0]
+    tag = next((w.cuda_tag[major] for w in package.wheels
+                if Version(version) in w.versions and major in w.cuda_tag), None)
+    if tag is None:
+        return None
+    return package.wheel_url.format(version=version, cuda_tag=tag, torch_mm=env.torch,
+                                    py=env.python.replace(".", ""))
 
 
 # ---------------------------------------------------------------------------------------------

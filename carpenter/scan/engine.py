@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing as mp
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -150,7 +151,11 @@ def scan_paths(paths: Iterable[str], options: ScanOptions) -> ScanReport:
     files, errors = discover(paths)
     report = ScanReport(files=list(files), errors=errors, config=options.config)
     if options.jobs > 1 and len(files) > 8:
-        with ProcessPoolExecutor(max_workers=options.jobs) as pool:
+        # Not fork: the `dockerfile` parser is a Go library whose runtime threads do not
+        # survive fork() (workers deadlocked on a futex). forkserver children start clean.
+        method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
+        context = mp.get_context(method)
+        with ProcessPoolExecutor(max_workers=options.jobs, mp_context=context) as pool:
             results = list(pool.map(scan_file, files, [options] * len(files), chunksize=16))
     else:
         results = [scan_file(path, options) for path in files]

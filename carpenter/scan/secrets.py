@@ -79,6 +79,7 @@ class SecretData:
     max_file_bytes: int
     max_files: int
     max_total_bytes: int
+    prefilter: re.Pattern[bytes]
     raw: dict[str, Any]
 
 
@@ -130,6 +131,7 @@ def _compile(raw: dict[str, Any]) -> SecretData:
         max_file_bytes=int(files["max_file_bytes"]),
         max_files=int(files["max_files"]),
         max_total_bytes=int(files["max_total_bytes"]),
+        prefilter=re.compile(files["prefilter"].encode(), re.IGNORECASE),
         raw=raw,
     )
 
@@ -193,7 +195,7 @@ def find_secrets(text: str) -> list[Hit]:
                             match.group("prefix"), "high" if strong else "medium", shape.variable))
     for shape in data.contextual:
         for match in shape.regex.finditer(text):
-            line = _line_around(text, match.start())
+            line = _line_around(text, match.start(), before=2)
             if shape.keywords.search(line) is None:
                 continue
             body = match.group("body")
@@ -237,8 +239,12 @@ def _shift(hit: Hit, offset: int) -> Hit:
                hit.confidence, hit.variable)
 
 
-def _line_around(text: str, offset: int) -> str:
+def _line_around(text: str, offset: int, before: int = 0) -> str:
     start = text.rfind("\n", 0, offset) + 1
+    for _ in range(before):
+        if start <= 0:
+            break
+        start = text.rfind("\n", 0, start - 1) + 1
     end = text.find("\n", offset)
     return text[start:] if end < 0 else text[start:end]
 
@@ -292,6 +298,11 @@ class FileHit:
 
 
 # detect-secrets plugin type -> (kind, visible prefix); others are reported as "detect-secrets".
+DETECT_SECRETS_TITLES = {
+    "Secret Keyword": "value of a secret-named key",
+    "Basic Auth Credentials": "password in a URL",
+    "Private Key": "private key",
+}
 DETECT_SECRETS_KINDS = {
     "AWS Access Key": "aws-access-key-id",
     "Basic Auth Credentials": "url-credentials",
@@ -339,7 +350,9 @@ def scan_files(paths: list[str]) -> list[FileHit]:
                 collection.scan_file(path)
     finally:
         get_mapping_from_secret_type_to_class.cache_clear()
-    return _file_hits(collection)
+    # detect-secrets hands plugins one line at a time; a whole-file pass adds what needs the
+    # lines around (`.netrc`: the W&B host above the password).
+    return _one_per_value(_file_hits(collection) + _scan_files_with_regexes(paths))
 
 
 def _file_hits(collection) -> list[FileHit]:
@@ -355,11 +368,23 @@ def _file_hits(collection) -> list[FileHit]:
                 plugin.variable
         else:
             kind = DETECT_SECRETS_KINDS.get(secret.type, "other-secret")
-            title, prefix, variable = secret.type, _known_prefix(value), ""
+            title = DETECT_SECRETS_TITLES.get(secret.type, secret.type)
+            prefix, variable = _known_prefix(value), ""
         if kind in ("generic-secret", "url-credentials") and is_placeholder(value):
             continue
         out.append(FileHit(filename, secret.line_number, kind, title, value, prefix, variable))
-    return out
+    return _one_per_value(out)
+
+
+def _one_per_value(hits: list[FileHit]) -> list[FileHit]:
+    """Several plugins firing on one value of one line: keep the most specific."""
+    best: dict[tuple[str, int, str], FileHit] = {}
+    for hit in hits:
+        key = (hit.path, hit.line, hit.value)
+        if key not in best or (best[key].kind in ("generic-secret", "other-secret")
+                               and hit.kind not in ("generic-secret", "other-secret")):
+            best[key] = hit
+    return sorted(best.values(), key=lambda h: (h.path, h.line))
 
 
 def _known_prefix(value: str) -> str:
@@ -435,6 +460,7 @@ class ContextSecrets:
     files: int
     skipped_large: list[str]
     truncated: bool
+    read_bytes: int = 0
 
 
 def context_secrets(context) -> ContextSecrets:
@@ -447,7 +473,7 @@ def context_secrets(context) -> ContextSecrets:
     data = secret_data()
     chosen: list[str] = []
     skipped: list[str] = []
-    total = 0
+    total = read = 0
     truncated = False
     for rel in context.sent_files():
         name = rel.rsplit("/", 1)[-1]
@@ -457,13 +483,26 @@ def context_secrets(context) -> ContextSecrets:
         if size > data.max_file_bytes:
             skipped.append(rel)
             continue
-        if len(chosen) >= data.max_files or total + size > data.max_total_bytes:
+        if read >= data.max_files or total + size > data.max_total_bytes:
             truncated = True
             break
-        chosen.append(rel)
         total += size
+        read += 1
+        if _may_hold_secret(context.fs_path(rel), data.prefilter):
+            chosen.append(rel)
     by_path = {context.fs_path(rel): rel for rel in chosen}
     hits = [(by_path.get(h.path, h.path), h) for h in scan_files(list(by_path))]
-    result = ContextSecrets(hits, len(chosen), skipped, truncated)
+    result = ContextSecrets(hits, read, skipped, truncated)
+    result.read_bytes = total
     context.facts["secrets"] = result
     return result
+
+
+def _may_hold_secret(path: str, prefilter: re.Pattern[bytes]) -> bool:
+    """One regex over the raw bytes: files without any secret-ish word skip detect-secrets."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError:
+        return False
+    return b"\x00" not in data[:8192] and prefilter.search(data) is not None

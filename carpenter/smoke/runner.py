@@ -106,8 +106,8 @@ def container_kwargs(options: SmokeOptions, harness: Path, device: str,
         "memswap_limit": options.mem_limit,
         "environment": harness_env(gpu_attached),
         "volumes": {str(harness): {"bind": HARNESS_MOUNT, "mode": "ro"}},
+        # No working_dir here: engine 20.10 resets a tmpfs used as workdir to 0755 root.
         "tmpfs": {WORK_MOUNT: "rw,exec,size=1g,mode=1777"},
-        "working_dir": WORK_MOUNT,
         "labels": containers.labels(uuid.uuid4().hex[:12]),
     }
 

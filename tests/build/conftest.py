@@ -7,8 +7,8 @@ CI can never pass by skipping.
 
 from __future__ import annotations
 
+import contextlib
 import os
-import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
@@ -18,13 +18,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import contextlib
-
-from wheelhouse import stage_fixture
-
-ROOT = Path(__file__).resolve().parents[2]
-FIXTURES = ROOT / "fixtures" / "rebuild"
-BASE_IMAGE = "carpenter/bookworm-python:local"
+from rebuild_helpers import BASE_IMAGE, FIXTURES
+from rebuild_wheelhouse import stage_fixture
 
 
 def _engine_problem() -> str | None:
@@ -56,7 +51,7 @@ def engine() -> Iterator[object]:
 
 @pytest.fixture()
 def image_tag(engine) -> Iterator[str]:
-    """A unique tag, removed after the test (layers stay cached for the next run)."""
+    """A unique tag; the image is removed after the test."""
     tag = f"carpenter-test/rebuild:{uuid.uuid4().hex[:12]}"
     yield tag
     for suffix in ("", "-fixed"):
@@ -72,10 +67,3 @@ def fixture_dir(tmp_path: Path):
         return stage_fixture(FIXTURES / name, tmp_path / name)
 
     return make
-
-
-def carpenter(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-P", "-m", "carpenter.cli", *args], capture_output=True, text=True,
-        env={**os.environ, **(env or {})}, timeout=600, check=False,
-    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, carpenter
+from rebuild_helpers import FIXTURES, carpenter
 
 from carpenter.build.cli import parse_secret, parse_size, resolve_paths
 from carpenter.errors import ConfigError, InputError

@@ -9,12 +9,27 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import BASE_IMAGE, carpenter
+from rebuild_helpers import BASE_IMAGE, carpenter
 
+from carpenter.build.engine import docker_cli
 from carpenter.build.interface import BuildRequest, SecretSpec
 from carpenter.build.rebuild import rebuild
 
 pytestmark = pytest.mark.engine
+
+
+def _sleepers() -> list[str]:
+    """Host processes running the fixture's `sleep 613` (build steps share the host's PID
+    namespace view through /proc; `ps` may not be installed)."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if args[:2] == [b"sleep", b"613"]:
+            found.append(str(cmdline.parent))
+    return found
 
 
 def request_for(context: Path, tag: str, **kw) -> BuildRequest:
@@ -119,8 +134,7 @@ def test_timeout_cancels_and_leaves_nothing_behind(engine, fixture_dir, image_ta
     assert result.duration_s < 120
     leftovers = [c for c in engine.containers(all=True) if "sleep 613" in (c.get("Command") or "")]
     assert leftovers == []
-    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
-    assert not [ln for ln in ps.splitlines() if ln.strip().startswith("sleep 613")]
+    assert _sleepers() == []
     with pytest.raises(Exception):  # noqa: B017 - no image tagged
         engine.inspect_image(image_tag)
 
@@ -172,7 +186,7 @@ def test_ca_bundle_reaches_pip_but_not_the_image(engine, fixture_dir, image_tag,
     config = engine.inspect_image(image_tag)["Config"]
     assert not [e for e in config.get("Env") or [] if "/run/carpenter" in e]
     probe = "test -e /run/carpenter/ca.crt && echo present || echo absent"
-    out = subprocess.run(["/usr/bin/docker", "run", "--rm", "--network", "none", image_tag,
+    out = subprocess.run([docker_cli(), "run", "--rm", "--network", "none", image_tag,
                           "sh", "-c", probe], capture_output=True, text=True).stdout
     assert out.strip() == "absent"
 
@@ -189,7 +203,7 @@ def test_cli_json_failure_and_exit_code(engine, fixture_dir, image_tag, tmp_path
 
 
 def test_cli_text_success(engine, fixture_dir, image_tag, tmp_path):
-    ctx = fixture_dir("ok-wheelhouse")
+    ctx = fixture_dir("ok-minimal")
     done = carpenter("rebuild", str(ctx), "--tag", image_tag, "--network", "none",
                      "--log", str(tmp_path / "ok.log"))
     assert done.returncode == 0, done.stdout + done.stderr
@@ -212,7 +226,7 @@ def test_needs_buildkit_when_cli_has_no_buildkit(engine, fixture_dir, image_tag,
 
 
 def test_compare_reports_both_sides(engine, fixture_dir, image_tag, tmp_path):
-    ctx = fixture_dir("ok-wheelhouse")
+    ctx = fixture_dir("ok-minimal")
     done = carpenter("rebuild", str(ctx), "--compare", "--tag", image_tag, "--network", "none",
                      "--format", "json", "--log", str(tmp_path / "cmp.log"))
     data = json.loads(done.stdout)
@@ -230,3 +244,36 @@ def test_compare_reports_both_sides(engine, fixture_dir, image_tag, tmp_path):
             expected_only = sorted(set(data["original"]["pip_freeze"])
                                    - set(data["fixed"]["pip_freeze"]))
             assert diff["only_original"] == expected_only
+
+
+
+
+@pytest.mark.parametrize("backend", ["legacy", "buildkit"])
+def test_sigterm_cancels_the_build(engine, fixture_dir, image_tag, tmp_path, backend):
+    import sys
+    import time
+
+    log = tmp_path / "term.log"
+    proc = subprocess.Popen(
+        [sys.executable, "-P", "-m", "carpenter.cli", "rebuild", str(fixture_dir("timeout")),
+         "--tag", image_tag, "--backend", backend, "--timeout", "300", "--log", str(log)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    part = log.with_name(log.name + ".part")
+    for _ in range(600):  # until the long step is running (at most 60 s)
+        if part.exists() and "starting a long step" in part.read_text():
+            break
+        time.sleep(0.1)
+    else:
+        proc.kill()
+        pytest.fail("the long step never started")
+    proc.terminate()
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "Traceback" not in err, err
+    for _ in range(100):  # the engine finishes its own cleanup asynchronously
+        if not _sleepers():
+            break
+        time.sleep(0.1)
+    assert _sleepers() == []
+    with pytest.raises(Exception):  # noqa: B017 - nothing tagged
+        engine.inspect_image(image_tag)

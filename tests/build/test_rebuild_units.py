@@ -121,3 +121,13 @@ def test_log_sink_redacts_and_renames(tmp_path):
     assert "s3cret-value" not in text and "password=***(sha256:" in text
     assert text.splitlines()[2:] == ["partial line", "red"]
     assert [n for n, _ in sink.lines] == [1, 2, 3, 4]
+
+
+def test_notes_for_what_the_build_cannot_honour(tmp_path):
+    req = request(tmp_path, "FROM base\nRUN --mount=type=cache,target=/c true\n",
+                  memory=512 * 1024**2, base_map={"other/image:1": "base"})
+    pre = run_preflight(req, FakeClient({"base"}), None)
+    assert pre.backend == "buildkit" and pre.failure is None
+    assert any("--memory is not enforced by BuildKit" in note for note in pre.notes)
+    assert any("--base-map other/image:1: no FROM uses this image" in note for note in pre.notes)
+    assert pre.substitutions == []

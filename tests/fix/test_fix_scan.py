@@ -88,3 +88,27 @@ def test_every_fixture_fixes_cleanly_and_idempotently(fixture, tmp_path):
         _check_fix_then_scan(Path(fixture.name), bundled())
     finally:
         os.chdir(cwd)
+
+
+def test_workers_give_the_same_result_and_share_files_once(tmp_path):
+    from carpenter.fix.engine import FixOptions, fix_paths
+    from carpenter.scan.engine import ScanOptions
+
+    from .helpers import test_snapshot
+
+    for n in range(10):
+        submission(tmp_path / f"s{n}", f"FROM python:3.10-slim\nRUN pip install peft einops{n}\n")
+    shared = tmp_path / "shared"
+    submission(shared, "FROM python:3.10-slim\nCOPY requirements.txt .\n"
+               "RUN pip install -r requirements.txt\n", **{"requirements.txt": "peft\n"})
+    (shared / "Dockerfile.gpu").write_text((shared / "Dockerfile").read_text())
+
+    def run(jobs: int) -> dict[str, str]:
+        options = FixOptions(test_snapshot(), "rewrite", ScanOptions(), jobs=jobs)
+        report = fix_paths([str(tmp_path)], options)
+        assert not report.errors
+        return {f.path: f.after for f in report.files if f.changed}
+
+    serial, parallel = run(1), run(2)
+    assert serial == parallel
+    assert parallel[str(shared / "requirements.txt")] == "peft==0.5.0\n"

@@ -225,3 +225,11 @@ def test_fixes_never_touch_other_instructions(tmp_path, category):
     for unchanged in ("# syntax-free comment\n", "LABEL a=b \\\n    c=d\n",
                       "COPY <<EOF /x\nhello\nEOF\n"):
         assert unchanged in new
+
+
+def test_a_later_checkout_of_a_tag_is_replaced_by_the_commit(tmp_path):
+    df = submission(tmp_path, "FROM python:3.10-slim\n"
+                    "RUN git clone https://github.com/huggingface/peft /peft && cd /peft && "
+                    "git checkout v0.5.0 && pip install .\n")
+    report = fix_fake(df, [finding(df, "unpinned-git", "https://github.com/huggingface/peft")])
+    assert f"cd /peft && git checkout {SHA} && pip install ." in after(report, df)

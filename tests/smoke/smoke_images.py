@@ -46,6 +46,7 @@ SPECS: dict[str, ImageSpec] = {
         ImageSpec("current", "torch"),
         ImageSpec("era2023", "torch"),
         ImageSpec("nopeft", "torch"),
+        ImageSpec("current-nonroot", "current", wheels=False),
         ImageSpec("server", "current", extra_files=("server.py",)),
         ImageSpec("server-wrongport", "server", wheels=False),
         ImageSpec("server-strict", "server", wheels=False),

@@ -68,6 +68,12 @@ def test_harness_passes_unchanged_on_both_stacks(smoke_image, docker_client, nam
     assert leftovers(docker_client) == []
 
 
+def test_non_root_image_with_a_failing_entrypoint_still_passes(smoke_image) -> None:
+    code, data = smoke_json("--gpu", "none", smoke_image("current-nonroot"))
+    assert code == 0, json.dumps(data["checks"], indent=1)
+    assert data["gpu_fallback"] is None  # --gpu none never asks for a GPU
+
+
 def test_image_without_peft_fails_clearly(smoke_image) -> None:
     proc = carpenter("smoke", "--gpu", "none", smoke_image("nopeft"))
     assert proc.returncode == 1

@@ -25,7 +25,8 @@ class CopySourceNotCommitted(Rule):
     When the build context is inside a git repository, asks git (one `ls-files` pass per
     repository) which paths are untracked or matched by `.gitignore`. A COPY/ADD source in
     that state is reported; for a copied folder, the model, data, wheel and code files inside it
-    that git does not track are listed.
+    that git does not track are listed. While the Dockerfile itself is not committed yet, the
+    rule stays quiet (everything would be untracked).
 
     ## Why it matters
     It builds on your machine and fails (or builds a different image) from a fresh clone: the
@@ -52,6 +53,8 @@ class CopySourceNotCommitted(Rule):
         if context is None or context.git is None:
             return
         git = context.git
+        if context.dockerfile_rel and git.status(context.dockerfile_rel) != "tracked":
+            return  # nothing committed yet: every path would be "untracked"
         for source in context.copy_sources(ctx.dockerfile):
             for match in source.matches:
                 if context.excluded_by(match) is not None:

@@ -60,6 +60,7 @@ class CudaExtensionSourceBuild(Rule):
     id = "CUDA001"
     name = "cuda-extension-source-build"
     category = "cuda-source-build"
+    fixable = True  # carpenter fix: the snapshot's prebuilt wheel, or a pin + MAX_JOBS
     severity = "warning"
 
     def check(self, ctx: ScanContext) -> Iterator[Finding]:
@@ -93,9 +94,15 @@ class CudaExtensionSourceBuild(Rule):
 
     def _requirement(self, inst: Instruction, install: PipInstall, req: PipRequirement,
                      env: ImageEnv, clones: dict[str, str]):
-        if req.kind == "vcs" or (req.kind == "url" and package_for_url(req.url)):
+        if req.kind == "vcs":
             package = package_for_url(req.url) or package_named(req.name)
             return (package, "from git source", None) if package else None
+        if req.kind == "url":
+            url = (req.url or req.text).split("#", 1)[0]
+            if url.endswith(".whl"):
+                return None  # a prebuilt wheel
+            package = package_for_url(url)
+            return (package, "from a source archive", None) if package else None
         if req.kind == "path":
             folder = posixpath.normpath(posixpath.join(cwd_for(inst, install.command), req.text))
             url = clone_at(clones, folder)
@@ -137,8 +144,11 @@ class CudaExtensionSourceBuild(Rule):
             if exists:
                 parts.append("its setup.py first downloads a release wheel for "
                              f"{env.describe()} from GitHub (a build-time download)")
+            elif exists is False:
+                parts.append(f"no release wheel exists for {env.describe()}, so it compiles")
             else:
-                parts.append(f"no release wheel is known for {env.describe()}, so it compiles")
+                parts.append(f"it compiles unless a release wheel matches {env.describe()} "
+                             "exactly")
         if env.flavour in ("runtime", "base", "none"):
             parts.append("the base image has no CUDA compiler (nvcc), so the compile fails")
         variables = dict(env.env)

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from carpenter.model.git import SHA_40, checkouts_after, clone_of, git_calls, is_tag_like
+from carpenter.model.git import (
+    SHA_40,
+    checkouts_after,
+    clone_of,
+    git_calls,
+    is_tag_like,
+    pin_index,
+)
 from carpenter.scan.context import ScanContext
 from carpenter.scan.finding import Finding
 from carpenter.scan.registry import Rule, register
@@ -46,13 +53,14 @@ class GitCloneUnpinned(Rule):
     def check(self, ctx: ScanContext) -> Iterator[Finding]:
         for stage in ctx.dockerfile.stages:
             calls = git_calls(stage)
+            index = pin_index(calls)
             for call in calls:
                 clone = clone_of(call)
                 if clone is None:
                     continue
                 if clone.revision and SHA_40.match(clone.revision):
                     continue
-                refs = checkouts_after(calls, clone)
+                refs = checkouts_after(calls, clone, index)
                 if any(SHA_40.match(ref) for ref in refs):
                     continue
                 tag = next((r for r in refs if is_tag_like(r)), None)

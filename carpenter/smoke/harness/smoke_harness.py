@@ -14,6 +14,7 @@ import json
 import math
 import os
 import platform
+import shutil
 import sys
 import tempfile
 import time
@@ -65,6 +66,7 @@ class Result(object):
             "missing": [],
             "peak_rss_mb": None,
         }
+        self.cleanup = []  # folders this run created and must remove
 
     def check(self, name, passed, detail, skipped=False, value=None):
         entry = {"name": name, "status": "skip" if skipped else ("pass" if passed else "fail"),
@@ -366,7 +368,12 @@ def check_autocast(ctx, result, reference_loss):
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=1e-2)
-    scaler = None if bf16 else torch.cuda.amp.GradScaler()
+    scaler = None
+    if not bf16:
+        amp = getattr(torch, "amp", None)
+        # torch.amp.GradScaler("cuda") since 2.3; torch.cuda.amp.GradScaler before (deprecated).
+        scaler = (amp.GradScaler("cuda") if amp is not None and hasattr(amp, "GradScaler")
+                  else torch.cuda.amp.GradScaler())
     with torch.autocast(device_type="cuda", dtype=dtype):
         loss = model(**ctx["batch"]).loss
     if scaler is None:
@@ -471,6 +478,8 @@ def run(args, result):
            "reload_tol": 0.0 if device == "cpu" else 1e-5,
            "rerun_tol": 0.0 if device == "cpu" else 1e-4}
     work = args.workdir or tempfile.mkdtemp(prefix="carpenter-smoke-")
+    if not args.workdir:
+        result.cleanup.append(work)
     base_dir, adapter_dir = os.path.join(work, "base"), os.path.join(work, "adapter")
     trained = run_step(result, "fine-tune", fine_tune_once, ctx, args.seed, base_dir)
     result.timing("training", start)
@@ -545,6 +554,8 @@ def main(argv=None):
     except Exception as exc:  # anything unforeseen still yields one parseable result
         result.check("harness", False, "unexpected error: " + short_error(exc))
         result.data["status"] = "error"
+    for folder in result.cleanup:
+        shutil.rmtree(folder, ignore_errors=True)
     result.data["timings"]["total"] = round(time.time() - T0, 3)
     result.data["peak_rss_mb"] = peak_rss_mb()
     sys.stdout.flush()
@@ -554,4 +565,7 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    sys.stderr.flush()
+    # Skip interpreter teardown: unloading torch & co. took 1-5 s and checks nothing.
+    os._exit(code)
