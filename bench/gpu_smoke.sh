@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Run the smoke harness directly (no Docker) on a GPU machine that has torch, transformers and
-# peft installed; print the results. Finishes in well under 3 minutes (each run is capped).
+# peft installed; print the results. At most 170 s: runs are capped at 80 + 45 + 45 s.
 #
 #   bash bench/gpu_smoke.sh                 # uses python3 from PATH
 #   PYTHON=/path/to/python bash bench/gpu_smoke.sh
@@ -58,12 +58,12 @@ losses() {
     "$PY" -c 'import json,sys; m="CARPENTER_SMOKE_RESULT "; print(json.dumps([json.loads(l[len(m):]) for l in open(sys.argv[1]) if l.startswith(m)][-1]["losses"]))' "$1" 2>/dev/null
 }
 
-run cuda 100 --device cuda; cuda_rc=$?
+run cuda 80 --device cuda; cuda_rc=$?
 show cuda
 [[ $cuda_rc != 0 ]] && tail -n 15 "$OUT/cuda.err"
 
 if [[ "$(losses "$OUT/cuda.out")" == \[[0-9]* ]]; then
-    run cuda-again 60 --device cuda
+    run cuda-again 45 --device cuda
     "$PY" - "$(losses "$OUT/cuda.out")" "$(losses "$OUT/cuda-again.out")" <<'EOF'
 import json, sys
 try:
@@ -74,6 +74,6 @@ except Exception as exc:
 EOF
 fi
 
-OMP_NUM_THREADS=1 run cpu 60 --device cpu
+OMP_NUM_THREADS=1 run cpu 45 --device cpu
 show cpu
 exit "$cuda_rc"

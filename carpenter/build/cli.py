@@ -16,6 +16,11 @@ import click
 from carpenter.build.interface import DEFAULT_STALL_S, DEFAULT_TIMEOUT_S, BuildRequest, SecretSpec
 from carpenter.errors import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, ConfigError, InputError
 
+# docker's reference grammar, simplified: [host[:port]/]name[/name...][:tag]
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_TAG_RE = re.compile(
+    rf"^(?:[A-Za-z0-9.-]+(?::\d+)?/)?{_COMPONENT}(?:/{_COMPONENT})*(?::[\w][\w.-]{{0,127}})?$"
+)
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b?)\s*$", re.IGNORECASE)
 
 
@@ -26,6 +31,13 @@ def parse_size(text: str) -> int:
         raise ConfigError(f"--memory {text!r}: expected a size such as 512m or 4g")
     power = " kmgt".index(match.group(2).lower() or " ")
     return int(float(match.group(1)) * 1024**power)
+
+
+def check_tag(tag: str) -> str:
+    if not _TAG_RE.match(tag) or len(tag) > 255:
+        raise ConfigError(f"--tag {tag!r}: not a valid image reference (lower-case name, "
+                          "optional :tag)")
+    return tag
 
 
 def parse_pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
@@ -119,7 +131,8 @@ def rebuild(
     if ca_bundle is not None and not ca_bundle.is_file():
         raise InputError("CA bundle not found", path=str(ca_bundle))
     request = BuildRequest(
-        context=ctx, dockerfile=df, tag=tag or default_tag(ctx), timeout=timeout,
+        context=ctx, dockerfile=df, tag=check_tag(tag) if tag else default_tag(ctx),
+        timeout=timeout,
         stall_timeout=stall_timeout, memory=parse_size(memory) if memory else None,
         network=network, build_args=parse_pairs(build_args, "--build-arg"),
         secrets=[parse_secret(s) for s in secrets], ca_bundle=ca_bundle, no_cache=no_cache,

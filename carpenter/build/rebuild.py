@@ -31,7 +31,8 @@ from carpenter.build.sdk_legacy import LegacyBackend
 
 
 def default_tag(context: Path) -> str:
-    slug = re.sub(r"[^a-z0-9._-]+", "-", context.resolve().name.lower()).strip("-.") or "build"
+    # Only [a-z0-9-]: any folder name becomes a valid reference component.
+    slug = re.sub(r"[^a-z0-9]+", "-", context.resolve().name.lower()).strip("-") or "build"
     return f"carpenter/rebuild-{slug}:latest"
 
 
@@ -80,6 +81,7 @@ def rebuild(request: BuildRequest, log_path: Path | None = None) -> BuildResult:
                 outcome = available[pre.backend].build(prepared, sink)
                 result.timings["build_s"] = round(time.monotonic() - build_started, 2)
                 _finish(result, outcome, request, sink, client)
+                _parse_error_from_new_syntax(result, pre)
                 if outcome.ok:
                     result.timings["inspect_s"] = round(
                         time.monotonic() - build_started - result.timings["build_s"], 2)
@@ -135,6 +137,19 @@ def _finish(
     result.evidence = found.evidence
     result.evidence_line = found.evidence_line
     result.exit_code = found.exit_code
+
+
+def _parse_error_from_new_syntax(result: BuildResult, pre: Preflight) -> None:
+    """An engine whose frontend predates heredocs reads their bodies as instructions: that is
+    not a broken Dockerfile but one that needs a newer BuildKit frontend."""
+    if result.failure_class != "parse-error" or not pre.buildkit_features:
+        return
+    result.failure_class = "needs-buildkit"
+    result.message = (
+        f"this engine's Dockerfile frontend cannot parse {', '.join(pre.buildkit_features)}; "
+        "it needs a newer BuildKit frontend (docker buildx, or `# syntax=docker/dockerfile:1` "
+        "with registry access)"
+    )
 
 
 def _describe_image(result: BuildResult, client: object) -> None:

@@ -148,6 +148,9 @@ def _packages(word: Word, variables) -> list[AptPackage]:
         parts = [text]
     out = []
     for part in parts:
+        if part.endswith(".deb") or part.startswith(("/", "./", "../")):
+            out.append(AptPackage(part, word, part, None, None, unresolved))  # a local file
+            continue
         name, eq, version = part.partition("=")
         name, slash, release = name.partition("/")
         out.append(AptPackage(part, word, name, version if eq else None,

@@ -46,27 +46,45 @@ class Submodule:
 
 
 @dataclass
+class RepoListing:
+    """What git says about a whole working tree (one set of `ls-files` calls per repository)."""
+
+    top: str
+    tracked: set[str]  # repository-relative files
+    tracked_dirs: set[str]
+    untracked: set[str]  # folders end with "/"
+    ignored: set[str]
+    gitlinks: list[str]  # submodule paths
+    urls: dict[str, str]  # submodule path -> url (.gitmodules)
+
+
+@dataclass
 class GitState:
+    """The repository listing seen from one build context (paths are context-relative)."""
+
     top: str  # repository working tree
     prefix: str  # the context folder relative to `top` ("" at the root)
-    tracked: set[str]  # context-relative files
-    tracked_dirs: set[str]
-    untracked: set[str]  # context-relative; folders end with "/"
-    ignored: set[str]
-    submodules: dict[str, Submodule]
-    head: str | None
+    listing: RepoListing = field(repr=False)
+    submodules: dict[str, Submodule] = field(default_factory=dict)  # context-relative
+
+    def _repo(self, rel: str) -> str:
+        rel = rel.strip("/")
+        if rel in ("", "."):
+            return self.prefix
+        return f"{self.prefix}/{rel}" if self.prefix else rel
 
     def status(self, rel: str) -> str | None:
         """tracked | ignored | untracked for a context-relative path, None if git knows nothing."""
-        rel = rel.strip("/")
-        if rel in self.tracked or rel in self.tracked_dirs or rel in self.submodules:
+        path = self._repo(rel)
+        listing = self.listing
+        if path in listing.tracked or path in listing.tracked_dirs or path in listing.gitlinks:
             return "tracked"
-        if rel == "" or rel == ".":
-            return "tracked" if self.tracked else None
-        for state, entries in (("ignored", self.ignored), ("untracked", self.untracked)):
-            if rel in entries or rel + "/" in entries:
+        if path == "":
+            return "tracked" if listing.tracked else None
+        parts = path.split("/")
+        for state, entries in (("ignored", listing.ignored), ("untracked", listing.untracked)):
+            if path in entries or path + "/" in entries:
                 return state
-            parts = rel.split("/")
             for k in range(1, len(parts)):
                 if "/".join(parts[:k]) + "/" in entries:
                     return state
@@ -372,12 +390,28 @@ def _glob_segments(root: str, segments: list[str]) -> list[str]:
 # git (gitpython; three ls-files calls per repository)
 
 _GIT_CACHE: dict[str, GitState | None] = {}
+_LISTINGS: dict[str, RepoListing | None] = {}
+_REPOS: dict[str, object] = {}
 _CONTEXTS: dict[tuple, BuildContext] = {}
 
 
 def clear_caches() -> None:
     _GIT_CACHE.clear()
+    _LISTINGS.clear()
+    _REPOS.clear()
     _CONTEXTS.clear()
+
+
+def repository_top(path: str) -> str | None:
+    """The working tree holding `path` (a `.git` folder or file above it), without git."""
+    folder = os.path.realpath(path)
+    while True:
+        if os.path.exists(os.path.join(folder, ".git")):
+            return folder
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return None
+        folder = parent
 
 
 def git_state(root: str) -> GitState | None:
@@ -388,17 +422,23 @@ def git_state(root: str) -> GitState | None:
 
 
 def find_repository(path: str):
-    """The gitpython Repo holding `path`, or None (no git, not a repository, bare)."""
+    """The gitpython Repo holding `path` (one per working tree), or None."""
+    top = repository_top(path)
+    if top is None:
+        return None
+    if top in _REPOS:
+        return _REPOS[top]
     try:
         import git
     except ImportError:  # gitpython missing, or no git executable
         return None
     try:
-        repo = git.Repo(path, search_parent_directories=True)
+        repo = git.Repo(top)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError, git.GitCommandError, OSError):
-        return None
-    if repo.bare or not repo.working_tree_dir:
-        return None
+        repo = None
+    if repo is not None and (repo.bare or not repo.working_tree_dir):
+        repo = None
+    _REPOS[top] = repo
     return repo
 
 
@@ -406,58 +446,57 @@ def _read_git_state(root: str) -> GitState | None:
     repo = find_repository(root)
     if repo is None:
         return None
-    import git
-
     top = os.path.realpath(str(repo.working_tree_dir))
+    listing = _listing(repo, top)
+    if listing is None:
+        return None
     prefix = os.path.relpath(os.path.realpath(root), top).replace(os.sep, "/")
-    if prefix == ".":
-        prefix = ""
+    prefix = "" if prefix == "." else prefix
     if prefix.startswith(".."):
         return None
-    spec = ["--", prefix] if prefix else []
+    submodules = {}
+    for path in listing.gitlinks:
+        if prefix and not path.startswith(prefix + "/"):
+            continue
+        rel = path[len(prefix) + 1:] if prefix else path
+        folder = os.path.join(top, path)
+        try:
+            initialised = os.path.isdir(folder) and bool(os.listdir(folder))
+        except OSError:
+            initialised = False
+        submodules[rel] = Submodule(rel, listing.urls.get(path), initialised)
+    return GitState(top, prefix, listing, submodules)
+
+
+def _listing(repo, top: str) -> RepoListing | None:
+    """Three `ls-files` calls for the whole working tree, cached per repository."""
+    if top in _LISTINGS:
+        return _LISTINGS[top]
+    import git
+
     try:
-        staged = repo.git.ls_files("-s", "-z", *spec)
-        others = repo.git.ls_files("-o", "--exclude-standard", "--directory", "-z", *spec)
-        ignored = repo.git.ls_files("-o", "-i", "--exclude-standard", "--directory", "-z", *spec)
-        head = repo.head.commit.hexsha if repo.head.is_valid() else None
+        staged = repo.git.ls_files("-s", "-z")
+        others = repo.git.ls_files("-o", "--exclude-standard", "--directory", "-z")
+        ignored = repo.git.ls_files("-o", "-i", "--exclude-standard", "--directory", "-z")
     except (git.GitCommandError, ValueError, OSError):
+        _LISTINGS[top] = None
         return None
-
-    def strip(path: str) -> str | None:
-        if not prefix:
-            return path
-        if path == prefix or path == prefix + "/":
-            return ""
-        return path[len(prefix) + 1:] if path.startswith(prefix + "/") else None
-
     tracked: set[str] = set()
     tracked_dirs: set[str] = set()
     gitlinks: list[str] = []
     for record in filter(None, staged.split("\0")):
         meta, _, path = record.partition("\t")
-        rel = strip(path)
-        if rel is None:
-            continue
         if meta.startswith("160000"):
-            gitlinks.append(rel)
+            gitlinks.append(path)
             continue
-        tracked.add(rel)
-        parts = rel.split("/")
+        tracked.add(path)
+        parts = path.split("/")
         for k in range(1, len(parts)):
             tracked_dirs.add("/".join(parts[:k]))
-    untracked = {r for r in (strip(p) for p in others.split("\0") if p) if r}
-    ignored_set = {r for r in (strip(p) for p in ignored.split("\0") if p) if r}
-    urls = _submodule_urls(top)
-    submodules = {}
-    for rel in gitlinks:
-        repo_rel = f"{prefix}/{rel}" if prefix else rel
-        folder = os.path.join(root, rel)
-        try:
-            initialised = os.path.isdir(folder) and bool(os.listdir(folder))
-        except OSError:
-            initialised = False
-        submodules[rel] = Submodule(rel, urls.get(repo_rel), initialised)
-    return GitState(top, prefix, tracked, tracked_dirs, untracked, ignored_set, submodules, head)
+    listing = RepoListing(top, tracked, tracked_dirs, set(filter(None, others.split("\0"))),
+                          set(filter(None, ignored.split("\0"))), gitlinks, _submodule_urls(top))
+    _LISTINGS[top] = listing
+    return listing
 
 
 def _submodule_urls(top: str) -> dict[str, str]:
@@ -534,8 +573,9 @@ def glob_in(root: str, pattern: str) -> list[str]:
 
 
 __all__ = [
-    "BuildContext", "CopySource", "Entry", "GitState", "Submodule", "candidate_contexts",
-    "clear_caches", "find_repository", "git_state", "glob_in", "source_words",
+    "BuildContext", "CopySource", "Entry", "GitState", "RepoListing", "Submodule",
+    "candidate_contexts", "clear_caches", "find_repository", "git_state", "glob_in",
+    "repository_top", "source_words",
 ]
 
 

@@ -140,7 +140,25 @@ class _Stream:
         self.next_line = 0
 
     def feed(self, raw: bytes) -> None:
-        if raw.startswith(b"\x00"):
+        first = raw[:1]
+        if first == b"+":  # by far the most frequent line: test it first
+            if raw.startswith(b"+++ "):
+                target = raw[4:].decode("utf-8", "replace").rstrip("\n")
+                self.path = None if target == "/dev/null" else target.removeprefix("b/")
+            elif self.path is not None and not self.binary:
+                self.lines.append(raw[1:MAX_LINE + 1].decode("utf-8", "replace").rstrip("\n"))
+                self.numbers.append(self.next_line)
+                self.next_line += 1
+                self.result.added_lines += 1
+        elif first == b"@":
+            match = _HUNK.match(raw)
+            self.next_line = int(match.group(1)) if match else 0
+        elif first == b"d" and raw.startswith(b"diff --git "):
+            self.flush()
+            self.path = None
+            self.binary = False
+            self.result.file_changes += 1
+        elif first == b"\x00":
             self.flush()
             head = raw[1:].decode("utf-8", "replace").rstrip("\n")
             sha, _, rest = head.partition(" ")
@@ -149,25 +167,8 @@ class _Stream:
             self.date = int(stamp) if stamp.isdigit() else 0
             self.result.commits += 1
             self.path = None
-        elif raw.startswith(b"diff --git "):
-            self.flush()
-            self.path = None
-            self.binary = False
-            self.result.file_changes += 1
-        elif raw.startswith(b"+++ "):
-            target = raw[4:].decode("utf-8", "replace").rstrip("\n")
-            self.path = None if target == "/dev/null" else target.removeprefix("b/")
-        elif raw.startswith(b"Binary files "):
+        elif first == b"B" and raw.startswith(b"Binary files "):
             self.binary = True
-        elif raw.startswith(b"@@"):
-            match = _HUNK.match(raw)
-            self.next_line = int(match.group(1)) if match else 0
-        elif raw.startswith(b"+") and self.path is not None and not self.binary:
-            text = raw[1:MAX_LINE + 1].decode("utf-8", "replace").rstrip("\n")
-            self.lines.append(text)
-            self.numbers.append(self.next_line)
-            self.next_line += 1
-            self.result.added_lines += 1
 
     def flush(self) -> None:
         if not self.lines or self.path is None:

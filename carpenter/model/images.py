@@ -19,6 +19,7 @@ class ImageRef:
     end_offset: int
     instruction: Instruction
     stage: Stage | None  # the stage whose FROM this is (None for --from references)
+    where: str = "from"  # from | copy-from | mount-from: which text [offset, end_offset) is
 
     @property
     def repository(self) -> str:
@@ -72,8 +73,9 @@ def image_refs(dockerfile: Dockerfile) -> list[ImageRef]:
             if _is_stage(dockerfile, resolved, inst):
                 continue
             start = token.offset + token.text.index(raw)
+            where = "mount-from" if token.text.startswith("--mount=") else "copy-from"
             refs.append(ImageRef(raw, None if missing else resolved, start, start + len(raw),
-                                 inst, None))
+                                 inst, None, where))
     return refs
 
 

@@ -41,6 +41,7 @@ PIP_OPTIONS: dict[str, bool] = {
     "--client-cert": True, "--cache-dir": True, "--report": True, "--root-user-action": True,
     "--python": True, "--keyring-provider": True, "--use-feature": True,
     "--use-deprecated": True, "--group": True, "--uploaded-prior-to": True, "--hash": True,
+    "--resume-retries": True,
     "--pre": False, "--upgrade": False, "--force-reinstall": False, "--ignore-installed": False,
     "--ignore-requires-python": False, "--no-deps": False, "--no-build-isolation": False,
     "--use-pep517": False, "--no-use-pep517": False, "--check-build-dependencies": False,
@@ -51,6 +52,12 @@ PIP_OPTIONS: dict[str, bool] = {
     "--quiet": False, "--version": False, "--help": False, "--no-input": False,
     "--no-cache-dir": False, "--disable-pip-version-check": False, "--no-color": False,
     "--require-virtualenv": False, "--debug": False, "--no-python-version-warning": False,
+}
+# Second spellings of the same option (uv's plural forms, pip's old names).
+ALIASES: dict[str, str] = {
+    "--requirements": "--requirement", "--constraints": "--constraint",
+    "--default-timeout": "--timeout", "--overrides": "--override",
+    "--no-dependencies": "--no-deps",
 }
 PIP_SHORT: dict[str, str] = {
     "r": "--requirement", "c": "--constraint", "e": "--editable", "i": "--index-url",
@@ -63,7 +70,7 @@ UV_OPTIONS: dict[str, bool] = {
     "--system": False, "--index": True, "--default-index": True, "--index-strategy": True,
     "--torch-backend": True, "--no-build-isolation-package": True, "--resolution": True,
     "--prerelease": True, "--exclude-newer": True, "--override": True,
-    "--overrides": True, "--build-constraint": True, "--build-constraints": True,
+    "--build-constraint": True, "--build-constraints": True,
     "--link-mode": True, "--native-tls": False, "--no-cache": False, "--compile-bytecode": False,
     "--reinstall": False, "--reinstall-package": True, "--upgrade-package": True,
     "--offline": False, "--strict": False, "--refresh": False, "--refresh-package": True,
@@ -338,6 +345,8 @@ def _parse_option(install: PipInstall, words: list[Word], i: int, variables, lon
 def _long_name(name: str, longs: dict[str, bool], tool: str) -> str | None:
     if name in longs:
         return name
+    if name in ALIASES and (tool == "uv" or name == "--default-timeout"):
+        return ALIASES[name]
     if tool == "pip":  # optparse accepts unambiguous prefixes (`--upgr`)
         matches = [option for option in PIP_OPTIONS if option.startswith(name)]
         if len(matches) == 1 and len(name) > 3:

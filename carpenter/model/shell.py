@@ -182,7 +182,8 @@ def _nested_shells(scripts: list[Script]) -> list[Script]:
             if len(words) < 3 or words[0].text.rsplit("/", 1)[-1] not in SHELLS:
                 continue
             for index, word in enumerate(words[1:-1], start=1):
-                if word.text.startswith("-") and "c" in word.text[1:] and not word.text.startswith("--"):
+                flag = word.text
+                if flag.startswith("-") and "c" in flag[1:] and not flag.startswith("--"):
                     body = words[index + 1]
                     start = body.offset + (1 if body.raw[:1] in "\"'" else 0)
                     inner = parse_script(body.text, start, "shell", "sh-c")

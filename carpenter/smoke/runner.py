@@ -15,7 +15,7 @@ from typing import Any
 
 from carpenter.redact import redact
 from carpenter.smoke import containers
-from carpenter.smoke.result import FAIL, Check, SmokeResult
+from carpenter.smoke.result import FAIL, PASS, Check, SmokeResult
 
 HARNESS_DIR = Path(__file__).resolve().parent / "harness"
 HARNESS_SCRIPT = "smoke_harness.py"
@@ -90,6 +90,8 @@ def run_harness(client, image: str, options: SmokeOptions, result: SmokeResult) 
             client, image, options.gpu, gpu_kwargs, cpu_kwargs)
         result.timings["container_start"] = round(time.monotonic() - started, 3)
         wait_and_collect(container, options, result, started)
+        if options.gpu == "auto" and result.gpu_fallback is None:
+            check_gpu_visible(result)
     finally:
         if container is not None:
             containers.remove_quietly(container)
@@ -182,6 +184,22 @@ def apply_harness_data(result: SmokeResult, data: dict[str, Any]) -> None:
                                    redact(str(item.get("detail", ""))), item.get("value")))
     for phase, seconds in (data.get("timings") or {}).items():
         result.timings["harness_" + phase if phase == "total" else phase] = seconds
+
+
+def check_gpu_visible(result: SmokeResult) -> None:
+    """A GPU was attached: a torch that cannot see it is the CPU-wheel / CUDA-mismatch failure."""
+    versions = result.versions
+    if not versions.get("torch") or versions.get("torch") == "broken":
+        return
+    if versions.get("cuda_available"):
+        result.checks.append(Check("torch sees the GPU", PASS, result.device or "cuda"))
+        return
+    built = versions.get("cuda")
+    reason = (f"torch {versions['torch']} is a CPU-only build" if not built else
+              f"torch {versions['torch']} (built for CUDA {built}) cannot use the driver")
+    result.checks.append(Check("torch sees the GPU", FAIL,
+                               f"a GPU is attached but {reason}; the harness ran on CPU"))
+    result.status = "failed"
 
 
 def smoke(image: str, options: SmokeOptions, client=None) -> SmokeResult:

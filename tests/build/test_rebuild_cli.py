@@ -61,6 +61,8 @@ def test_no_engine_is_exit_2_without_traceback():
     ["--network", "host"],
     ["--timeout", "0"],
     ["--ca-bundle", "/nonexistent/ca.pem"],
+    ["--tag", "Upper/Case:1"],
+    ["--tag", "name:bad tag"],
 ])
 def test_bad_arguments_exit_2(args):
     done = carpenter("rebuild", str(FIXTURES / "command-failed"), *args)
@@ -79,3 +81,23 @@ def test_freeze_diff():
     assert freeze_diff(["a==1", "b==2"], ["a==1", "b==3", "c==1"]) == {
         "only_original": ["b==2"], "only_fixed": ["b==3", "c==1"]}
     assert freeze_diff(None, ["a==1"]) is None
+
+
+@pytest.mark.parametrize("tag", ["myimg", "my-img:1.0", "localhost:5000/team/sub_mission:v2",
+                                 "carpenter-test/rebuild:abc123-fixed"])
+def test_valid_tags(tag):
+    from carpenter.build.cli import check_tag
+
+    assert check_tag(tag) == tag
+
+
+@pytest.mark.parametrize(("folder", "expected"), [
+    ("My Sub.mission_1", "carpenter/rebuild-my-sub-mission-1:latest"),
+    ("___", "carpenter/rebuild-build:latest"),
+])
+def test_default_tag_is_always_valid(tmp_path, folder, expected):
+    from carpenter.build.cli import check_tag
+    from carpenter.build.rebuild import default_tag
+
+    (tmp_path / folder).mkdir()
+    assert check_tag(default_tag(tmp_path / folder)) == expected

@@ -69,6 +69,7 @@ FAILURES = [
     ("parse-error", {}, "parse-error", "unknown instruction: ECHO"),
     ("needs-buildkit", {"backend": "legacy"}, "needs-buildkit", "--mount option requires BuildKit"),
     ("needs-buildkit-syntax", {}, "needs-buildkit", "docker/dockerfile:1.7"),
+    ("needs-buildkit-heredoc", {}, "needs-buildkit", "unknown instruction: ECHO"),
     ("command-failed", {}, "command-failed", "returned a non-zero code: 3"),
     ("command-failed", {"backend": "buildkit"}, "command-failed", "exit code: 3"),
     ("engine-error", {}, "engine-error", "OCI runtime create failed"),

@@ -149,3 +149,11 @@ def test_heredoc_and_sh_c_installs_are_found() -> None:
     df = make('FROM python:3.10\nRUN <<EOF\npip install a\nbash -c "pip install b"\nEOF\n')
     names = [r.name for i in pip_installs(df.instructions[1]) for r in i.requirements]
     assert names == ["a", "b"]
+
+
+def test_uv_plural_spellings_and_pip_default_timeout() -> None:
+    (uv,) = installs("RUN uv pip install --system --requirements r.txt --constraints c.txt")
+    assert [o.value for o in uv.requirement_files] == ["r.txt"]
+    assert [o.value for o in uv.constraint_files] == ["c.txt"]
+    (pip,) = installs("RUN pip install --default-timeout=100 peft==0.6.2")
+    assert pip.unknown_options == [] and [r.name for r in pip.requirements] == ["peft"]

@@ -271,7 +271,11 @@ def mutated(draw: st.DrawFn) -> str:
     return text
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ_EXAMPLES = int(os.environ.get("CARPENTER_FUZZ_EXAMPLES", "150"))  # raise for a long hunt
+
+
+@settings(max_examples=FUZZ_EXAMPLES, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(text=mutated())
 def test_mutated_dockerfiles_never_raise(text: str, tmp_path_factory) -> None:
     folder = tmp_path_factory.mktemp("fuzz")

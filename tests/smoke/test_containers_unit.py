@@ -127,3 +127,26 @@ def test_loopback_only_server_is_told_to_bind_all_interfaces() -> None:
     out = ServerResult(contract="neurips-2023", port=80)
     wrong_port(out, load_contract("neurips-2023"), {("0.0.0.0", 8000), ("::", 8000)})
     assert out.checks[0].detail.startswith("wrong port: the server listens on 8000, not 80")
+
+
+def test_attached_gpu_that_torch_cannot_see_fails() -> None:
+    from carpenter.smoke.result import SmokeResult
+    from carpenter.smoke.runner import check_gpu_visible
+
+    cpu_wheel = SmokeResult(image="x", status="passed",
+                            versions={"torch": "2.13.0+cpu", "cuda": None,
+                                      "cuda_available": False})
+    check_gpu_visible(cpu_wheel)
+    assert not cpu_wheel.passed
+    assert "CPU-only build" in cpu_wheel.checks[-1].detail
+    mismatch = SmokeResult(image="x", status="passed",
+                           versions={"torch": "2.1.0", "cuda": "12.1", "cuda_available": False})
+    check_gpu_visible(mismatch)
+    assert "built for CUDA 12.1" in mismatch.checks[-1].detail
+    ok = SmokeResult(image="x", status="passed", device="cuda:0 (H200)",
+                     versions={"torch": "2.1.0", "cuda": "12.1", "cuda_available": True})
+    check_gpu_visible(ok)
+    assert ok.passed and ok.checks[-1].status == "pass"
+    no_torch = SmokeResult(image="x", status="failed", versions={"torch": None})
+    check_gpu_visible(no_torch)
+    assert no_torch.checks == []

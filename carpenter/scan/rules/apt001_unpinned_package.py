@@ -38,7 +38,7 @@ class AptUnpinnedPackage(Rule):
     name = "apt-unpinned-package"
     category = "unpinned-apt"
     severity = "warning"
-    hadolint = ("DL3008", "DL3027")
+    hadolint = ("DL3008",)
     fixable = True  # carpenter fix points apt at a dated snapshot archive
 
     def check(self, ctx: ScanContext) -> Iterator[Finding]:

@@ -36,6 +36,7 @@ class AptUpgrade(Rule):
     name = "apt-upgrade"
     category = "unpinned-apt"
     severity = "warning"
+    hadolint = ("DL3005",)
 
     def check(self, ctx: ScanContext) -> Iterator[Finding]:
         for inst in ctx.dockerfile.instructions:

@@ -13,7 +13,7 @@ from carpenter.scan.registry import Rule, register
 # Tag components that name a moving build. `devel` (CUDA's toolkit flavour) is not one.
 MOVING = frozenset(
     {"latest", "nightly", "dev", "edge", "unstable", "canary", "main", "master", "rolling",
-     "snapshot", "testing", "sid"}
+     "snapshot", "testing", "sid", "stable", "lts"}
 )
 _PARTS = re.compile(r"[-_.+]")
 
@@ -74,5 +74,5 @@ class FloatingBaseTag(Rule):
             yield self.at(
                 ctx, ref.offset, ref.end_offset, f"image {shown} {why}",
                 fix_hint="use a release tag and pin it by digest: image:tag@sha256:<digest>",
-                image=ref.ref, tag=ref.tag,
+                image=ref.ref, tag=ref.tag, where=ref.where,
             )

@@ -49,5 +49,5 @@ class BaseImageWithoutDigest(Rule):
                 ctx, ref.offset, ref.end_offset,
                 f"image {ref.ref} is pinned by tag only: the tag can be re-pointed",
                 fix_hint=f"pin the digest: {ref.ref}@sha256:<digest>",
-                image=ref.ref, tag=ref.tag,
+                image=ref.ref, tag=ref.tag, where=ref.where,
             )

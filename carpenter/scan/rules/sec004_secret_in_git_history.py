@@ -10,7 +10,7 @@ from carpenter.model.history import scan_history
 from carpenter.scan.context import ScanContext
 from carpenter.scan.finding import Finding
 from carpenter.scan.registry import Rule, register
-from carpenter.scan.secrets import fingerprint_of, is_context_text_file, masked
+from carpenter.scan.secrets import fingerprint_of, masked
 
 
 @register
@@ -19,8 +19,9 @@ class SecretInGitHistory(Rule):
 
     ## What it does
     Reads the lines every commit added (`git log -p --all`, one stream per repository, oldest
-    first) and reports each secret once, with the commit that introduced it, when it is no
-    longer in the working tree (current files are SEC001/SEC002). Only files under the build
+    first) and reports each secret once per file, with the commit that introduced it, when the
+    file no longer holds it (a token committed and later deleted; current files are
+    SEC001/SEC002/SEC003). Only files under the build
     context folder are considered. Capped at 5,000 commits / 256 MB of diff (reported).
 
     ## Why it matters
@@ -51,9 +52,8 @@ class SecretInGitHistory(Rule):
             if prefix and not secret.path.startswith(prefix + "/"):
                 continue
             rel = secret.path[len(prefix) + 1:] if prefix else secret.path
-            if (_still_present(context, rel, secret.value) and is_context_text_file(rel)
-                    and context.excluded_by(rel) is None):
-                continue  # SEC002 reports it on the current file
+            if _still_present(context, rel, secret.value):
+                continue  # still in the file: SEC002 (or SEC003) speaks for the current tree
             when = time.strftime("%Y-%m-%d", time.gmtime(secret.date)) if secret.date else "?"
             path = ctx.display(os.path.join(context.git.top, secret.path))
             yield Finding(

@@ -45,9 +45,9 @@ class ShellParseError(Rule):
             for script in scripts_of(inst):
                 if script.kind != "shell" or script.problem is None:
                     continue
-                start = script.problem_offset
-                if start is None or start >= script.offset + len(script.text):
-                    start = script.offset
+                # bashlex's error position depends on its state from earlier parses, so the
+                # finding covers the script's first line, which is stable.
+                start = script.offset
                 end = start
                 while end < len(ctx.source.text) and ctx.source.text[end] not in "\n":
                     end += 1
