@@ -39,9 +39,14 @@ def corpus(out: Path, count: int, seed: int) -> list[Path]:
               "generator": (HERE / "ml_corpus.py").stat().st_mtime_ns}
     if marker.is_file() and json.loads(marker.read_text()) == params:
         return sorted(out.glob("*/Dockerfile"))
-    files = generate(out, count, seed)
-    marker.write_text(json.dumps(params))
-    return files
+    # Build beside it and swap in, so a concurrent run never scans a half-deleted corpus.
+    staging = out.with_name(f"{out.name}.tmp{os.getpid()}")
+    generate(staging, count, seed)
+    (staging / ".params.json").write_text(json.dumps(params))
+    if out.exists():
+        shutil.rmtree(out, ignore_errors=True)
+    staging.rename(out)
+    return sorted(out.glob("*/Dockerfile"))
 
 
 def timed(cmd: list[str], **kwargs) -> tuple[float, float, subprocess.CompletedProcess]:

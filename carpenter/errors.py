@@ -1,4 +1,4 @@
-"""One error type per stage; the CLI turns them into a message and an exit code, never a traceback."""
+"""One error type per stage; the CLI turns each into a message and an exit code, not a traceback."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Where Carpenter's data lives: the repository's `rules/` folder (override: CARPENTER_RULES_DIR)."""
+"""Where Carpenter's data lives: the repository's `rules/` folder (or CARPENTER_RULES_DIR)."""
 
 from __future__ import annotations
 

@@ -24,7 +24,11 @@ PIN_VERBS = frozenset({"checkout", "switch", "reset", "fetch", "restore"})
 
 
 def is_tag_like(ref: str | None) -> bool:
-    return bool(ref) and TAG_LIKE.match(ref or "") is not None
+    if not ref:
+        return False
+    if ref.startswith(("tags/", "refs/tags/")):
+        return True
+    return TAG_LIKE.match(ref) is not None
 
 
 @dataclass(frozen=True, slots=True, eq=False)

@@ -61,10 +61,7 @@ def scan_history(
     repo = find_repository(repo_dir)
     if repo is None:
         return HistoryScan(error="not a git repository")
-    try:
-        head = repo.head.commit.hexsha if repo.head.is_valid() else None
-    except (ValueError, OSError):
-        head = None
+    head = _head_stamp(repo)
     key = (str(repo.working_tree_dir), head)
     if detector is None and key in _CACHE:
         return _CACHE[key]
@@ -77,6 +74,30 @@ def scan_history(
     result = _scan(repo, max_commits, max_bytes, detector)
     _CACHE[key] = result
     return result
+
+
+def _head_stamp(repo) -> str | None:
+    """What identifies the history: HEAD and the refs, read as files (no git process)."""
+    import os
+
+    git_dir = str(repo.git_dir)
+    parts = []
+    try:
+        with open(os.path.join(git_dir, "HEAD"), encoding="utf-8") as handle:
+            head = handle.read().strip()
+        parts.append(head)
+        for name in ("packed-refs", head.removeprefix("ref: ") if head.startswith("ref:") else ""):
+            path = os.path.join(git_dir, name) if name else ""
+            if path and os.path.isfile(path):
+                stat = os.stat(path)
+                parts.append(f"{name}:{stat.st_mtime_ns}:{stat.st_size}")
+        refs = os.path.join(git_dir, "refs")
+        parts.append(str(os.stat(refs).st_mtime_ns) if os.path.isdir(refs) else "")
+    except OSError:
+        return None
+    if head.startswith("ref:") and len(parts) == 2:
+        return None  # an unborn branch: no commit yet
+    return "|".join(parts)
 
 
 def _scan(repo, max_commits: int, max_bytes: int, detector: Detector) -> HistoryScan:

@@ -62,7 +62,7 @@ class ScanContext:
 
     @cached_property
     def build_context(self) -> Any:
-        """The build context model (files, .dockerignore, git state); see carpenter.model.context."""
+        """The build context (files, .dockerignore, git state); see carpenter.model.context."""
         from carpenter.model.context import BuildContext
 
         return BuildContext.load(self.context_dir, self.dockerfile)

@@ -108,8 +108,15 @@ def _walk(root: str, errors: list[dict[str, Any]]) -> list[str]:
 # Scanning
 
 
+_ACTIVE: dict[tuple, list[type[Rule]]] = {}
+
+
 def active_rules(config: ScanConfig) -> list[type[Rule]]:
-    return [rule for rule in all_rules().values() if config.selects(rule)]
+    """The selected rules; computed once per selection, not once per file."""
+    key = (config.select, config.extend_select, config.ignore, config.profile_rules)
+    if key not in _ACTIVE:
+        _ACTIVE[key] = [rule for rule in all_rules().values() if config.selects(rule)]
+    return _ACTIVE[key]
 
 
 def scan_dockerfile(
@@ -202,13 +209,17 @@ def _suppress_inline(findings: list[Finding], dockerfile: Dockerfile) -> list[Fi
         rule = rules.get(f.rule)
         silenced = False
         for first, last, keys in ranges:
-            if f.path == dockerfile.path and first <= f.line <= last and rule is not None:
-                if any(rule_matches(rule, k) or k.upper() in rule.hadolint for k in keys):
-                    silenced = True
-                    break
+            in_range = f.path == dockerfile.path and first <= f.line <= last
+            if in_range and rule is not None and _silences(rule, keys):
+                silenced = True
+                break
         if not silenced:
             kept.append(f)
     return kept
+
+
+def _silences(rule: type[Rule], keys: list[str]) -> bool:
+    return any(rule_matches(rule, k) or k.upper() in rule.hadolint for k in keys)
 
 
 def _suppression_ranges(dockerfile: Dockerfile) -> list[tuple[int, int, list[str]]]:

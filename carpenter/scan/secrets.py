@@ -470,6 +470,7 @@ def fingerprint_of(value: str) -> str:
     return fingerprint(value)
 
 
+@lru_cache(maxsize=1)
 def token_file_patterns():
     """(patterns, exempt) as DockerIgnore matchers for the token-file list."""
     from carpenter.model.dockerignore import DockerIgnore, parse_patterns

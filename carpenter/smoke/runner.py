@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from carpenter.errors import CarpenterError, EngineError
 from carpenter.redact import redact
 from carpenter.smoke import containers
 from carpenter.smoke.result import FAIL, PASS, Check, SmokeResult
@@ -209,10 +210,20 @@ def smoke(image: str, options: SmokeOptions, client=None) -> SmokeResult:
     containers.sweep(client)
     result = SmokeResult(image=image, image_id=image_obj.id, gpu_requested=options.gpu)
     started = time.monotonic()
-    run_harness(client, image, options, result)
-    if options.server:
-        from carpenter.smoke.server import check_server
+    try:
+        run_harness(client, image, options, result)
+        if options.server:
+            from carpenter.smoke.server import check_server
 
-        result.server = check_server(client, image, options, result)
+            result.server = check_server(client, image, options, result)
+    except CarpenterError:
+        raise
+    except Exception as exc:  # the engine went away or refused mid-run (docker/requests errors)
+        import docker
+        import requests
+
+        if isinstance(exc, docker.errors.DockerException | requests.RequestException):
+            raise EngineError(f"the Docker engine failed during the smoke: {exc}") from exc
+        raise
     result.timings["total"] = round(time.monotonic() - started, 3)
     return result

@@ -84,6 +84,7 @@ def test_git_clone_target_and_checkouts() -> None:
 
 def test_tag_like_refs() -> None:
     assert is_tag_like("v2.3.3") and is_tag_like("0.41.1") and is_tag_like("release-1.2")
+    assert is_tag_like("tags/v1.0") and is_tag_like("refs/tags/nightly")
     assert not is_tag_like("main") and not is_tag_like(None)
 
 

@@ -66,3 +66,20 @@ def test_fixture(name: str) -> None:
     missing = sorted(want - found)
     extra = sorted(found - want)
     assert not missing and not extra, f"{name}: missing {missing}, unexpected {extra}"
+
+
+def test_paths_follow_the_way_the_input_was_named() -> None:
+    """Scanned from the repository root, every path (requirements files too) gains the prefix."""
+    name = "requirements-nested"
+    folder = FIXTURES / name
+    inside, _, _ = scan_fixture(folder)
+    cwd = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        prefix = f"fixtures/submissions/{name}"
+        report = scan_paths([f"{prefix}/Dockerfile"], ScanOptions())
+    finally:
+        os.chdir(cwd)
+    outside = {(f.rule, f.path, f.line) for f in report.findings}
+    assert outside == {(rule, f"{prefix}/{path}", line) for rule, path, line in inside}
+    assert any(path.endswith("requirements/base.txt") for _, path, _ in outside)

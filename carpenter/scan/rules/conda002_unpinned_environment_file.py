@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import posixpath
+import re
 from collections.abc import Iterator
 
 from carpenter.model.conda import CondaCommand, conda_commands, environment_entries, parse_spec
 from carpenter.model.copies import cwd_for
 from carpenter.model.dockerfile import Instruction
 from carpenter.model.pip import classify_requirement
+from carpenter.model.requirements import parse_requirements
 from carpenter.model.shell import Word
 from carpenter.model.source import SourceFile
 from carpenter.scan.context import ScanContext
-from carpenter.scan.facts import locate
+from carpenter.scan.facts import context_text, locate
 from carpenter.scan.finding import Finding
 from carpenter.scan.registry import Rule, register
 
@@ -57,15 +60,18 @@ class CondaUnpinnedEnvironmentFile(Rule):
         for inst in ctx.dockerfile.instructions:
             for conda in conda_commands(inst):
                 for image_path in _env_files(conda):
-                    found = locate(ctx, inst, image_path, cwd_for(inst, conda.command))
+                    where = posixpath.join(cwd_for(inst, conda.command), image_path)
+                    found = locate(ctx, inst, where, "/")
                     if found is None or found.rel is None or found.rel in seen:
                         continue
                     seen.add(found.rel)
-                    source = ctx.context_file(found.rel)
+                    source = context_text(ctx, found.rel)
                     if source is not None:
-                        yield from self._file(ctx, inst, source)
+                        yield from self._file(ctx, inst, source, posixpath.dirname(where), seen)
 
-    def _file(self, ctx: ScanContext, inst: Instruction, source: SourceFile) -> Iterator[Finding]:
+    def _file(
+        self, ctx: ScanContext, inst: Instruction, source: SourceFile, folder: str, seen: set[str]
+    ) -> Iterator[Finding]:
         if source.path.endswith((".yml", ".yaml")):
             entries = environment_entries(source) or []
             items = [(e.manager, e.text, e.offset, e.end_offset) for e in entries]
@@ -87,8 +93,11 @@ class CondaUnpinnedEnvironmentFile(Rule):
                               fix_hint=f"pin it: {spec.name}=<version>", source=source,
                               package=spec.name, manager="conda")
                 continue
+            if text.startswith(("-r ", "--requirement ", "-r", "--requirement=")):
+                yield from self._pip_file(ctx, inst, text, folder, seen)
+                continue
             if text.startswith("-"):
-                continue  # pip options (-r, --extra-index-url) in the pip: section
+                continue  # other pip options (--extra-index-url ...) in the pip: section
             req = classify_requirement(text, Word(text, text, start, end))
             if req.kind not in ("requirement", "url") or req.pinned:
                 continue
@@ -97,6 +106,31 @@ class CondaUnpinnedEnvironmentFile(Rule):
             yield self.at(ctx, start, end, f"pip dependency {label} {why}",
                           fix_hint=f"pin it: {label}==<version>", source=source,
                           package=req.name, requirement=text, manager="pip")
+
+    def _pip_file(
+        self, ctx: ScanContext, inst: Instruction, option: str, folder: str, seen: set[str]
+    ) -> Iterator[Finding]:
+        """`- -r requirements.txt` in the pip: section: conda runs pip next to the yml."""
+        value = re.sub(r"^(?:-r|--requirement)[=\s]*", "", option).strip()
+        found = locate(ctx, inst, posixpath.join(folder, value), "/") if value else None
+        if found is None or found.rel is None or found.rel in seen:
+            return
+        seen.add(found.rel)
+        source = context_text(ctx, found.rel)
+        if source is None:
+            return
+        for line in parse_requirements(source, variables=inst.vars).requirements:
+            req = line.requirement
+            if req is None or req.kind not in ("requirement", "url") or req.pinned:
+                continue
+            label = req.raw_name or req.text
+            why = "is not pinned" if not req.specifier else f"{req.specifier} is a range"
+            yield self.at(ctx, req.word.offset, req.word.end_offset,
+                          f"pip dependency {label} {why} (read by the pip: section of an "
+                          "environment file)", fix_hint=f"pin it: {label}==<version>",
+                          source=source, package=req.name, requirement=req.text,
+                          manager="pip", spec_offset=line.spec_offset,
+                          spec_end_offset=line.spec_end_offset)
 
 
 def _env_files(conda: CondaCommand) -> list[str]:

@@ -71,6 +71,8 @@ class CudaExtensionSourceBuild(Rule):
             clones = None
             for install in pip_installs(inst):
                 for req in install.requirements:
+                    if req.kind == "requirement" and package_named(req.name) is None:
+                        continue  # the common case: not a CUDA extension, nothing to compute
                     if env is None:
                         env, clones = image_env(inst), clones_before(inst)
                     found = self._requirement(inst, install, req, env, clones)

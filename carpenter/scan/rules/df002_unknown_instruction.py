@@ -10,11 +10,12 @@ from carpenter.scan.finding import Finding
 from carpenter.scan.registry import Rule, register
 
 # Words that start a shell command: a line beginning with one lost its RUN (or its `\`).
-SHELL_WORDS = frozenset(
+_SHELL_WORDS_TEXT = (
     "pip pip3 python python3 apt apt-get conda mamba micromamba git curl wget cd mkdir rm cp mv "
     "echo export chmod chown ln tar unzip make cmake bash sh source uv npm yum dnf apk "
-    "huggingface-cli accelerate torchrun set sed ls cat".split()
+    "huggingface-cli accelerate torchrun set sed ls cat"
 )
+SHELL_WORDS = frozenset(_SHELL_WORDS_TEXT.split())
 
 
 @register

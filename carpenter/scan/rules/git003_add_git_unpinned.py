@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 
@@ -11,6 +12,19 @@ from carpenter.scan.finding import Finding
 from carpenter.scan.registry import Rule, register
 
 _GIT_URL = re.compile(r"^(?:git@[^:]+:|git://|ssh://|https?://[^#\s]+\.git(?:#|$))")
+
+
+def _sources(inst) -> list[tuple[str, int, int]]:
+    """ADD sources with file offsets, shell form or JSON form."""
+    if inst.json_args is None:
+        return [(t.text, t.offset, t.end_offset) for t in inst.tokens[:-1]]
+    out, at = [], 0
+    for item in inst.json_args[:-1]:
+        found = inst.args.find(json.dumps(item), at)
+        start = inst.args_offset + max(found, 0)
+        out.append((item, start, start + (len(json.dumps(item)) if found >= 0 else 0)))
+        at = max(found, at)
+    return out
 
 
 def git_ref(url: str) -> str | None:
@@ -51,9 +65,8 @@ class AddGitUnpinned(Rule):
         for inst in ctx.dockerfile.instructions:
             if inst.keyword != "ADD" or "checksum" in inst.flags:
                 continue
-            tokens = inst.tokens[:-1] if inst.json_args is None else []
-            for token in tokens:
-                url = inst.expand(token.text)[0]
+            for text, start, end in _sources(inst):
+                url = inst.expand(text)[0]
                 if not _GIT_URL.match(url):
                     continue
                 ref = git_ref(url)
@@ -64,5 +77,5 @@ class AddGitUnpinned(Rule):
                 else:
                     moving = f"the branch {ref}" if ref else "the default branch"
                     message, severity = f"ADD {url} copies {moving} as it is at build time", None
-                yield self.at(ctx, token.offset, token.end_offset, message, severity=severity,
+                yield self.at(ctx, start, end, message, severity=severity,
                               fix_hint="add the commit: URL.git#<40-hex sha>", url=url, ref=ref)

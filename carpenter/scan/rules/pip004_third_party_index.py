@@ -12,7 +12,9 @@ from carpenter.scan.finding import Finding
 from carpenter.scan.registry import Rule, register
 
 PYPI_HOSTS = frozenset({"pypi.org", "pypi.python.org", "files.pythonhosted.org"})
-INDEX_OPTIONS = frozenset({"--index-url", "--extra-index-url", "--index", "--default-index"})
+INDEX_OPTIONS = frozenset(
+    {"--index-url", "--extra-index-url", "--index", "--default-index", "--find-links"}
+)
 _CREDENTIALS = re.compile(r"(://)[^/@\s]+@")
 
 
@@ -33,10 +35,11 @@ def third_party(url: str | None) -> bool:
 
 @register
 class PipThirdPartyIndex(Rule):
-    """Note `--index-url`/`--extra-index-url` pointing somewhere other than PyPI.
+    """Note `--index-url`/`--extra-index-url`/`--find-links` pointing somewhere other than PyPI.
 
     ## What it does
-    Reports index options on pip/uv command lines and in the requirements files they read
+    Reports index options (and remote `--find-links` pages such as PyTorch's
+    `torch_stable.html`) on pip/uv command lines and in the requirements files they read
     when the host is not PyPI (for example the PyTorch or NVIDIA wheel indexes, a nightly
     index, or a private mirror). Credentials in the URL are masked.
 
@@ -62,7 +65,7 @@ class PipThirdPartyIndex(Rule):
 
     def check(self, ctx: ScanContext) -> Iterator[Finding]:
         for use in pip_uses(ctx):
-            for option in use.install.index_urls:
+            for option in use.install.index_urls + use.install.option_values("--find-links"):
                 if third_party(option.value):
                     word = option.value_word or option.word
                     yield self._finding(ctx, option.name, option.value or "", word.offset,
