@@ -186,9 +186,12 @@ def main() -> None:
     print(f"\n{'tool':<36} {'files':>6} {'wall s':>8} {'CPU s':>8} {'files/s':>9} "
           f"{'ms CPU/file':>12} {'findings':>9}")
     for name, r in rows:
-        print(f"{name:<36} {r['files']:>6} {r['wall']:>8.2f} {r['cpu']:>8.2f} "
-              f"{r['files'] / r['wall']:>9.1f} {1000 * r['cpu'] / r['files']:>12.1f} "
-              f"{r['findings']:>9}")
+        # Pool workers are grandchildren (forkserver): their CPU is not in RUSAGE_CHILDREN.
+        pooled = "--jobs" in name and not name.endswith("--jobs 1")
+        cpu = f"{r['cpu']:>8.2f}" if not pooled else f"{'-':>8}"
+        per_file = f"{1000 * r['cpu'] / r['files']:>12.1f}" if not pooled else f"{'-':>12}"
+        print(f"{name:<36} {r['files']:>6} {r['wall']:>8.2f} {cpu} "
+              f"{r['files'] / r['wall']:>9.1f} {per_file} {r['findings']:>9}")
     hado_rate = hado["files"] / hado["wall"]
     for name, r in rows[:-1]:
         print(f"ratio {name} / hadolint: {r['files'] / r['wall'] / hado_rate:.1f}x files/s "

@@ -6,6 +6,7 @@ step (carpenter.fix.output), so a failure never leaves a half-fixed submission.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
@@ -148,7 +149,10 @@ def fix_paths(paths: Iterable[str], options: FixOptions) -> FixReport:
     if options.jobs > 1 and len(files) > 8:
         # Each Dockerfile is scanned and fixed in a worker; edits are merged here, where a
         # file shared by two Dockerfiles (a requirements.txt) gets each edit once.
-        with ProcessPoolExecutor(max_workers=options.jobs) as pool:
+        # forkserver, not fork: forked workers deadlocked here (a lock inherited from the
+        # parent), and a fresh interpreter per worker costs ~1 s once.
+        context = multiprocessing.get_context("forkserver")
+        with ProcessPoolExecutor(max_workers=options.jobs, mp_context=context) as pool:
             partials = list(pool.map(_fix_one, files, repeat(options), chunksize=8))
     else:
         partials = [_fix_one(path, options) for path in files]

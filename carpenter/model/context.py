@@ -228,7 +228,10 @@ class BuildContext:
 
     def is_lfs_pointer(self, rel: str) -> bool:
         entry = self.entries.get(rel)
-        size = entry.size if entry is not None and entry.kind == "file" else None
+        if entry is not None and (entry.kind != "file" or not
+                                  len(LFS_HEADER) <= entry.size <= LFS_MAX_SIZE):
+            return False  # decided from the listing, no file opened
+        size = entry.size if entry is not None else None
         path = self.fs_path(rel)
         try:
             if size is None:
@@ -543,21 +546,20 @@ def _ignore_stamp(root: str, dockerfile_rel: str | None) -> tuple:
 
 
 def candidate_contexts(context: BuildContext, dockerfile_path: str) -> list[str]:
-    """Other folders a user might have meant as the context: ancestors up to the repository
-    root (three levels without git) and the Dockerfile's own folder."""
+    """Other folders a user might have meant as the context: the Dockerfile's own folder and
+    up to two folders above the context, never above the repository root. (Further up, an
+    unrelated `*.yaml` would "resolve" a wildcard by accident.)"""
     found: list[str] = []
     top = context.git.top if context.git else None
     folder = context.real_root
-    for _ in range(8):
+    for _ in range(2):
+        if top is not None and folder == top:
+            break
         parent = os.path.dirname(folder)
         if parent == folder:
             break
         folder = parent
-        if top is not None and not (folder == top or folder.startswith(top + os.sep)):
-            break
         found.append(folder)
-        if top is None and len(found) >= 3:
-            break
     own = os.path.realpath(os.path.dirname(os.path.abspath(dockerfile_path)))
     if own != context.real_root and own not in found:
         found.insert(0, own)

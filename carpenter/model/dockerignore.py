@@ -150,6 +150,7 @@ class DockerIgnore:
     patterns: list[IgnorePattern] = field(default_factory=list)
     path: str | None = None  # the ignore file used, if any
     always_sent: frozenset[str] = frozenset()  # Dockerfile and .dockerignore (context-relative)
+    _memo: dict[str, tuple[bool, ...]] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def has_exceptions(self) -> bool:
@@ -158,22 +159,31 @@ class DockerIgnore:
     def matching_pattern(self, rel_path: str) -> IgnorePattern | None:
         """The pattern that decides `rel_path` is excluded, or None when it is sent."""
         rel = clean_path(rel_path.replace(os.sep, "/")).lstrip("/")
-        if rel in self.always_sent or rel == ".":
+        if rel in self.always_sent or rel == "." or not self.patterns:
             return None
-        parent = posixpath.dirname(rel)
-        parent_dirs = parent.split("/") if parent else []
-        prefixes = ["/".join(parent_dirs[: k + 1]) for k in range(len(parent_dirs))]
+        inherited = self._folder_hits(posixpath.dirname(rel))
         matched = False
         decider: IgnorePattern | None = None
-        for pattern in self.patterns:
+        for pattern, from_parent in zip(self.patterns, inherited, strict=True):
             if pattern.exclusion != matched:
                 continue  # cannot change the outcome
             # A pattern matching any parent folder matches everything inside it.
-            hit = pattern.match(rel) or any(pattern.match(p) for p in prefixes)
-            if hit:
+            if from_parent or pattern.match(rel):
                 matched = not pattern.exclusion
                 decider = pattern if matched else None
         return decider if matched else None
+
+    def _folder_hits(self, folder: str) -> tuple[bool, ...]:
+        """Per pattern: does it match `folder` or a folder above it (memoised per folder)."""
+        if not folder:
+            return (False,) * len(self.patterns)
+        cached = self._memo.get(folder)
+        if cached is None:
+            above = self._folder_hits(posixpath.dirname(folder))
+            cached = tuple(hit or p.match(folder) for hit, p in zip(above, self.patterns,
+                                                                     strict=True))
+            self._memo[folder] = cached
+        return cached
 
     def excludes(self, rel_path: str) -> bool:
         return self.matching_pattern(rel_path) is not None

@@ -7,6 +7,7 @@ Every reporter passes any message or source text it prints through `carpenter.re
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any
@@ -63,6 +64,12 @@ def safe_text(text: str, known: tuple[str, ...] = ()) -> str:
     """`text` with every secret-looking value masked (a no-op if redact is unavailable)."""
     if not text:
         return text
+    return _redacted(text, known)
+
+
+@functools.lru_cache(maxsize=65536)
+def _redacted(text: str, known: tuple[str, ...]) -> str:
+    # Cached: a large scan repeats the same messages and paths thousands of times.
     try:
         from carpenter.redact import redact
     except ImportError:  # redact.py belongs to another stage; never fail a report over it

@@ -14,15 +14,21 @@ if TYPE_CHECKING:
     from carpenter.scan.engine import ScanReport
 
 SCHEMA_VERSION = 1
+FINDING_FIELDS = ("rule", "name", "category", "severity", "path", "line", "end_line", "column",
+                  "end_column", "message", "fix_hint", "fixable")
 
 
 def report_dict(report: ScanReport) -> dict[str, Any]:
-    findings = []
-    for finding in report.findings:
-        item = finding.to_json()
-        item["message"] = safe_text(item["message"])
-        item["fix_hint"] = safe_text(item["fix_hint"])
-        findings.append(item)
+    # Field by field rather than Finding.to_json(): asdict() deep-copies `data` for nothing,
+    # a third of the report time on a 14,000-finding scan.
+    findings = [
+        {
+            **{name: getattr(finding, name) for name in FINDING_FIELDS},
+            "message": safe_text(finding.message),
+            "fix_hint": safe_text(finding.fix_hint),
+        }
+        for finding in report.findings
+    ]
     errors = [
         {
             "path": str(error.get("path") or ""),

@@ -79,14 +79,17 @@ class SarifReporter(Reporter):
     name = "sarif"
 
     def render(self, report: ScanReport) -> str:
-        return json.dumps(self.document(report), indent=2, ensure_ascii=False) + "\n"
+        # Compact: json's C encoder only runs without indent (5x faster on a large scan), and
+        # code scanning caps uploads by size.
+        return json.dumps(self.document(report), ensure_ascii=False, separators=(",", ":")) + "\n"
 
     def document(self, report: ScanReport) -> dict[str, Any]:
         rules = self._rules(report)
         index = {rule.id: i for i, rule in enumerate(rules)}
         sources = SourceCache()
         seen: dict[str, int] = {}
-        results = [self._result(f, index, sources, seen) for f in report.findings]
+        uris: dict[str, tuple[str, str | None]] = {}
+        results = [self._result(f, index, sources, seen, uris) for f in report.findings]
         run: dict[str, Any] = {
             "tool": {
                 "driver": {
@@ -119,9 +122,12 @@ class SarifReporter(Reporter):
 
     @staticmethod
     def _result(
-        finding: Finding, index: dict[str, int], sources: SourceCache, seen: dict[str, int]
+        finding: Finding, index: dict[str, int], sources: SourceCache, seen: dict[str, int],
+        uris: dict[str, tuple[str, str | None]],
     ) -> dict[str, Any]:
-        uri, base = artifact_uri(finding.path)
+        if finding.path not in uris:
+            uris[finding.path] = artifact_uri(finding.path)
+        uri, base = uris[finding.path]
         location: dict[str, Any] = {"uri": uri}
         if base:
             location["uriBaseId"] = base

@@ -70,7 +70,8 @@ class TextReporter(Reporter):
     ) -> None:
         from rich.text import Text
 
-        console.print(Text(_printable(safe_text(path)), style="bold underline"))
+        # One print per file: rich's per-call overhead dominated large reports.
+        lines = [Text(_printable(safe_text(path)), style="bold underline")]
         secrets = _secret_texts(findings, sources)
         for finding in sorted(findings, key=lambda f: f.sort_key()):
             head = Text("  ")
@@ -81,14 +82,17 @@ class TextReporter(Reporter):
             head.append(finding.rule, style="bold")
             head.append(f" {finding.name}  ", style="dim")
             head.append(_printable(safe_text(finding.message, secrets)))
-            console.print(head)
-            for line in _frame(finding, sources, secrets):
-                console.print(line)
+            lines.append(head)
+            lines.extend(_frame(finding, sources, secrets))
             if finding.fix_hint:
                 hint = Text("      fix: ", style="green")
                 hint.append(_printable(safe_text(finding.fix_hint, secrets)))
-                console.print(hint)
-        console.print()
+                lines.append(hint)
+        lines.append(Text(""))
+        if self.color:
+            console.print(Text("\n").join(lines))
+        else:  # plain output needs none of rich's rendering, only the text
+            console.file.write("\n".join(line.plain for line in lines) + "\n")
 
     @staticmethod
     def _error(error: dict) -> Text:

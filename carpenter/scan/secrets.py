@@ -80,6 +80,9 @@ class SecretData:
     max_file_bytes: int
     max_files: int
     max_total_bytes: int
+    max_engine_files: int
+    max_engine_bytes: int
+    max_engine_file_bytes: int
     prefilter: re.Pattern[bytes]
     raw: dict[str, Any]
 
@@ -134,6 +137,9 @@ def _compile(raw: dict[str, Any]) -> SecretData:
         max_file_bytes=int(files["max_file_bytes"]),
         max_files=int(files["max_files"]),
         max_total_bytes=int(files["max_total_bytes"]),
+        max_engine_files=int(files.get("max_engine_files", 200)),
+        max_engine_bytes=int(files.get("max_engine_bytes", 1_000_000)),
+        max_engine_file_bytes=int(files.get("max_engine_file_bytes", 100_000)),
         prefilter=re.compile(files["prefilter"].encode()),
         raw=raw,
     )
@@ -472,12 +478,17 @@ def fingerprint_of(value: str) -> str:
 
 @lru_cache(maxsize=1)
 def token_file_patterns():
-    """(patterns, exempt) as DockerIgnore matchers for the token-file list."""
+    """(patterns, exempt, gate): DockerIgnore matchers for the token-file list, and a regex on
+    file names that any match must pass (so most files cost one regex, not every pattern)."""
+    import fnmatch
+
     from carpenter.model.dockerignore import DockerIgnore, parse_patterns
 
     data = secret_data()
+    names = {p.rsplit("/", 1)[-1] for p in data.token_files}
+    gate = re.compile("|".join(fnmatch.translate(n) for n in sorted(names)))
     return (DockerIgnore(parse_patterns("\n".join(data.token_files))),
-            DockerIgnore(parse_patterns("\n".join(data.token_files_exempt))))
+            DockerIgnore(parse_patterns("\n".join(data.token_files_exempt))), gate)
 
 
 def is_context_text_file(rel: str) -> bool:
@@ -525,8 +536,22 @@ def context_secrets(context) -> ContextSecrets:
         read += 1
         if _may_hold_secret(context.fs_path(rel), data.prefilter):
             chosen.append(rel)
+    # detect-secrets costs ~5 ms a file: past a cap, the rest get Carpenter's regex pass only.
+    engine: list[str] = []
+    engine_bytes = 0
+    rest: list[str] = []
+    for rel in chosen:
+        size = context.entries[rel].size
+        if (len(engine) < data.max_engine_files and size <= data.max_engine_file_bytes
+                and engine_bytes + size <= data.max_engine_bytes):
+            engine.append(rel)
+            engine_bytes += size
+        else:
+            rest.append(rel)
     by_path = {context.fs_path(rel): rel for rel in chosen}
-    hits = [(by_path.get(h.path, h.path), h) for h in scan_files(list(by_path))]
+    found = scan_files([context.fs_path(r) for r in engine])
+    found += _scan_files_with_regexes([context.fs_path(r) for r in rest])
+    hits = [(by_path.get(h.path, h.path), h) for h in found]
     result = ContextSecrets(hits, read, skipped, truncated)
     result.read_bytes = total
     context.facts["secrets"] = result

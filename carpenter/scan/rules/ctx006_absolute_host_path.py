@@ -24,6 +24,10 @@ CUE = re.compile(
     r"data\b|data[_/-]|corpus|\.(?:bin|safetensors|pt|pth|ckpt|gguf|onnx|h5|pkl|npz|npy|"
     r"parquet|arrow|jsonl|json|csv)\b"
 )
+# Generic mount-point folders: also common inside images and as run-time volumes, so a value
+# there is only reported when it is read as an input (not a cache, output or log location).
+WEAK_PREFIX = re.compile(r"^/(?:mnt|data|scratch|storage|datasets?)/")
+WRITTEN = re.compile(r"(?i)cache|hf_home|_home$|output|out$|out_?dir|save|log|tmp|temp")
 # Options and commands whose argument is a folder the build creates inside the image.
 CREATES = frozenset({"--local-dir", "--local_dir", "--output-dir", "--output_dir", "-O", "-o",
                      "-P", "--cache-dir", "--cache_dir", "--target", "-t", "--directory-prefix"})
@@ -102,10 +106,13 @@ class AbsoluteHostPath(Rule):
                 continue
             if any(path == p or path.startswith(p.rstrip("/") + "/") for p in created):
                 continue
+            if WEAK_PREFIX.match(path) and WRITTEN.search(name):
+                continue  # e.g. HF_HOME=/data/hf: created at run time, not read from the host
             yield self.at(
                 ctx, offset + match.start(), offset + match.end(),
-                f"{inst.keyword} uses {path!r}, a folder of the build machine that nothing in "
-                "this Dockerfile creates: the image will not find these weights/data",
+                f"{inst.keyword} uses {path!r}, a folder of the build machine (or a run-time "
+                "mount) that nothing in this Dockerfile creates: the image will not find these "
+                "weights/data",
                 fix_hint="copy or download the files into the image and use that path",
                 path_kind="value")
 

@@ -17,8 +17,8 @@ class CopySourceOtherContext(Rule):
 
     ## What it does
     When a source is missing from the build context, looks for it relative to the Dockerfile's
-    own folder and to the folders above the context (up to the repository root) and names the
-    context that would make the build work.
+    own folder and to the two folders above the context (never above the repository root) and
+    names the context that would make the build work.
 
     ## Why it matters
     A Dockerfile in a subfolder (`docker/Dockerfile`) written for `docker build -f

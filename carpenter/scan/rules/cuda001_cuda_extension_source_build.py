@@ -23,6 +23,7 @@ from carpenter.scan.cuda import (
     prebuilt_for,
     wheel_url,
 )
+from carpenter.scan.facts import pip_uses
 from carpenter.scan.finding import Finding
 from carpenter.scan.registry import Rule, register
 
@@ -34,10 +35,11 @@ class CudaExtensionSourceBuild(Rule):
     ## What it does
     For each package listed in `rules/cuda_extensions.toml` (flash-attn, xformers, apex,
     deepspeed with `DS_BUILD_*`, bitsandbytes, auto-gptq, exllama, mamba-ssm, causal-conv1d,
-    vllm, PyG extensions, detectron2, pytorch3d, ...), reports a `pip install` or `python setup.py
-    install` that compiles it: from git or a cloned source tree, from a PyPI source
-    distribution, with `--no-binary` or a force-build variable, or where no prebuilt wheel matches
-    the torch / CUDA / Python the image fixes (read from the base image tag and pinned torch
+    vllm, PyG extensions, detectron2, pytorch3d, ...), reports a `pip install` (on the command
+    line or in a requirements file it reads) or `python setup.py install` that compiles it:
+    from git or a cloned source tree, from a PyPI source distribution, with `--no-binary` or a
+    force-build variable, or where no prebuilt wheel matches the torch / CUDA / Python the image
+    fixes (read from the base image tag and pinned torch
     installs). Each finding estimates the build cost and names the prebuilt alternative.
 
     ## Why it matters
@@ -80,6 +82,7 @@ class CudaExtensionSourceBuild(Rule):
                         package, why, version = found
                         yield self._finding(ctx, inst, req.word.offset, req.word.end_offset,
                                             req.text, package, why, version, env, install)
+            yield from self._requirement_files(ctx, inst)
             for script in scripts_of(inst):
                 for cmd in script.commands:
                     words, _ = cmd.effective()
@@ -93,6 +96,27 @@ class CudaExtensionSourceBuild(Rule):
                         yield self._finding(ctx, inst, words[0].offset, words[-1].end_offset,
                                             " ".join(w.text for w in words), package,
                                             f"setup.py in a clone of {url}", None, env, None)
+
+    def _requirement_files(self, ctx: ScanContext, inst: Instruction) -> Iterator[Finding]:
+        """CUDA packages listed in the requirements files a `pip install -r` reads."""
+        uses = [u for u in pip_uses(ctx) if u.inst is inst]
+        for use in uses:
+            env = clones = None
+            for file in use.requirement_files:
+                for line in file.requirements:
+                    req = line.requirement
+                    if req is None or (req.kind == "requirement"
+                                       and package_named(req.name) is None):
+                        continue
+                    if env is None:
+                        env, clones = image_env(inst), clones_before(inst)
+                    found = self._requirement(inst, use.install, req, env, clones)
+                    if found is None:
+                        continue
+                    package, why, version = found
+                    yield self._finding(ctx, inst, req.word.offset, req.word.end_offset,
+                                        req.text, package, why, version, env, use.install,
+                                        source=file.source)
 
     def _requirement(self, inst: Instruction, install: PipInstall, req: PipRequirement,
                      env: ImageEnv, clones: dict[str, str]):
@@ -138,7 +162,7 @@ class CudaExtensionSourceBuild(Rule):
 
     def _finding(self, ctx: ScanContext, inst: Instruction, start: int, end: int, text: str,
                  package: CudaPackage, why: str, version: str | None, env: ImageEnv,
-                 install: PipInstall | None) -> Finding:
+                 install: PipInstall | None, source=None) -> Finding:
         parts = [f"{text!r} compiles {package.name} during the build ({why}); "
                  f"{package.cost()} ({package.build_note})"]
         if package.setup_downloads and why == "PyPI has only a source distribution":
@@ -163,7 +187,7 @@ class CudaExtensionSourceBuild(Rule):
         alternative = package.alternative + (f": {url}" if url else "")
         parts.append(f"prebuilt alternative: {alternative}")
         low, high = package.build_minutes
-        return self.at(ctx, start, end, "; ".join(parts), fix_hint=alternative,
+        return self.at(ctx, start, end, "; ".join(parts), fix_hint=alternative, source=source,
                        package=package.name, version=version, build_minutes=[low, high],
                        prebuilt_alternative=alternative, prebuilt_url=url,
                        torch=env.torch, cuda=env.cuda, python=env.python)

@@ -46,9 +46,11 @@ class TokenFileInContext(Rule):
         context = ctx.build_context
         if context is None:
             return
-        patterns, exempt = token_file_patterns()
+        patterns, exempt, gate = token_file_patterns()
         sources = context.copy_sources(ctx.dockerfile)
         for rel in context.sent_files():
+            if not gate.match(rel.rsplit("/", 1)[-1]):
+                continue
             if not patterns.excludes(rel) or exempt.excludes(rel):
                 continue
             copier = next((s for s in sources if any(

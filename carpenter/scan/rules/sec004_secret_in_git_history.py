@@ -70,6 +70,9 @@ class SecretInGitHistory(Rule):
 
 
 def _still_present(context, rel: str, value: str) -> bool:
+    real = os.path.realpath(context.fs_path(rel))
+    if not real.startswith(context.real_root + os.sep):
+        return False  # never read through a link leading outside the context
     try:
         with open(context.fs_path(rel), encoding="utf-8", errors="replace") as handle:
             return value in handle.read(8 * 1024 * 1024)

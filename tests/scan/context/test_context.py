@@ -174,3 +174,22 @@ def test_uncommitted_dockerfile_does_not_flag_everything(repo: Path) -> None:
 def test_context_outside_a_repository_has_no_git_state(tmp_path: Path) -> None:
     write(tmp_path, {"a.txt": ""})
     assert git_state(str(tmp_path)) is None
+
+
+def test_one_listing_per_repository_not_per_context(repo: Path, monkeypatch) -> None:
+    import git as gitpython
+
+    calls: list[tuple] = []
+    original = gitpython.Git.execute
+
+    def counting(self, command, *args, **kwargs):
+        calls.append(tuple(command))
+        return original(self, command, *args, **kwargs)
+
+    monkeypatch.setattr(gitpython.Git, "execute", counting)
+    for folder in ("", "adapter", "outputs", "outputs/lora", "third_party"):
+        assert git_state(str(repo / folder)) is not None
+    assert len([c for c in calls if "ls-files" in c]) == 3
+    # A checked-out submodule is a repository of its own: one more listing.
+    assert git_state(str(repo / "third_party" / "lib")).prefix == ""
+    assert len([c for c in calls if "ls-files" in c]) == 6

@@ -183,3 +183,17 @@ def test_history_scan_is_one_git_process_not_one_per_file(tmp_path: Path, monkey
     assert result.file_changes == 40
     assert len([c for c in calls if "log" in c]) == 1
     assert time.perf_counter() - started >= 0  # figures live in bench/history_bench.py
+
+
+def test_nothing_is_verified_over_the_network(tmp_path: Path, monkeypatch) -> None:
+    import requests
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("network access attempted")
+
+    monkeypatch.setattr(requests.Session, "request", refuse)
+    slack = "xoxb-1234567890-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx"
+    write(tmp_path, {"creds.py": f'AWS = "AKIAIOSFODNN7EXAMPLQ"\nSLACK = "{slack}"\n'
+                                 f'HF = "{HF}"\n'})
+    hits = scan_files([str(tmp_path / "creds.py")])
+    assert {h.kind for h in hits} >= {"aws-access-key-id", "slack-token", "huggingface-token"}
