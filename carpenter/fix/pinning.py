@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+from packaging.utils import canonicalize_name
+
 from carpenter.fix.context import Change, Job, Outcome
 from carpenter.fix.edits import Edit
 from carpenter.fix.pipreq import (
@@ -119,13 +121,30 @@ def fix_conda(finding: Finding, job: Job) -> Outcome:
     if match is None or "$" in inner:
         return Outcome.skip(f"not a conda package spec: {original!r}")
     name = match.group("name")
-    version = job.snapshot.conda.get(name.lower())
+    version, why = conda_version(job, name)
     if version is None:
         return Outcome.skip(f"{name}: no conda version in snapshot {job.snapshot.name}")
     # `name=1.2.3` is conda's fuzzy pin (1.2.3*), exact enough and what users write.
     new = f"{quote}{prefix}{name}={version}{quote}"
     return Outcome([Change(finding.path, Edit(start, end, new))],
-                   summary=f"{original} -> {new}")
+                   summary=f"{original} -> {new}{why}")
+
+
+# conda names whose PyPI project differs (or that PyPI does not version the same way).
+_CONDA_ONLY = frozenset({"pytorch", "pytorch-cuda", "cudatoolkit", "cuda", "cudnn", "nccl",
+                         "python", "mkl", "libgcc", "torch"})
+
+
+def conda_version(job: Job, name: str) -> tuple[str | None, str]:
+    """The conda table first; else the PyPI version of the same date, since conda-forge
+    republishes PyPI releases under the same numbers (usually within days)."""
+    version = job.snapshot.conda.get(name.lower())
+    if version is not None:
+        return version, ""
+    if name.lower() in _CONDA_ONLY:
+        return None, ""
+    version = job.snapshot.pypi.get(canonicalize_name(name))
+    return version, " (PyPI version of the snapshot date; conda-forge republishes it)"
 
 
 # -- FROM -----------------------------------------------------------------------------------

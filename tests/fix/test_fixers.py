@@ -99,8 +99,20 @@ def test_conda_gets_an_equals_version(tmp_path):
     report = fix_fake(df, [finding(df, "unpinned-conda", "pytorch", 1),
                            finding(df, "unpinned-conda", "'python>=3.9'"),
                            finding(df, "unpinned-conda", "numpy")])
-    assert "-c pytorch pytorch=2.1.0 'python=3.10.13' numpy" in after(report, df)
+    # numpy is not in the test snapshot's PyPI table either: left alone
+    assert "-c pytorch pytorch=2.1.0 'python=3.10.13' numpy\n" in after(report, df)
     assert any("numpy: no conda version" in r.reason for r in report.skipped)
+
+
+def test_conda_falls_back_to_the_pypi_version_of_the_date(tmp_path):
+    df = submission(tmp_path, "FROM continuumio/miniconda3
+"
+                    "RUN conda install -y -c conda-forge transformers cudnn
+")
+    report = fix_fake(df, [finding(df, "unpinned-conda", "transformers"),
+                           finding(df, "unpinned-conda", "cudnn")])
+    assert "conda-forge transformers=4.34.1 cudnn\n" in after(report, df)
+    assert "PyPI version of the snapshot date" in report.applied[0].summary
 
 
 def test_apt_sources_are_frozen_once_per_stage_above_the_comment_block(tmp_path):

@@ -203,3 +203,43 @@ def test_text_masks_secret_findings_redact_does_not_know(tmp_path: Path, monkeyp
     report = ScanReport(["Dockerfile"], [secret, other], [], ScanConfig())
     for reporter in (TextReporter(), get_reporter("json"), SarifReporter(), GithubReporter()):
         assert password not in reporter.render(report), reporter.name
+
+
+# ---------------------------------------------------------------------------------------------
+# The whole fixture set, every format
+
+
+def test_every_format_on_all_fixtures(capsys, monkeypatch) -> None:
+    from carpenter.model.source import read_source
+    from carpenter.scan.engine import ScanOptions, scan_paths
+
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("NO_COLOR", "1")
+    report = scan_paths(["fixtures"], ScanOptions())
+    assert report.findings
+    secrets = set()
+    for f in report.findings:
+        if f.category == "secret" and f.end_offset > f.offset:
+            value = read_source(f.path).text[f.offset : f.end_offset]
+            if len(value) >= 12 and not any(c.isspace() for c in value):
+                secrets.add(value)
+    assert secrets  # the fixtures do contain secrets
+    outputs = {}
+    for fmt in ("text", "json", "sarif", "github"):
+        _, outputs[fmt], _ = run(capsys, "scan", "fixtures", "--format", fmt)
+        leaked = [s[:6] for s in secrets if s in outputs[fmt]]
+        assert not leaked, (fmt, leaked)
+    document = json.loads(outputs["sarif"])
+    errors = list(SARIF_VALIDATOR.iter_errors(document))
+    assert not errors, [e.message for e in errors[:3]]
+    results = document["runs"][0]["results"]
+    assert len(results) == len(report.findings)
+    uris = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in results}
+    assert any(uri.endswith("requirements.txt") for uri in uris)  # context files, repo-relative
+    assert all(uri.startswith("fixtures/") for uri in uris)
+    fingerprints = [r["partialFingerprints"][FINGERPRINT_KEY] for r in results]
+    assert len(set(fingerprints)) == len(fingerprints)
+    data = json.loads(outputs["json"])
+    jsonschema.validate(data, json.loads((ROOT / "rules/schemas/scan.schema.json").read_text()))
+    assert len(data["findings"]) == len(report.findings)
+    assert outputs["github"].count("\n::") + 1 >= len(report.findings)
