@@ -56,22 +56,30 @@ def fix_cuda_build(finding: Finding, job: Job) -> Outcome:
                             "the prebuilt wheel or pin the source and set MAX_JOBS by hand")
     inst, cmd = located
     word = job.word_at(finding.offset)
-    req = parse(word.text) if word is not None else None
-    if word is None or req is None:
+    if word is None:
         return Outcome.skip("cannot find the extension's requirement")
+    req = parse(word.text)
+    package = finding.data.get("package") or (req.name if req else None)
+    if not package:
+        return Outcome.skip("cannot tell which CUDA extension this installs")
     torch, cuda, python = image_facts(job, finding.offset)
     # The rule's own reading of the image (ImageEnv) wins where it has one.
     torch = finding.data.get("torch") or torch
     cuda = finding.data.get("cuda") or cuda
     python = finding.data.get("python") or python
-    wheel = job.snapshot.cuda_wheel(req.name, torch, cuda, python)
+    wheel = job.snapshot.cuda_wheel(package, torch, cuda, python)
     if wheel is not None:
-        return Outcome([Change(finding.path, Edit(word.offset, word.end_offset, wheel.url))],
+        start = _editable_flag_start(cmd, word) if req is None else word.offset
+        return Outcome([Change(finding.path, Edit(start, word.end_offset, wheel.url))],
                        summary=f"{word.text} -> prebuilt wheel {wheel.url.rsplit('/', 1)[-1]}")
+    if req is None:
+        return Outcome.skip(f"{package} is built from a clone or archive and snapshot "
+                            f"{job.snapshot.name} has no prebuilt wheel for torch {torch}, "
+                            f"CUDA {cuda}: pin the clone's commit and set MAX_JOBS by hand")
     pinned = fix_pip(finding, job)
     if pinned.skipped and pinned.skipped != "already pinned":
         return pinned
-    notes = [f"no prebuilt {req.name} wheel for torch {torch}, CUDA {cuda}, Python "
+    notes = [f"no prebuilt {package} wheel for torch {torch}, CUDA {cuda}, Python "
              f"{python or job.snapshot.target.python} in snapshot {job.snapshot.name}: it "
              f"compiles from source (hours, several GB of RAM per job); MAX_JOBS="
              f"{job.max_jobs} caps the parallel compiles"]
@@ -84,6 +92,14 @@ def fix_cuda_build(finding: Finding, job: Job) -> Outcome:
     return Outcome(changes, notes=notes,
                    summary=(pinned.summary + ", " if pinned.summary else "")
                    + f"MAX_JOBS={job.max_jobs}")
+
+
+def _editable_flag_start(cmd, word) -> int:
+    """`-e /src/flash-attention`: the wheel replaces the flag too (a wheel is not editable)."""
+    index = next((i for i, w in enumerate(cmd.words) if w is word or w == word), None)
+    if index and cmd.words[index - 1].text in ("-e", "--editable"):
+        return cmd.words[index - 1].offset
+    return word.offset
 
 
 def _sets_max_jobs(job: Job, cmd, inst) -> bool:

@@ -396,9 +396,10 @@ def _resolve_missing(job: Job) -> dict[str, str]:
     """Resolve names the snapshot lacks, at the snapshot's date (network)."""
     from carpenter.snapshot.create import CreateRequest, resolve
 
-    missing = sorted({canonicalize_name(str(f.data.get("name")))
-                      for f in job.findings if f.category == "unpinned-pip" and f.data.get("name")
-                      and job.snapshot.version(str(f.data["name"]))[0] is None})
+    names = {str(f.data.get("package") or f.data.get("name")) for f in job.findings
+             if f.category == "unpinned-pip" and (f.data.get("package") or f.data.get("name"))}
+    missing = sorted({canonicalize_name(n) for n in names
+                      if job.snapshot.version(n)[0] is None})
     if not missing:
         return {}
     pins, _ = resolve(CreateRequest(as_of=job.snapshot.as_of, requirements=missing,

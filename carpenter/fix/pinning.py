@@ -183,6 +183,11 @@ def _pin_arg_default(finding: Finding, job: Job, raw: str, ref: str, digest: str
         if inst.keyword != "ARG" or inst.stage is not None:
             continue
         found = re.search(rf"(?:^|\s){re.escape(name)}=(\"?)([^\s\"]+)\1", inst.args)
+        if found and "$" in found.group(2):
+            # A digest fixes one image: on a reference assembled from other ARGs it would
+            # silently override whatever --build-arg picks.
+            return Outcome.skip(f"ARG {name} is assembled from other build arguments; pin "
+                                "the digest where the final reference is chosen")
         if found and found.group(2) == ref:
             end = inst.args_offset + found.end(2)
             return Outcome([Change(finding.path, Edit(end, end, "@" + digest))],

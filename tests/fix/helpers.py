@@ -69,7 +69,7 @@ refs = ["x/y#1"]
 """
 
 
-def test_snapshot() -> Snapshot:
+def make_snapshot() -> Snapshot:
     return parse_snapshot(TEST_SNAPSHOT.encode())
 
 
@@ -101,12 +101,12 @@ def finding(path: Path, category: str, needle: str, occurrence: int = 0, **data)
 
 def fix_fake(path: Path, findings: list[Finding], snapshot: Snapshot | None = None,
              strategy: str = "rewrite") -> FixReport:
-    return fix_findings(str(path), findings, FixOptions(snapshot or test_snapshot(), strategy))
+    return fix_findings(str(path), findings, FixOptions(snapshot or make_snapshot(), strategy))
 
 
 def fix_dir(path: Path, snapshot: Snapshot | None = None, strategy: str = "rewrite",
             context: str | None = None) -> FixReport:
-    options = FixOptions(snapshot or test_snapshot(), strategy, ScanOptions(context=context))
+    options = FixOptions(snapshot or make_snapshot(), strategy, ScanOptions(context=context))
     return fix_paths([str(path)], options)
 
 

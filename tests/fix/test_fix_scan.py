@@ -94,7 +94,7 @@ def test_workers_give_the_same_result_and_share_files_once(tmp_path):
     from carpenter.fix.engine import FixOptions, fix_paths
     from carpenter.scan.engine import ScanOptions
 
-    from .helpers import test_snapshot
+    from .helpers import make_snapshot
 
     for n in range(10):
         submission(tmp_path / f"s{n}", f"FROM python:3.10-slim\nRUN pip install peft einops{n}\n")
@@ -104,7 +104,7 @@ def test_workers_give_the_same_result_and_share_files_once(tmp_path):
     (shared / "Dockerfile.gpu").write_text((shared / "Dockerfile").read_text())
 
     def run(jobs: int) -> dict[str, str]:
-        options = FixOptions(test_snapshot(), "rewrite", ScanOptions(), jobs=jobs)
+        options = FixOptions(make_snapshot(), "rewrite", ScanOptions(), jobs=jobs)
         report = fix_paths([str(tmp_path)], options)
         assert not report.errors
         return {f.path: f.after for f in report.files if f.changed}

@@ -105,10 +105,8 @@ def test_conda_gets_an_equals_version(tmp_path):
 
 
 def test_conda_falls_back_to_the_pypi_version_of_the_date(tmp_path):
-    df = submission(tmp_path, "FROM continuumio/miniconda3
-"
-                    "RUN conda install -y -c conda-forge transformers cudnn
-")
+    df = submission(tmp_path, "FROM continuumio/miniconda3\n"
+                    "RUN conda install -y -c conda-forge transformers cudnn\n")
     report = fix_fake(df, [finding(df, "unpinned-conda", "transformers"),
                            finding(df, "unpinned-conda", "cudnn")])
     assert "conda-forge transformers=4.34.1 cudnn\n" in after(report, df)
@@ -245,3 +243,14 @@ def test_a_later_checkout_of_a_tag_is_replaced_by_the_commit(tmp_path):
                     "git checkout v0.5.0 && pip install .\n")
     report = fix_fake(df, [finding(df, "unpinned-git", "https://github.com/huggingface/peft")])
     assert f"cd /peft && git checkout {SHA} && pip install ." in after(report, df)
+
+
+def test_cuda_build_from_a_clone_becomes_the_wheel(tmp_path):
+    df = submission(tmp_path, "FROM nvidia/cuda:12.1.0-devel-ubuntu22.04\n"
+                    "RUN pip install torch==2.1.0\n"
+                    "RUN git clone https://github.com/Dao-AILab/flash-attention /fa "
+                    "&& pip install -e /fa --no-build-isolation\n")
+    report = fix_fake(df, [finding(df, "cuda-source-build", "/fa --", package="flash-attn")])
+    assert ("&& pip install https://github.com/Dao-AILab/flash-attention/releases/download/"
+            "v2.3.3/flash_attn-2.3.3+cu121torch2.1cxx11abiFALSE-cp310-cp310-linux_x86_64.whl "
+            "--no-build-isolation\n") in after(report, df)

@@ -287,8 +287,8 @@ def test_mutated_dockerfiles_never_raise(text: str, tmp_path_factory) -> None:
     assert not internal, (internal, text)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                  HealthCheck.function_scoped_fixture])
+@settings(max_examples=max(25, FUZZ_EXAMPLES // 6), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(data=st.binary(max_size=400) | mutated().map(str.encode))
 def test_cli_exit_codes_on_random_bytes(data: bytes, tmp_path_factory, capsys) -> None:
     folder = tmp_path_factory.mktemp("cli")

@@ -117,6 +117,29 @@ def test_explicit_config_file_and_profile(work: Path, capsys, monkeypatch) -> No
     assert "unknown profile" in err and "lenient" in err
 
 
+def test_broken_config_file_is_a_located_error(work: Path, capsys) -> None:
+    (work / ".carpenter.toml").write_text('fail-on = "sometimes"\n')
+    code, _, err = run(capsys, "scan", "bad")
+    assert code == 2
+    assert ".carpenter.toml" in err and "sometimes" in err
+    (work / ".carpenter.toml").write_text("select = [\n")
+    code, _, err = run(capsys, "scan", "bad")
+    assert code == 2
+    assert "cannot read configuration" in err and "Traceback" not in err
+
+
+def test_context_option_moves_the_build_context(work: Path, capsys) -> None:
+    (work / "df").mkdir()
+    (work / "df" / "Dockerfile").write_text("FROM scratch\nCOPY model.bin /m/\n")
+    (work / "ctx").mkdir()
+    (work / "ctx" / "model.bin").write_text("weights")
+    _, without, _ = run(capsys, "scan", "df", "--format", "json")
+    _, with_ctx, _ = run(capsys, "scan", "df", "--context", "ctx", "--format", "json")
+    missing = [f["rule"] for f in as_json(without)["findings"] if "model.bin" in f["message"]]
+    assert missing  # the Dockerfile's own folder lacks model.bin
+    assert not [f for f in as_json(with_ctx)["findings"] if "model.bin" in f["message"]]
+
+
 def test_unknown_rule_key_is_a_usage_error(work: Path, capsys) -> None:
     code, _, err = run(capsys, "scan", "bad", "--select", "DF0002")
     assert code == 2
