@@ -12,6 +12,8 @@ expired by design.
 
 from __future__ import annotations
 
+import re
+
 from carpenter.fix.context import Change, Job, Outcome
 from carpenter.fix.edits import Edit
 from carpenter.model.dockerfile import Instruction, Stage
@@ -55,15 +57,6 @@ def sources_command(distro: str, url: str, security_url: str) -> str:
     )
 
 
-def _runs_apt_update(inst: Instruction) -> bool:
-    for _, cmd in all_commands(inst):
-        words, _ = cmd.effective()
-        argv = [w.text for w in words]
-        if argv[:1] and argv[0].rsplit("/", 1)[-1] in ("apt-get", "apt") and "update" in argv:
-            return True
-    return False
-
-
 def _uses_apt(inst: Instruction) -> bool:
     for _, cmd in all_commands(inst):
         words, _ = cmd.effective()
@@ -82,15 +75,19 @@ def already_frozen(stage: Stage, before: Instruction) -> bool:
     return False
 
 
+_DIRECTIVE = re.compile(r"^#\s*[A-Za-z]+\s*=")
+
+
 def insertion_point(job: Job, inst: Instruction) -> int:
-    """Start of the instruction's line, above any comment block (pragmas stay attached)."""
+    """Start of the instruction's line, above any comment block (pragmas stay attached) but
+    below the parser directives (`# syntax=`, `# escape=`) that must stay first."""
     source = job.dockerfile.source
+    directives = 0
+    while directives < source.line_count and _DIRECTIVE.match(source.line_text(directives + 1)):
+        directives += 1
     line = inst.start_line
-    while line > 1 and source.line_text(line - 1).lstrip().startswith("#"):
+    while line - 1 > directives and source.line_text(line - 1).lstrip().startswith("#"):
         line -= 1
-        if line == 1 and source.line_text(1).lstrip().startswith("# syntax"):
-            line = 2
-            break
     return source.offset_of(line)
 
 
@@ -100,8 +97,9 @@ def fix_apt(finding: Finding, job: Job) -> Outcome:
     stage = job.stage_at(finding.offset)
     if stage is None:
         return Outcome.skip("not inside a build stage")
-    target = next((i for i in stage.instructions if _runs_apt_update(i)), None) or next(
-        (i for i in stage.instructions if _uses_apt(i)), None)
+    # Before the stage's first apt command of any kind: an install that runs on the base
+    # image's own lists must see the dated archive too.
+    target = next((i for i in stage.instructions if _uses_apt(i)), None)
     if target is None:
         return Outcome.skip("no apt-get command found in this stage")
     if already_frozen(stage, target) or any(

@@ -3,7 +3,6 @@ to find the instruction, shell command and word under a finding's span."""
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, field
 
@@ -153,10 +152,3 @@ def pip_install_args(cmd: SimpleCommand) -> list[Word] | None:
                 return words[start:]
             return None
     return None
-
-
-def relative_to_cwd(path: str) -> str:
-    try:
-        return os.path.relpath(path)
-    except ValueError:
-        return path

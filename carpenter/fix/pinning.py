@@ -296,6 +296,8 @@ def _later_checkout(job: Job, clone):
 
 # -- build-time downloads --------------------------------------------------------------------
 
+_VALUED_OPTIONS = frozenset({"--revision", "--local-dir", "--cache-dir", "--repo-type",
+                             "--include", "--exclude", "--token", "--max-workers"})
 _CALL = re.compile(r"\b(snapshot_download|hf_hub_download|from_pretrained)\s*\(\s*"
                    r"(?:repo_id\s*=\s*)?(['\"])(?P<repo>[^'\"]+)\2")
 
@@ -313,16 +315,25 @@ def fix_download(finding: Finding, job: Job) -> Outcome:
 
 
 def _cli_revision(finding: Finding, job: Job, words, argv: list[str]) -> Outcome:
-    if any(a == "--revision" or a.startswith("--revision=") for a in argv):
-        return Outcome.skip("already has --revision")
     index = argv.index("download") + 1
-    repos = [w for w in words[index:] if not w.text.startswith("-")]
+    repos = [w for i, w in enumerate(words[index:], index) if not w.text.startswith("-")
+             and argv[i - 1] not in _VALUED_OPTIONS]
     if not repos:
         return Outcome.skip("download without a repository id")
     repo = repos[0].text
     revision = job.snapshot.downloads.get(repo)
     if revision is None:
         return Outcome.skip(f"no revision for {repo} in snapshot {job.snapshot.name}")
+    for i, word in enumerate(words):
+        if word.text == "--revision" and i + 1 < len(words):  # a branch or tag: replace it
+            value = words[i + 1]
+            if is_commit(value.text):
+                return Outcome.skip("already pinned to a commit")
+            return Outcome([Change(finding.path, Edit(value.offset, value.end_offset,
+                                                      revision))],
+                           summary=f"--revision {value.text} -> {revision[:12]}")
+        if word.text.startswith("--revision="):
+            return Outcome.skip("--revision=VALUE form: set the commit by hand")
     end = repos[0].end_offset
     return Outcome([Change(finding.path, Edit(end, end, f" --revision {revision}"))],
                    summary=f"{repo} -> --revision {revision[:12]}")
@@ -336,12 +347,18 @@ def _call_revision(finding: Finding, job: Job, text: str) -> Outcome:
         close = _closing_paren(text, match.end())
         if close is None:
             break
-        if "revision" in text[match.start():close]:
-            return Outcome.skip("already passes revision=")
         repo = match.group("repo")
         revision = job.snapshot.downloads.get(repo)
         if revision is None:
             return Outcome.skip(f"no revision for {repo} in snapshot {job.snapshot.name}")
+        given = re.search(r"\brevision\s*=\s*(['\"])([^'\"]*)\1", text[match.start():close])
+        if given is not None:  # revision="main": a moving branch, replace the value
+            if is_commit(given.group(2)):
+                return Outcome.skip("already pinned to a commit")
+            at = match.start() + given.start(2)
+            return Outcome([Change(finding.path, Edit(at, at + len(given.group(2)),
+                                                      revision))],
+                           summary=f"revision={given.group(2)} -> {revision[:12]}")
         quote = "'" if '"' in _enclosing_quote(text, finding.offset, job) else '"'
         return Outcome([Change(finding.path, Edit(close, close,
                                                   f", revision={quote}{revision}{quote}"))],

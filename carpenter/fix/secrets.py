@@ -74,7 +74,13 @@ def _from_variable(finding: Finding, job: Job, inst: Instruction, value: str) ->
         pairs = []
     else:
         name = pair.group("key")
-    secret_value = value if value and value != name else ""
+    # The literal to mask: SEC001 spans the token itself; SEC005 spans `NAME=$NAME` (no
+    # literal at all).
+    literal = pair.group("value").strip("\"'") if pair is not None else ""
+    secret_value = "" if not literal or literal.startswith("$") or \
+        finding.data.get("secret_kind") == "placeholder" else literal
+    if finding.category == "secret" and value and value != name and "=" not in value:
+        secret_value = value
     if pair is None or len(pairs) == 1:
         # The only variable: drop the instruction with its line end.
         line_start = source.offset_of(inst.start_line)
@@ -84,9 +90,10 @@ def _from_variable(finding: Finding, job: Job, inst: Instruction, value: str) ->
     else:
         start = inst.args_offset + pair.start()
         stop = inst.args_offset + pair.end()
+        last = pair.span() == pairs[-1].span()
         rest = source.text[stop:]
-        gap = len(rest) - len(rest.lstrip(" \t\\\n")) if pair is not pairs[-1] else 0
-        if pair is pairs[-1]:  # remove the separator before the last pair instead
+        gap = 0 if last else len(rest) - len(rest.lstrip(" \t\\\n"))
+        if last:  # remove the separator before the last pair instead
             before = source.text[:start]
             start -= len(before) - len(before.rstrip(" \t\\\n"))
         removal = Edit(start, stop + gap, "")
@@ -94,7 +101,7 @@ def _from_variable(finding: Finding, job: Job, inst: Instruction, value: str) ->
     changes = [Change(finding.path, removal)]
     consumers = _later_runs(job, inst, name)
     for run in consumers:
-        changes.extend(Change(finding.path, e) for e in _mount_edits(job, run, secret_id, name))
+        changes.extend(Change(finding.path, e) for e in _mount_edits(job, run))
     return _secret_outcome(changes, name, secret_id, secret_value, len(consumers),
                            f"{inst.keyword} {name}=<redacted> -> RUN --mount=type=secret,"
                            f"id={secret_id}")
@@ -109,7 +116,7 @@ def _from_command(finding: Finding, job: Job, inst: Instruction, value: str) -> 
     name = variable_for(value, finding)
     secret_id = name.lower()
     changes = [Change(finding.path, Edit(finding.offset, finding.end_offset, "${" + name + "}"))]
-    changes.extend(Change(finding.path, e) for e in _mount_edits(job, inst, secret_id, name))
+    changes.extend(Change(finding.path, e) for e in _mount_edits(job, inst))
     outcome = _secret_outcome(changes, name, secret_id, value, 1,
                               f"literal secret -> ${{{name}}} from a secret mount")
     text = job.dockerfile.source.text[inst.offset:inst.end_offset]
@@ -122,8 +129,14 @@ def _from_command(finding: Finding, job: Job, inst: Instruction, value: str) -> 
 
 def _secret_outcome(changes: list[Change], name: str, secret_id: str, value: str,
                     consumers: int, summary: str) -> Outcome:
-    notes = [f"{name} was in the Dockerfile: rotate that token now (it is in the git history "
-             "and in any image built from it)"]
+    if value:
+        notes = [f"{name} was in the Dockerfile: rotate that token now (it is in the git "
+                 "history and in any image built from it)"]
+    else:
+        notes = [f"{name} no longer passes through ENV/ARG; a token passed with --build-arg "
+                 "before sits in those images' history: rotate it"]
+    notes.append(f"if the container needs {name} at run time, pass it with docker run -e "
+                 f"{name} (or a mounted file), never in the image")
     if consumers == 0:
         notes.append(f"no later RUN uses {name}; add --mount=type=secret,id={secret_id} to "
                      "the steps that need it")
@@ -158,16 +171,51 @@ def _later_runs(job: Job, inst: Instruction, name: str) -> list[Instruction]:
     return runs
 
 
-def _mount_edits(job: Job, inst: Instruction, secret_id: str, name: str) -> list[Edit]:
+def _target(finding: Finding, job: Job) -> tuple[str, Instruction] | None:
+    """(variable, instruction) a secret finding moves to a mount, as fix_secret decides."""
+    if not job.is_dockerfile(finding) or not finding.fixable:
+        return None
+    inst = job.instruction_at(finding.offset)
+    if inst is None:
+        return None
+    if inst.keyword in ("ENV", "ARG"):
+        pair = _pair_at(inst, finding.offset)
+        name = pair.group("key") if pair else (inst.args.split() or [""])[0]
+        return (name, inst) if name else None
+    if inst.keyword == "RUN" and inst.json_args is None:
+        value = job.dockerfile.source.text[finding.offset:finding.end_offset]
+        return variable_for(value, finding), inst
+    return None
+
+
+def _mounts_for(job: Job, run: Instruction) -> list[str]:
+    """Every variable any secret fix of this Dockerfile routes into `run`, sorted: each
+    secret fixer then proposes the same edit for a RUN, so several secrets compose."""
+    plan = job.__dict__.get("_secret_plan")
+    if plan is None:
+        plan = {}
+        for finding in job.findings:
+            if finding.category != "secret" or (target := _target(finding, job)) is None:
+                continue
+            name, inst = target
+            runs = [inst] if inst.keyword == "RUN" else _later_runs(job, inst, name)
+            for consumer in runs:
+                plan.setdefault(consumer.offset, set()).add(name)
+        job.__dict__["_secret_plan"] = plan
+    return sorted(plan.get(run.offset, ()))
+
+
+def _mount_edits(job: Job, inst: Instruction) -> list[Edit]:
     text = job.dockerfile.source.text
-    if f"id={secret_id}" in text[inst.offset:inst.args_offset]:
+    head = text[inst.offset:inst.args_offset]
+    names = [n for n in _mounts_for(job, inst) if f"id={n.lower()}" not in head]
+    if not names:
         return []
     keyword_end = inst.offset + len(inst.raw_keyword)
-    mount = Edit(keyword_end, keyword_end, f" --mount=type=secret,id={secret_id}")
-    export = f'export {name}="$(cat /run/secrets/{secret_id})" && '
-    if inst.heredocs and not inst.args.strip().startswith("<<"):
-        return [mount, Edit(inst.args_offset, inst.args_offset, export)]
-    if inst.heredocs:  # `RUN <<EOF` script: the export is the script's first line
-        body = inst.heredocs[0].offset
-        return [mount, Edit(body, body, export.removesuffix(" && ") + "\n")]
-    return [mount, Edit(inst.args_offset, inst.args_offset, export)]
+    mount = Edit(keyword_end, keyword_end,
+                 "".join(f" --mount=type=secret,id={n.lower()}" for n in names))
+    exports = [f'export {n}="$(cat /run/secrets/{n.lower()})"' for n in names]
+    if inst.heredocs and inst.args.strip().startswith("<<"):
+        body = inst.heredocs[0].offset  # `RUN <<EOF` script: exports are its first lines
+        return [mount, Edit(body, body, "".join(e + "\n" for e in exports))]
+    return [mount, Edit(inst.args_offset, inst.args_offset, " && ".join(exports) + " && ")]

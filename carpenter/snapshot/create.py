@@ -54,10 +54,17 @@ def cutoff_of(as_of: str) -> datetime:
     return datetime.combine(day + timedelta(days=1), time(0), tzinfo=UTC)
 
 
+# uv settings about transport only (TLS trust through a proxy, cache, timeouts): they cannot
+# change which versions exist, so they are kept.
+_UV_TRANSPORT = frozenset({"UV_NATIVE_TLS", "UV_CACHE_DIR", "UV_HTTP_TIMEOUT",
+                           "UV_CONCURRENT_DOWNLOADS"})
+
+
 def isolated_env(base: dict[str, str] | None = None) -> dict[str, str]:
     """The environment for the resolver: no pip/uv settings from the host can leak in."""
     env = {k: v for k, v in (base if base is not None else os.environ).items()
-           if not k.startswith(("PIP_", "UV_", "VIRTUAL_ENV", "CONDA_", "PYTHONPATH"))}
+           if k in _UV_TRANSPORT or not k.startswith(("PIP_", "UV_", "VIRTUAL_ENV", "CONDA_",
+                                                       "PYTHONPATH"))}
     env.update({
         "UV_NO_CONFIG": "1",  # no uv.toml / pyproject [tool.uv] from cwd, user or system
         "UV_PYTHON_DOWNLOADS": "never",  # resolving for a target needs no interpreter

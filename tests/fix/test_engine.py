@@ -67,3 +67,23 @@ def test_secret_fix_builds_with_a_secret_mount_and_leaves_no_trace(tmp_path, tag
     config = subprocess.run([DOCKER, "image", "inspect", tag], capture_output=True, text=True,
                             check=True).stdout
     assert SECRET not in history and SECRET not in config
+
+
+def test_apt_snapshot_line_rewrites_the_real_base_image_sources(tmp_path, tag):
+    """The dated archive itself is unreachable here, so the check stops before apt-get update:
+    the inserted line must run in a real bookworm image and point every source at it."""
+    (tmp_path / "Dockerfile").write_text(
+        f"FROM {BASE_IMAGE}\nRUN apt-get update && apt-get install -y --no-install-recommends "
+        "curl\n")
+    done = subprocess.run([sys.executable, "-m", "carpenter.cli", "fix", str(tmp_path),
+                           "--write"], capture_output=True, text=True, timeout=120)
+    lines = (tmp_path / "Dockerfile").read_text().splitlines()
+    inserted = [line for line in lines if "99snapshot" in line]
+    assert len(inserted) == 1, done.stderr
+    (tmp_path / "Dockerfile").write_text(
+        f"FROM {BASE_IMAGE}\n{inserted[0]}\n"
+        "RUN ! grep -rhE '^[^#]*(deb\\.debian\\.org|security\\.debian\\.org)' /etc/apt/ "
+        "&& grep -rq 'snapshot.debian.org/archive/debian/20231025T000000Z' /etc/apt/ "
+        "&& grep -q 'Check-Valid-Until \"false\"' /etc/apt/apt.conf.d/99snapshot\n")
+    built = _build(tmp_path, tag, None)
+    assert built.returncode == 0, built.stdout + built.stderr

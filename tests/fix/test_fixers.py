@@ -254,3 +254,60 @@ def test_cuda_build_from_a_clone_becomes_the_wheel(tmp_path):
     assert ("&& pip install https://github.com/Dao-AILab/flash-attention/releases/download/"
             "v2.3.3/flash_attn-2.3.3+cu121torch2.1cxx11abiFALSE-cp310-cp310-linux_x86_64.whl "
             "--no-build-isolation\n") in after(report, df)
+
+
+def test_the_last_of_several_pairs_keeps_the_line_end(tmp_path):
+    df = submission(tmp_path, f"FROM python:3.10-slim\nARG A=1 HF_TOKEN={SECRET}\nWORKDIR /app\n")
+    assert after(fix_fake(df, [finding(df, "secret", SECRET)]), df) == (
+        "FROM python:3.10-slim\nARG A=1\nWORKDIR /app\n")
+
+
+def test_arg_copied_into_env_moves_to_a_mount_without_masking_code(tmp_path):
+    """The NeurIPS 2023 starter-kit shape: ARG + ENV NAME=$NAME (SEC005, no literal value)."""
+    df = submission(tmp_path, "FROM python:3.10-slim\nARG HUGGINGFACE_TOKEN\n"
+                    "ENV HUGGINGFACE_TOKEN=$HUGGINGFACE_TOKEN\nRUN python download.py\n")
+    report = fix_fake(df, [
+        finding(df, "secret", "HUGGINGFACE_TOKEN", 0, secret_kind="placeholder",
+                variable="HUGGINGFACE_TOKEN"),
+        finding(df, "secret", "HUGGINGFACE_TOKEN=$HUGGINGFACE_TOKEN",
+                secret_kind="placeholder", variable="HUGGINGFACE_TOKEN")])
+    assert after(report, df) == (
+        "FROM python:3.10-slim\nRUN --mount=type=secret,id=huggingface_token export "
+        "HUGGINGFACE_TOKEN=\"$(cat /run/secrets/huggingface_token)\" && python download.py\n")
+    assert "-ENV HUGGINGFACE_TOKEN=$HUGGINGFACE_TOKEN" in report.diff()  # nothing to mask
+    assert len(report.applied) == 2
+
+
+def test_a_moving_revision_is_replaced_by_the_snapshot_commit(tmp_path):
+    df = submission(tmp_path, "FROM python:3.10-slim\n"
+                    "RUN huggingface-cli download --revision main org/model\n"
+                    "RUN python -c \"from huggingface_hub import snapshot_download; "
+                    "snapshot_download('org/model', revision='v1')\"\n")
+    report = fix_fake(df, [finding(df, "build-time-download", "huggingface-cli"),
+                           finding(df, "build-time-download", "snapshot_download('")])
+    text = after(report, df)
+    assert f"download --revision {SHA} org/model\n" in text
+    assert f"snapshot_download('org/model', revision='{SHA}')" in text
+
+
+def test_two_secrets_share_one_mount_edit_per_run(tmp_path):
+    wandb = "0123456789abcdef0123456789abcdef01234567"
+    df = submission(tmp_path, f"FROM python:3.10-slim\nENV HF_TOKEN={SECRET}\n"
+                    f"ENV WANDB_API_KEY={wandb}\nRUN python train.py\n")
+    report = fix_fake(df, [finding(df, "secret", SECRET),
+                           finding(df, "secret", wandb, variable="WANDB_API_KEY")])
+    assert [r.status for r in report.records] == ["applied", "applied"]
+    assert after(report, df) == (
+        "FROM python:3.10-slim\nRUN --mount=type=secret,id=hf_token "
+        "--mount=type=secret,id=wandb_api_key export HF_TOKEN=\"$(cat /run/secrets/hf_token)\" "
+        "&& export WANDB_API_KEY=\"$(cat /run/secrets/wandb_api_key)\" && python train.py\n")
+    assert wandb not in report.diff() and SECRET not in report.diff()
+
+
+def test_apt_line_goes_below_parser_directives(tmp_path):
+    df = submission(tmp_path, "# syntax=docker/dockerfile:1\n# escape=\\\n# a note\n"
+                    "FROM debian:bookworm\n# install\n"
+                    "RUN apt-get update && apt-get install -y git\n")
+    lines = after(fix_fake(df, [finding(df, "unpinned-apt", "git")]), df).splitlines()
+    assert lines[:2] == ["# syntax=docker/dockerfile:1", "# escape=\\"]
+    assert lines[4].startswith("# apt sources frozen") and lines[6] == "# install"

@@ -33,13 +33,16 @@ def test_date_means_end_of_that_day_utc():
 def test_isolated_env_drops_every_pip_and_uv_setting():
     host = {"PIP_FIND_LINKS": "/opt/wheels", "PIP_EXTRA_INDEX_URL": "file:///opt/pypi/simple",
             "PIP_CONSTRAINT": "/etc/c.txt", "UV_INDEX_URL": "file:///x", "UV_FIND_LINKS": "/w",
-            "UV_CONFIG_FILE": "/etc/uv.toml", "HOME": "/root", "SSL_CERT_FILE": "/ca.pem"}
+            "UV_CONFIG_FILE": "/etc/uv.toml", "HOME": "/root", "SSL_CERT_FILE": "/ca.pem",
+            "UV_NATIVE_TLS": "1"}
     env = isolated_env(host)
     leaked = {k for k in env if k.startswith(("PIP_", "UV_"))} - {
-        "UV_NO_CONFIG", "UV_PYTHON_DOWNLOADS", "PIP_CONFIG_FILE", "PIP_NO_INPUT"}
+        "UV_NO_CONFIG", "UV_PYTHON_DOWNLOADS", "PIP_CONFIG_FILE", "PIP_NO_INPUT",
+        "UV_NATIVE_TLS"}
     assert not leaked
     assert env["UV_NO_CONFIG"] == "1" and env["PIP_CONFIG_FILE"] == os.devnull
     assert env["SSL_CERT_FILE"] == "/ca.pem"  # the proxy CA must still be trusted
+    assert env["UV_NATIVE_TLS"] == "1"
 
 
 def test_uv_command_names_the_index_and_cut_off(tmp_path):

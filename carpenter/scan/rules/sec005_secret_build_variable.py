@@ -42,6 +42,7 @@ class SecretBuildVariable(Rule):
     name = "secret-build-variable"
     category = "secret"
     severity = "info"
+    fixable = True  # carpenter fix moves the variable to RUN --mount=type=secret
     hadolint = ("DL3064",)
 
     def check(self, ctx: ScanContext) -> Iterator[Finding]:
