@@ -61,7 +61,8 @@ ensure_engine() {
         log "starting dockerd (log: $DOCKERD_LOG)"
         mkdir -p "$(dirname "$DOCKERD_LOG")"
         # setsid: dockerd must outlive this script and the test run that called it.
-        setsid nohup dockerd >>"$DOCKERD_LOG" 2>&1 </dev/null &
+        # 9>&-: dockerd must not inherit the lock, or every later engine.sh waits forever.
+        setsid nohup dockerd >>"$DOCKERD_LOG" 2>&1 </dev/null 9>&- &
         local waited=0
         until engine_answers; do
             if (( waited >= ENGINE_WAIT )); then
