@@ -46,19 +46,29 @@ class ScanContext:
         return os.path.normpath(os.path.join(self.context_dir, relative.lstrip("/")))
 
     def context_file(self, relative: str) -> SourceFile | None:
-        """A text file of the build context, read once; None if absent or unreadable."""
+        """A text file of the build context, read once; None if absent, unreadable or outside.
+
+        A path that resolves outside the context (a `..` path, a symlink leading out) is never
+        read: Docker would not send it, and a hostile submission must not make a scan print
+        lines of host files such as /etc/shadow.
+        """
         key = "file:" + relative
         if key in self.cache:
             return self.cache[key]
         fs_path = self.context_path(relative)
         source = None
-        if fs_path and os.path.isfile(fs_path):
+        if fs_path and self._inside_context(fs_path) and os.path.isfile(fs_path):
             try:
                 source = read_source(fs_path, self.display(fs_path))
             except InputError as exc:
                 self.errors.append({"path": exc.path, "line": None, "message": exc.message})
         self.cache[key] = source
         return source
+
+    def _inside_context(self, fs_path: str) -> bool:
+        root = os.path.realpath(self.context_dir or ".")
+        real = os.path.realpath(fs_path)
+        return real == root or real.startswith(root.rstrip(os.sep) + os.sep)
 
     @cached_property
     def build_context(self) -> Any:

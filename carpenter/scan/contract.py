@@ -194,10 +194,9 @@ def locate_code(ctx, server: Server) -> str | None:
     target = posixpath.join(cwd, server.module_file)
     found = context_source(server.inst, target, cwd,
                            lambda rel: _is_dir(context, rel))
-    from carpenter.scan.facts import context_text
 
     # Never read through a symlink leading outside the context (a hostile submission).
-    if found is not None and found.rel and context_text(ctx, found.rel) is not None:
+    if found is not None and found.rel and ctx.context_file(found.rel) is not None:
         return found.rel
     return None
 

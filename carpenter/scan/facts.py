@@ -15,7 +15,6 @@ from carpenter.model.copies import ContextSource, context_source, cwd_for
 from carpenter.model.dockerfile import Instruction
 from carpenter.model.pip import PipInstall, PipOption, pip_installs
 from carpenter.model.requirements import Included, RequirementsFile, follow, parse_requirements
-from carpenter.model.source import SourceFile
 from carpenter.scan.context import ScanContext
 
 
@@ -45,19 +44,6 @@ def context_is_dir(ctx: ScanContext):
         return False if os.path.exists(path) else None
 
     return is_dir
-
-
-def context_text(ctx: ScanContext, rel: str) -> SourceFile | None:
-    """A context file, unless it is a symlink leading outside the context (Docker would not
-    follow it, and a scan must not read e.g. /etc files through a hostile submission)."""
-    path = ctx.context_path(rel)
-    if path is None or ctx.context_dir is None:
-        return None
-    root = os.path.realpath(ctx.context_dir)
-    real = os.path.realpath(path)
-    if real != root and not real.startswith(root.rstrip(os.sep) + os.sep):
-        return None
-    return ctx.context_file(rel)
 
 
 def locate(ctx: ScanContext, inst: Instruction, image_path: str, cwd: str) -> ContextSource | None:
@@ -125,7 +111,7 @@ def _read(ctx: ScanContext, inst: Instruction, image_path: str) -> RequirementsF
         return None
     key = f"reqfile:{found.rel}"
     if key not in ctx.cache:
-        source = context_text(ctx, found.rel)
+        source = ctx.context_file(found.rel)
         parsed = None
         if source is not None:
             parsed = parse_requirements(source, variables=inst.vars)

@@ -14,7 +14,7 @@ from carpenter.model.requirements import parse_requirements
 from carpenter.model.shell import Word
 from carpenter.model.source import SourceFile
 from carpenter.scan.context import ScanContext
-from carpenter.scan.facts import context_text, locate
+from carpenter.scan.facts import locate
 from carpenter.scan.finding import Finding
 from carpenter.scan.registry import Rule, register
 
@@ -65,7 +65,7 @@ class CondaUnpinnedEnvironmentFile(Rule):
                     if found is None or found.rel is None or found.rel in seen:
                         continue
                     seen.add(found.rel)
-                    source = context_text(ctx, found.rel)
+                    source = ctx.context_file(found.rel)
                     if source is not None:
                         yield from self._file(ctx, inst, source, posixpath.dirname(where), seen)
 
@@ -116,7 +116,7 @@ class CondaUnpinnedEnvironmentFile(Rule):
         if found is None or found.rel is None or found.rel in seen:
             return
         seen.add(found.rel)
-        source = context_text(ctx, found.rel)
+        source = ctx.context_file(found.rel)
         if source is None:
             return
         for line in parse_requirements(source, variables=inst.vars).requirements:

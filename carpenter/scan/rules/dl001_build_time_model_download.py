@@ -10,7 +10,6 @@ from carpenter.model.dockerfile import Instruction
 from carpenter.model.shell import PYTHONS, Script, SimpleCommand, scripts_of
 from carpenter.scan.context import ScanContext
 from carpenter.scan.downloads import SHA40, hub_calls
-from carpenter.scan.facts import context_text
 from carpenter.scan.finding import Finding
 from carpenter.scan.registry import Rule, register
 
@@ -120,7 +119,7 @@ class BuildTimeModelDownload(Rule):
                                lambda rel: _is_dir(context, rel))
         if found is None or found.rel is None:
             return
-        source = context_text(ctx, found.rel)  # never through a link leading outside
+        source = ctx.context_file(found.rel)  # never through a link leading outside
         if source is None:
             return
         anchor = (words[0].offset, words[-1].end_offset)

@@ -10,7 +10,7 @@ from carpenter.model.copies import cwd_for
 from carpenter.model.pip import PipRequirement, classify_requirement
 from carpenter.model.project import project_dependencies
 from carpenter.scan.context import ScanContext
-from carpenter.scan.facts import PipUse, context_text, locate, pip_uses
+from carpenter.scan.facts import PipUse, locate, pip_uses
 from carpenter.scan.finding import Finding
 from carpenter.scan.registry import Rule, register
 
@@ -71,7 +71,7 @@ class PipUnpinnedProjectDependency(Rule):
                 break
         if folder is None:
             return
-        read = lambda rel: context_text(ctx, rel)  # noqa: E731
+        read = ctx.context_file
         for declared in project_dependencies(read, folder, extras):
             dep = classify_requirement(declared.text, req.word)
             if dep.kind not in ("requirement", "url") or dep.pinned:
