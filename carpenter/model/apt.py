@@ -6,7 +6,7 @@ import difflib
 from dataclasses import dataclass, field
 
 from carpenter.model.dockerfile import Instruction
-from carpenter.model.shell import SimpleCommand, Word, scripts_of
+from carpenter.model.shell import SimpleCommand, Word, run_commands
 from carpenter.model.variables import expand, has_variables
 
 APT_TOOLS = frozenset({"apt-get", "apt", "aptitude"})
@@ -79,13 +79,10 @@ def apt_commands(inst: Instruction) -> list[AptCommand]:
     if cached is not None:
         return cached
     found: list[AptCommand] = []
-    if inst.keyword == "RUN":
-        for script in scripts_of(inst):
-            if script.kind == "shell":
-                for cmd in script.commands:
-                    parsed = parse_apt(cmd, inst.vars)
-                    if parsed is not None:
-                        found.append(parsed)
+    for _script, cmd in run_commands(inst):
+        parsed = parse_apt(cmd, inst.vars)
+        if parsed is not None:
+            found.append(parsed)
     inst._apt_commands = found  # type: ignore[attr-defined]
     return found
 

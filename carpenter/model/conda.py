@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 
 from carpenter.model.dockerfile import Instruction
-from carpenter.model.shell import SimpleCommand, Word, scripts_of
+from carpenter.model.shell import SimpleCommand, Word, run_commands
 from carpenter.model.source import SourceFile
 from carpenter.model.variables import expand, has_variables
 
@@ -70,13 +70,10 @@ def conda_commands(inst: Instruction) -> list[CondaCommand]:
     if cached is not None:
         return cached
     found: list[CondaCommand] = []
-    if inst.keyword == "RUN":
-        for script in scripts_of(inst):
-            if script.kind == "shell":
-                for cmd in script.commands:
-                    parsed = parse_conda(cmd, inst.vars)
-                    if parsed is not None:
-                        found.append(parsed)
+    for _script, cmd in run_commands(inst):
+        parsed = parse_conda(cmd, inst.vars)
+        if parsed is not None:
+            found.append(parsed)
     inst._conda_commands = found  # type: ignore[attr-defined]
     return found
 

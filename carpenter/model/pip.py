@@ -16,7 +16,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from carpenter.model.dockerfile import Instruction
-from carpenter.model.shell import PYTHONS, Script, SimpleCommand, Word, scripts_of
+from carpenter.model.shell import PYTHONS, Script, SimpleCommand, Word, run_commands
 from carpenter.model.variables import expand, has_variables
 
 PIP_NAME = re.compile(r"^pip(?:\d+(?:\.\d+)?)?$")
@@ -221,14 +221,10 @@ def pip_installs(inst: Instruction) -> list[PipInstall]:
     if cached is not None:
         return cached
     found: list[PipInstall] = []
-    if inst.keyword == "RUN":
-        for script in scripts_of(inst):
-            if script.kind != "shell":
-                continue
-            for cmd in script.commands:
-                install = parse_pip_command(cmd, inst.vars, script)
-                if install is not None:
-                    found.append(install)
+    for script, cmd in run_commands(inst):
+        install = parse_pip_command(cmd, inst.vars, script)
+        if install is not None:
+            found.append(install)
     inst._pip_installs = found  # type: ignore[attr-defined]
     return found
 

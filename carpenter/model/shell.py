@@ -105,7 +105,13 @@ def scripts_of(inst: Instruction) -> list[Script]:
 
 
 def all_commands(inst: Instruction) -> list[tuple[Script, SimpleCommand]]:
+    """Every simple command of every script (only shell scripts have commands)."""
     return [(s, c) for s in scripts_of(inst) for c in s.commands]
+
+
+def run_commands(inst: Instruction) -> list[tuple[Script, SimpleCommand]]:
+    """The simple commands a RUN executes at build time (CMD/ENTRYPOINT excluded)."""
+    return all_commands(inst) if inst.keyword == "RUN" else []
 
 
 def _run_scripts(inst: Instruction) -> list[Script]:
