@@ -105,6 +105,13 @@ class Job:
                 return word
         return None
 
+    def word_span(self, finding: Finding) -> tuple[int, int]:
+        """The finding's range, widened to the whole shell word when it is in the Dockerfile."""
+        word = self.word_at(finding.offset) if self.is_dockerfile(finding) else None
+        if word is not None:
+            return word.offset, word.end_offset
+        return finding.offset, finding.end_offset
+
     def root_image(self, stage: Stage | None) -> str:
         """The external image a stage ultimately starts from (following `FROM builder`)."""
         seen = 0

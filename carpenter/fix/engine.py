@@ -25,7 +25,7 @@ from carpenter.fix.cuda import fix_cuda_build
 from carpenter.fix.edits import Edit, apply_edits, conflicts_with, unified_diff
 from carpenter.fix.pinning import fix_base_image, fix_conda, fix_download, fix_git, fix_pip
 from carpenter.fix.secrets import fix_secret
-from carpenter.model.dockerfile import load_dockerfile
+from carpenter.model.dockerfile import Dockerfile, load_dockerfile
 from carpenter.redact import redact
 from carpenter.scan.engine import ScanOptions, discover, scan_dockerfile
 from carpenter.scan.finding import Finding
@@ -212,10 +212,7 @@ def fix_findings(path: str, findings: list[Finding], options: FixOptions) -> Fix
     """Fix given findings of one Dockerfile (no scan): for callers that already scanned."""
     report = FixReport(options.snapshot.name, options.strategy, files_scanned=[path])
     dockerfile = load_dockerfile(path, path, options.scan.build_args)
-    context_dir = options.scan.context or os.path.dirname(path) or "."
-    job = Job(dockerfile, path, context_dir, options.snapshot,
-              [f for f in findings if fixable(f)], strategy=options.strategy,
-              max_jobs=options.max_jobs)
+    job = _new_job(dockerfile, path, options, findings)
     states: dict[str, _FileState] = {}
     _fix_job(job, options, report, states)
     report.files = [FileChange(s.path, s.disk_path, s.before, apply_edits(s.before, s.edits),
@@ -233,12 +230,20 @@ def fix_scan_options(scan: ScanOptions) -> ScanOptions:
 
 def _job(path: str, options: FixOptions, report: FixReport) -> Job | None:
     dockerfile = load_dockerfile(path, path, options.scan.build_args)
-    context_dir = options.scan.context or os.path.dirname(path) or "."
-    result = scan_dockerfile(dockerfile, options.fix_scan, context_dir)
+    result = scan_dockerfile(dockerfile, options.fix_scan, _context_dir(path, options))
     report.errors.extend(result.errors)
-    findings = [f for f in result.findings if fixable(f)]
-    return Job(dockerfile, path, context_dir, options.snapshot, findings,
-               strategy=options.strategy, max_jobs=options.max_jobs)
+    return _new_job(dockerfile, path, options, result.findings)
+
+
+def _context_dir(path: str, options: FixOptions) -> str:
+    return options.scan.context or os.path.dirname(path) or "."
+
+
+def _new_job(dockerfile: Dockerfile, path: str, options: FixOptions,
+             findings: list[Finding]) -> Job:
+    return Job(dockerfile, path, _context_dir(path, options), options.snapshot,
+               [f for f in findings if fixable(f)], strategy=options.strategy,
+               max_jobs=options.max_jobs)
 
 
 def _fix_job(job: Job, options: FixOptions, report: FixReport,

@@ -106,10 +106,7 @@ _CONDA_HEAD = re.compile(r"^(?P<name>[A-Za-z0-9_][A-Za-z0-9_.-]*)(?P<spec>.*)$")
 
 def fix_conda(finding: Finding, job: Job) -> Outcome:
     text = job.source(finding.path).text
-    start, end = finding.offset, finding.end_offset
-    word = job.word_at(start) if job.is_dockerfile(finding) else None
-    if word is not None:
-        start, end = word.offset, word.end_offset
+    start, end = job.word_span(finding)
     original = text[start:end]
     quote, inner, _ = split_quotes(original)
     if "::" in inner:  # channel::name
@@ -207,10 +204,7 @@ def fix_git(finding: Finding, job: Job) -> Outcome:
 
 def _pin_vcs_requirement(finding: Finding, job: Job) -> Outcome:
     text = job.source(finding.path).text
-    start, end = finding.offset, finding.end_offset
-    word = job.word_at(start) if job.is_dockerfile(finding) else None
-    if word is not None:
-        start, end = word.offset, word.end_offset
+    start, end = job.word_span(finding)
     original = text[start:end]
     match = re.search(r"git\+[a-z]+://[^\s'\"#]+", original)
     if match is None:
