@@ -76,11 +76,6 @@ class Instruction:
     def span(self) -> Span:
         return self.source.span(self.offset, self.end_offset)
 
-    @property
-    def head_span(self) -> Span:
-        """The first logical line (without heredoc bodies)."""
-        return self.source.span(self.offset, self.args_offset + len(self.args.rstrip()))
-
     @cached_property
     def tokens(self) -> list[Token]:
         """Whitespace-separated argument tokens with file offsets (shell/non-JSON forms)."""

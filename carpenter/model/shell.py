@@ -77,8 +77,9 @@ class Script:
     text: str
     offset: int
     commands: list[SimpleCommand] = field(default_factory=list)
-    problem: str | None = None  # shell parse failure (commands then come from a fallback split)
-    problem_offset: int | None = None
+    # Shell parse failure (commands then come from a fallback split). No offset: bashlex's
+    # error position depends on what it parsed before in the process, so it is not kept.
+    problem: str | None = None
     via: str = "run"  # run | heredoc | exec | sh-c
 
 
@@ -204,10 +205,9 @@ def _nested_shells(scripts: list[Script]) -> list[Script]:
 
 
 def parse_script(text: str, offset: int, kind: str = "shell", via: str = "run") -> Script:
-    relative, problem, problem_at = _parse_cached(text)
+    relative, problem = _parse_cached(text)
     commands = [_shift(cmd, offset, text) for cmd in relative]
-    problem_offset = None if problem_at is None else offset + problem_at
-    return Script(kind, text, offset, commands, problem, problem_offset, via)
+    return Script(kind, text, offset, commands, problem, via)
 
 
 # A relative command: (words, assignments, redirects, start, end, nested) with positions in text.
@@ -215,21 +215,20 @@ _Rel = tuple[tuple, tuple, tuple, int, int, bool]
 
 
 @lru_cache(maxsize=8192)
-def _parse_cached(text: str) -> tuple[tuple[_Rel, ...], str | None, int | None]:
+def _parse_cached(text: str) -> tuple[tuple[_Rel, ...], str | None]:
     if not text.strip():
-        return (), None, None
+        return (), None
     try:
         import bashlex
 
         trees = bashlex.parse(text)
     except Exception as exc:  # bashlex raises ParsingError, NotImplementedError, others
-        position = getattr(exc, "position", None)
         message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-        return tuple(_fallback(text)), f"shell parse error: {message}", position
+        return tuple(_fallback(text)), f"shell parse error: {message}"
     out: list[_Rel] = []
     for tree in trees:
         _walk(tree, text, out, False)
-    return tuple(out), None, None
+    return tuple(out), None
 
 
 def _walk(node, text: str, out: list[_Rel], nested: bool) -> None:

@@ -68,9 +68,6 @@ class SourceFile:
         end = self.line_starts[line] - 1 if line < len(self.line_starts) else len(self.text)
         return self.text[start:end].rstrip("\r")
 
-    def lines(self) -> list[str]:
-        return [self.line_text(n) for n in range(1, self.line_count + 1)]
-
 
 def looks_binary(data: bytes) -> bool:
     return b"\x00" in data[:8192]
