@@ -11,6 +11,8 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import NamedTuple
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
@@ -118,15 +120,7 @@ class PipRequirement:
         """The exact version of `name==X`/`name===X` (no wildcard), else None."""
         if self.kind != "requirement" or not self.specifier:
             return None
-        try:
-            from packaging.specifiers import SpecifierSet
-
-            specs = list(SpecifierSet(self.specifier))
-        except Exception:
-            return None
-        if len(specs) != 1 or specs[0].operator not in ("==", "===") or "*" in specs[0].version:
-            return None
-        return specs[0].version
+        return _pinned_version(self.specifier)
 
     @property
     def pinned(self) -> bool:
@@ -154,6 +148,20 @@ class PipRequirement:
     @property
     def is_local_dir(self) -> bool:
         return self.kind == "path" and not self.text.endswith(ARCHIVE_SUFFIXES)
+
+
+@lru_cache(maxsize=8192)
+def _pinned_version(specifier: str) -> str | None:
+    """The `==`/`===` version of a specifier string (a pure function, asked many times)."""
+    try:
+        from packaging.specifiers import SpecifierSet
+
+        specs = list(SpecifierSet(specifier))
+    except Exception:
+        return None
+    if len(specs) != 1 or specs[0].operator not in ("==", "===") or "*" in specs[0].version:
+        return None
+    return specs[0].version
 
 
 @dataclass(slots=True)
@@ -391,36 +399,57 @@ def _requirements_of(word: Word, text: str, variables) -> list[PipRequirement]:
     return out
 
 
+class _Classified(NamedTuple):
+    """The word-independent part of a classified requirement (immutable, so shareable)."""
+
+    kind: str
+    name: str | None = None
+    raw_name: str | None = None
+    extras: tuple[str, ...] = ()
+    specifier: str = ""
+    marker: str | None = None
+    url: str | None = None
+    vcs_ref: str | None = None
+    error: str | None = None
+
+
 def classify_requirement(text: str, word: Word) -> PipRequirement:
     """Classify one requirement string (command-line argument or requirements-file line)."""
     stripped = text.strip()
+    c = _classify(stripped)
+    return PipRequirement(stripped, word, c.kind, name=c.name, raw_name=c.raw_name,
+                          extras=c.extras, specifier=c.specifier, marker=c.marker, url=c.url,
+                          vcs_ref=c.vcs_ref, error=c.error)
+
+
+# The same requirement strings recur across files and rules; packaging's parser is slow.
+@lru_cache(maxsize=8192)
+def _classify(stripped: str) -> _Classified:
     if VCS_PREFIX.match(stripped):
         url, ref, name = _vcs_parts(stripped)
-        return PipRequirement(stripped, word, "vcs", name=name, raw_name=name, url=url,
-                              vcs_ref=ref)
+        return _Classified("vcs", name=name, raw_name=name, url=url, vcs_ref=ref)
     if URL_PREFIX.match(stripped):
-        return PipRequirement(stripped, word, "url", url=stripped,
-                              name=_name_from_fragment(stripped))
+        return _Classified("url", url=stripped, name=_name_from_fragment(stripped))
     if _looks_like_path(stripped):
-        return PipRequirement(stripped, word, "path")
+        return _Classified("path")
     try:
         req = Requirement(stripped)
     except InvalidRequirement as exc:
-        return PipRequirement(stripped, word, "invalid", error=str(exc).split("\n")[0])
+        return _Classified("invalid", error=str(exc).split("\n")[0])
     name = canonicalize_name(req.name)
     marker = str(req.marker) if req.marker else None
     if req.url:
         if VCS_PREFIX.match(req.url):
             url, ref, _ = _vcs_parts(req.url)
-            return PipRequirement(stripped, word, "vcs", name=name, raw_name=req.name,
-                                  extras=tuple(sorted(req.extras)), url=url, vcs_ref=ref,
-                                  marker=marker)
+            return _Classified("vcs", name=name, raw_name=req.name,
+                               extras=tuple(sorted(req.extras)), url=url, vcs_ref=ref,
+                               marker=marker)
         kind = "url" if URL_PREFIX.match(req.url) else "path"
-        return PipRequirement(stripped, word, kind, name=name, raw_name=req.name,
-                              extras=tuple(sorted(req.extras)), url=req.url, marker=marker)
-    return PipRequirement(stripped, word, "requirement", name=name, raw_name=req.name,
-                          extras=tuple(sorted(req.extras)), specifier=str(req.specifier),
-                          marker=marker)
+        return _Classified(kind, name=name, raw_name=req.name,
+                           extras=tuple(sorted(req.extras)), url=req.url, marker=marker)
+    return _Classified("requirement", name=name, raw_name=req.name,
+                       extras=tuple(sorted(req.extras)), specifier=str(req.specifier),
+                       marker=marker)
 
 
 def _looks_like_path(text: str) -> bool:
