@@ -48,12 +48,15 @@ def _config_start(paths: tuple[str, ...]) -> Path:
 
 def _check_rule_keys(config: Any) -> None:
     """Unknown ids in select/ignore are a usage error (a typo would silently disable nothing)."""
+    keys = (*config.select, *config.extend_select, *config.ignore, *config.profile_rules)
+    if all(key.upper() == "ALL" or key.lower() in CATEGORIES for key in keys):
+        return  # nothing to look up: do not import every rule module for a cached scan
     from carpenter.scan.config import rule_matches
     from carpenter.scan.registry import all_rules
 
     rules = list(all_rules().values())
     names = [r.id for r in rules] + [r.name for r in rules] + list(CATEGORIES)
-    for key in (*config.select, *config.extend_select, *config.ignore, *config.profile_rules):
+    for key in keys:
         if key.upper() == "ALL" or key.lower() in CATEGORIES:
             continue
         if any(rule_matches(rule, key) for rule in rules):
@@ -118,11 +121,16 @@ def _emit(text: str, output: str | None) -> None:
               help="Build argument, as for docker build (repeatable).")
 @click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto",
               show_default=True, help="Colour text output (NO_COLOR is honoured).")
+@click.option("--no-cache", is_flag=True,
+              help="Re-check every file; do not read or write the result cache.")
+@click.option("--cache-dir", type=click.Path(file_okay=False),
+              help="Result cache folder (default: $CARPENTER_CACHE_DIR, else "
+                   "~/.cache/carpenter; CARPENTER_NO_CACHE=1 turns it off).")
 def scan(
     paths: tuple[str, ...], context: str | None, jobs: int, fmt: str, output: str | None,
     select: tuple[str, ...], extend_select: tuple[str, ...], ignore: tuple[str, ...],
     fail_on: str | None, profile: str | None, config_file: str | None,
-    build_args: tuple[str, ...], color: str,
+    build_args: tuple[str, ...], color: str, no_cache: bool, cache_dir: str | None,
 ) -> int:
     """Check Dockerfiles for unpinned dependencies, shell bugs, secrets and more.
 
@@ -132,6 +140,7 @@ def scan(
     Exit status: 0 nothing at or above --fail-on, 1 findings, 2 usage error or unreadable file.
     """
     from carpenter.report.interface import get_reporter, summary_line
+    from carpenter.scan.cache import default_cache_dir
     from carpenter.scan.config import resolve_config
     from carpenter.scan.engine import ScanOptions, scan_paths
 
@@ -149,6 +158,7 @@ def scan(
     options = ScanOptions(
         config=config, context=context, build_args=_build_args(build_args),
         jobs=jobs or os.cpu_count() or 1,
+        cache_dir=None if no_cache else cache_dir or default_cache_dir(),
     )
     report = scan_paths(paths, options)
     report.errors.extend(_missing_folders(paths, report.files))
@@ -158,7 +168,8 @@ def scan(
     if fmt == "github" and os.environ.get("GITHUB_STEP_SUMMARY"):
         _append_step_summary(report, os.environ["GITHUB_STEP_SUMMARY"])
     if output is not None:
-        click.echo(f"{summary_line(report)} (report: {output})", err=True)
+        cached = f"; {report.cached} from the result cache" if report.cached else ""
+        click.echo(f"{summary_line(report)} (report: {output}{cached})", err=True)
     sys.exit(report.exit_code())
 
 

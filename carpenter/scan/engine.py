@@ -32,6 +32,7 @@ class ScanOptions:
     context: str | None = None  # build context; default: the Dockerfile's folder
     build_args: Mapping[str, str] = field(default_factory=dict)
     jobs: int = 1
+    cache_dir: str | None = None  # persistent result cache (see carpenter.scan.cache); None: off
 
 
 @dataclass
@@ -47,6 +48,7 @@ class ScanReport:
     findings: list[Finding] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
     config: ScanConfig = field(default_factory=ScanConfig)
+    cached: int = 0  # files whose result came from the result cache
 
     def failing(self) -> list[Finding]:
         floor = SEVERITY_RANK[self.config.fail_on]
@@ -157,20 +159,51 @@ def scan_file(path: str, options: ScanOptions) -> FileResult:
 def scan_paths(paths: Iterable[str], options: ScanOptions) -> ScanReport:
     files, errors = discover(paths)
     report = ScanReport(files=list(files), errors=errors, config=options.config)
+    cache = _open_cache(options)
+    results: dict[int, FileResult] = {}
+    todo: list[tuple[int, str, Any]] = []  # (index, path, stamp or None)
+    for index, path in enumerate(files):
+        stamp = cache.stamp(path, _context_of(path, options)) if cache else None
+        hit = cache.get(path, stamp) if cache and stamp else None
+        if hit is not None:
+            results[index] = FileResult(path, *hit)
+            report.cached += 1
+        else:
+            todo.append((index, path, stamp))
+    scanned = _scan_many([path for _, path, _ in todo], options)
+    for (index, path, stamp), result in zip(todo, scanned, strict=True):
+        results[index] = result
+        if cache and stamp:
+            cache.put(path, stamp, result.findings, result.errors)
+    for index in range(len(files)):
+        report.findings.extend(results[index].findings)
+        report.errors.extend(results[index].errors)
+    report.findings.sort(key=Finding.sort_key)
+    return report
+
+
+def _scan_many(files: list[str], options: ScanOptions) -> list[FileResult]:
     if options.jobs > 1 and len(files) > 8:
         # Not fork: the `dockerfile` parser is a Go library whose runtime threads do not
         # survive fork() (workers deadlocked on a futex). forkserver children start clean.
         method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
         context = mp.get_context(method)
         with ProcessPoolExecutor(max_workers=options.jobs, mp_context=context) as pool:
-            results = list(pool.map(scan_file, files, [options] * len(files), chunksize=16))
-    else:
-        results = [scan_file(path, options) for path in files]
-    for result in results:
-        report.findings.extend(result.findings)
-        report.errors.extend(result.errors)
-    report.findings.sort(key=Finding.sort_key)
-    return report
+            return list(pool.map(scan_file, files, [options] * len(files), chunksize=16))
+    return [scan_file(path, options) for path in files]
+
+
+def _context_of(path: str, options: ScanOptions) -> str:
+    return options.context or os.path.dirname(path) or "."
+
+
+def _open_cache(options: ScanOptions):
+    if options.cache_dir is None:
+        return None
+    from carpenter.scan.cache import ResultCache
+
+    settings = (options.config, sorted(options.build_args.items()), options.context)
+    return ResultCache(options.cache_dir, settings)
 
 
 def _apply_overrides(findings: list[Finding], config: ScanConfig) -> list[Finding]:

@@ -52,6 +52,9 @@ class Rule:
     profile_only: ClassVar[bool] = False
     # hadolint codes covering the same problem, honoured in `# hadolint ignore=` pragmas.
     hadolint: ClassVar[tuple[str, ...]] = ()
+    # A finding of this rule means files outside the build context were consulted (where else
+    # a missing COPY source exists): the result cache does not keep such results.
+    reads_outside_context: ClassVar[bool] = False
 
     def check(self, ctx: ScanContext) -> Iterator[Finding]:
         raise NotImplementedError

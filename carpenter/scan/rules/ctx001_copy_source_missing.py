@@ -37,6 +37,7 @@ class CopySourceMissing(Rule):
 
     id = "CTX001"
     name = "copy-source-missing"
+    reads_outside_context = True
     category = "host-local-artifact"
     severity = "error"
 

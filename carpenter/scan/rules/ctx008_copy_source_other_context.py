@@ -38,6 +38,7 @@ class CopySourceOtherContext(Rule):
 
     id = "CTX008"
     name = "copy-source-other-context"
+    reads_outside_context = True
     category = "host-local-artifact"
     severity = "error"
 

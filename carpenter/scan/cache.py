@@ -1,0 +1,333 @@
+"""A persistent per-Dockerfile result cache, so a re-scan only re-checks what changed.
+
+Like ruff's cache, an entry is keyed by the file and the settings and is valid only while
+everything the scan read is unchanged. A scan of one Dockerfile reads:
+
+- the Dockerfile itself: its bytes are hashed (never trusted to an mtime);
+- the build context: every entry (path, type, size, mtime) of a full walk, `.git` excluded;
+- the git repository holding it (tracked/ignored status, secrets in history): HEAD, the refs,
+  the index, the exclude files and the `.gitignore` files between the context and the top;
+- Carpenter itself: its code, its `rules/` data, the versions of the parsers it uses.
+
+A change anywhere in that set misses. Entries are not written when a file in the set changed
+within RACY_SECONDS (file times are coarse: a same-size rewrite in the same tick would look
+unchanged, the "racy git" problem), when the result holds an error (it may be transient), when
+a rule looked outside the context (where else a missing COPY source exists: folders above the
+context are not stamped, since a report written next to the context would change them), or when
+the context is too large to walk cheaply. Entries are JSON written atomically; a corrupt
+or unreadable entry is a miss. Entries hold what the JSON report holds (secrets masked) plus
+fingerprints of secrets for `fix`, never a secret.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import sys
+import tempfile
+import time
+from dataclasses import fields
+from typing import Any
+
+from carpenter.scan.finding import Finding
+
+FORMAT = 1
+RACY_SECONDS = 2.0
+FIELDS = [f.name for f in fields(Finding)]
+MAX_STAMP_ENTRIES = 20_000  # a larger context is scanned every time (its walk would dominate)
+# Modules whose behaviour shapes findings; an upgrade changes their files' stamps.
+_TOOLS = ("dockerfile", "bashlex", "packaging", "detect_secrets", "tree_sitter",
+          "tree_sitter_bash", "git", "yaml")
+
+
+def default_cache_dir() -> str | None:
+    """CARPENTER_CACHE_DIR, else $XDG_CACHE_HOME/carpenter or ~/.cache/carpenter;
+    None when CARPENTER_NO_CACHE is set."""
+    if os.environ.get("CARPENTER_NO_CACHE"):
+        return None
+    if os.environ.get("CARPENTER_CACHE_DIR"):
+        return os.environ["CARPENTER_CACHE_DIR"]
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "carpenter")
+
+
+class Stamp:
+    """A digest of the things one scan depends on, and the newest mtime among them."""
+
+    def __init__(self) -> None:
+        self._hash = hashlib.sha256()
+        self.newest = 0
+        self.complete = True  # False: too large or unreadable, do not cache
+
+    def add(self, *parts: object) -> None:
+        self._hash.update(repr(parts).encode("utf-8", "surrogateescape"))
+
+    def add_stat(self, path: str, label: str | None = None) -> None:
+        try:
+            st = os.lstat(path)
+        except OSError:
+            self.add(label or path, None)
+            return
+        self.add(label or path, st.st_mode, st.st_size, st.st_mtime_ns, st.st_ino)
+        self.newest = max(self.newest, st.st_mtime_ns)
+
+    def digest(self) -> str:
+        return self._hash.hexdigest()
+
+
+class ResultCache:
+    """Lookup and store of per-Dockerfile results for one set of scan options."""
+
+    def __init__(self, folder: str, settings: object) -> None:
+        self.folder = os.path.join(folder, "scan", f"v{FORMAT}")
+        self.started = time.time()
+        # The key names the file and the settings, so a changed file or a new Carpenter
+        # overwrites its entry rather than adding one: the cache stays one entry per
+        # (file, settings). The code stamp is checked inside the entry.
+        self.settings = hashlib.sha256(
+            repr((settings, os.getcwd())).encode("utf-8", "surrogateescape")).hexdigest()
+        self.code = _code_stamp()
+        self.writable = True
+        self.hits = 0
+        self.misses = 0
+        self._git: dict[str, tuple[str, int]] = {}
+        self._contexts: dict[str, Stamp] = {}
+        self._reals: dict[str, str] = {}
+        self._tops: dict[str, str | None] = {}
+
+    # -- lookup --------------------------------------------------------------------------------
+    def key(self, path: str) -> str:
+        return hashlib.sha256(f"{self.settings}\0{os.path.abspath(path)}".encode(
+            "utf-8", "surrogateescape")).hexdigest()
+
+    def stamp(self, path: str, context_dir: str) -> Stamp | None:
+        """What the scan of `path` depends on; None if that cannot be told cheaply."""
+        stamp = Stamp()
+        try:
+            with open(path, "rb") as handle:
+                stamp.add("dockerfile", hashlib.sha256(handle.read()).hexdigest())
+            st = os.stat(path)
+        except OSError:
+            return None
+        stamp.newest = st.st_mtime_ns
+        context = self._context_stamp(context_dir)
+        if not context.complete:
+            return None
+        stamp.add("context", context.digest())
+        stamp.newest = max(stamp.newest, context.newest)
+        return stamp
+
+    def get(self, path: str, stamp: Stamp) -> tuple[list[Finding], list[dict]] | None:
+        entry = self._read(self.key(path))
+        findings = None
+        if entry and entry.get("stamp") == stamp.digest() and entry.get("code") == self.code:
+            findings = _findings(entry)
+        if findings is None:
+            self.misses += 1
+            return None
+        self.hits += 1
+        return findings, []
+
+    def put(self, path: str, stamp: Stamp, findings: list[Finding], errors: list[dict]) -> None:
+        if errors or not self.writable or self._racy(stamp) or _looked_outside(findings):
+            return
+        entry = {"format": FORMAT, "path": os.path.abspath(path), "stamp": stamp.digest(),
+                 "code": self.code, "fields": FIELDS,
+                 "findings": [[getattr(f, name) for name in FIELDS] for f in findings]}
+        self._write(self.key(path), json.dumps(entry, separators=(",", ":")))
+
+    def _racy(self, stamp: Stamp) -> bool:
+        return stamp.newest / 1e9 >= self.started - RACY_SECONDS
+
+    # -- stamps --------------------------------------------------------------------------------
+    def _context_stamp(self, context_dir: str) -> Stamp:
+        root = os.path.abspath(context_dir)
+        if root not in self._contexts:
+            stamp = Stamp()
+            _walk_stamp(root, stamp)
+            git, newest = self._git_stamp(root)
+            stamp.add("git", git)
+            stamp.newest = max(stamp.newest, newest)
+            self._contexts[root] = stamp
+        return self._contexts[root]
+
+    def _git_stamp(self, root: str) -> tuple[str, int]:
+        real = self._real(root)
+        top = self._top(real)
+        if top is None:
+            return "", 0
+        stamp = Stamp()
+        folder = real
+        while folder != top and folder.startswith(top + os.sep):  # .gitignore above the context
+            folder = os.path.dirname(folder)
+            stamp.add_stat(os.path.join(folder, ".gitignore"))
+        if top not in self._git:
+            repo = Stamp()
+            _repository_stamp(top, repo)
+            self._git[top] = (repo.digest(), repo.newest)
+        digest, newest = self._git[top]
+        stamp.add(top, digest)
+        return stamp.digest(), max(newest, stamp.newest)
+
+    def _real(self, path: str) -> str:
+        """os.path.realpath, memoized by folder: siblings share every parent's lookup."""
+        path = os.path.abspath(path)
+        if path not in self._reals:
+            parent = os.path.dirname(path)
+            if parent == path or os.path.islink(path):
+                self._reals[path] = os.path.realpath(path)
+            else:
+                self._reals[path] = os.path.join(self._real(parent), os.path.basename(path))
+        return self._reals[path]
+
+    def _top(self, real: str) -> str | None:
+        """The working tree holding `real` (a `.git` inside a folder), memoized by folder."""
+        if real not in self._tops:
+            parent = os.path.dirname(real)
+            if os.path.exists(os.path.join(real, ".git")):
+                self._tops[real] = real
+            else:
+                self._tops[real] = None if parent == real else self._top(parent)
+        return self._tops[real]
+
+    # -- storage -------------------------------------------------------------------------------
+    def _entry_path(self, key: str) -> str:
+        return os.path.join(self.folder, key[:2], key + ".json")
+
+    def _read(self, key: str) -> dict[str, Any] | None:
+        try:
+            with open(self._entry_path(key), "rb") as handle:
+                entry = json.loads(handle.read())
+        except (OSError, ValueError):
+            return None
+        return entry if isinstance(entry, dict) and entry.get("format") == FORMAT else None
+
+    def _write(self, key: str, text: str) -> None:
+        target = self._entry_path(key)
+        try:
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=os.path.dirname(target))
+        except OSError as exc:
+            self._disable(exc)
+            return
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+            os.replace(tmp, target)  # readers see the old entry or the new one, never half
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            self._disable(exc)
+
+    def _disable(self, exc: OSError) -> None:
+        self.writable = False
+        print(f"carpenter: result cache not written ({self.folder}: {exc.strerror or exc}); "
+              "scanning without it", file=sys.stderr)
+
+
+def _looked_outside(findings: list[Finding]) -> bool:
+    if not findings:
+        return False
+    from carpenter.scan.registry import all_rules
+
+    rules = all_rules()
+    return any(getattr(rules.get(f.rule), "reads_outside_context", False) for f in findings)
+
+
+def _findings(entry: dict[str, Any]) -> list[Finding] | None:
+    if entry.get("fields") != FIELDS:
+        return None
+    try:
+        return [Finding(*row) for row in entry["findings"]]
+    except (KeyError, TypeError):
+        return None
+
+
+# ---------------------------------------------------------------------------------------------
+# What a scan depends on
+
+
+def _walk_stamp(root: str, stamp: Stamp) -> None:
+    """Every entry of the context except `.git` (the git stamp covers it)."""
+    count = 0
+    stack = [root]
+    while stack:
+        folder = stack.pop()
+        try:
+            with os.scandir(folder) as items:
+                listing = sorted(items, key=lambda item: item.name)
+        except OSError as exc:
+            stamp.add(folder, "unreadable", exc.errno)
+            continue
+        for item in listing:
+            count += 1
+            if count > MAX_STAMP_ENTRIES:
+                stamp.complete = False
+                return
+            try:
+                st = item.stat(follow_symlinks=False)
+            except OSError:
+                stamp.add(item.path, None)
+                continue
+            stamp.add(item.path, st.st_mode, st.st_size, st.st_mtime_ns, st.st_ino)
+            if not item.is_dir(follow_symlinks=False):
+                # Folder times do not count as racy: their listing is stamped entry by entry.
+                stamp.newest = max(stamp.newest, st.st_mtime_ns)
+            elif item.name != ".git":
+                stack.append(item.path)
+
+
+def _repository_stamp(top: str, stamp: Stamp) -> None:
+    git_dir = os.path.join(top, ".git")
+    if os.path.isfile(git_dir):  # a worktree or submodule: `gitdir: <path>`
+        with contextlib.suppress(OSError), open(git_dir, encoding="utf-8") as handle:
+            line = handle.read().strip()
+            if line.startswith("gitdir:"):
+                git_dir = os.path.join(top, line.split(":", 1)[1].strip())
+    dirs = [git_dir]
+    with contextlib.suppress(OSError), open(os.path.join(git_dir, "commondir"),
+                                            encoding="utf-8") as handle:
+        dirs.append(os.path.join(git_dir, handle.read().strip()))
+    for folder in dirs:
+        with contextlib.suppress(OSError), open(os.path.join(folder, "HEAD"),
+                                                encoding="utf-8") as handle:
+            stamp.add("HEAD", handle.read().strip())
+        for name in ("index", "packed-refs", "logs/HEAD", "info/exclude", "config", "shallow"):
+            stamp.add_stat(os.path.join(folder, name))
+        for base, _dirs, files in os.walk(os.path.join(folder, "refs")):
+            for name in sorted(files):
+                stamp.add_stat(os.path.join(base, name))
+    stamp.add_stat(os.path.join(top, ".gitmodules"))
+    home = os.path.expanduser("~")
+    xdg = os.environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
+    for path in (os.path.join(xdg, "git", "ignore"), os.path.join(home, ".gitconfig"),
+                 "/etc/gitconfig"):
+        stamp.add_stat(path)
+
+
+_CODE: str | None = None
+
+
+def _code_stamp() -> str:
+    """Carpenter's code and data, and the versions of the parsers behind the rules."""
+    global _CODE
+    if _CODE is None:
+        from importlib.util import find_spec
+
+        from carpenter.paths import rules_dir
+
+        stamp = Stamp()
+        stamp.add(sys.version, FORMAT)
+        package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        for root in (package, str(rules_dir())):
+            for base, dirs, files in os.walk(root):
+                dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+                for name in sorted(files):
+                    stamp.add_stat(os.path.join(base, name))
+        for tool in _TOOLS:
+            spec = find_spec(tool)  # finds without importing
+            stamp.add_stat(spec.origin if spec and spec.origin else tool, tool)
+        _CODE = stamp.digest()
+    return _CODE

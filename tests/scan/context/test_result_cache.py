@@ -1,0 +1,236 @@
+"""The persistent result cache: a hit only while nothing the scan read has changed."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from carpenter.model.context import clear_caches
+from carpenter.model.history import clear_cache as clear_history_cache
+from carpenter.scan import cache as cache_module
+from carpenter.scan.config import ScanConfig
+from carpenter.scan.engine import ScanOptions, scan_paths
+
+from .conftest import fake_token, git, write
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def age(root: Path, seconds: float = 60) -> None:
+    """Set every mtime under `root` into the past: fresh files are never cached (racy)."""
+    when = time.time() - seconds
+    for folder, dirs, files in os.walk(root, topdown=False):
+        for name in files + dirs:
+            os.utime(os.path.join(folder, name), (when, when), follow_symlinks=False)
+    os.utime(root, (when, when))
+
+
+def run(paths: list[Path], cache_dir: Path, **options):
+    clear_caches()  # each scan as a new process would see it: only the disk cache is shared
+    clear_history_cache()
+    report = scan_paths([str(p) for p in paths], ScanOptions(cache_dir=str(cache_dir), **options))
+    return report, [f.to_json() for f in report.findings]
+
+
+def rules_of(findings: list[dict]) -> set[str]:
+    return {f["rule"] for f in findings}
+
+
+PINNED = "torch==2.1.0\n"
+RANGED = "torch>=2.1.0\n"  # same size as PINNED: only the content (and mtime) differ
+DOCKERFILE = """FROM python:3.11-slim@sha256:{}
+COPY requirements.txt /app/requirements.txt
+RUN pip install --no-cache-dir -r /app/requirements.txt
+""".format("a" * 64)
+
+
+@pytest.fixture
+def submission(tmp_path: Path) -> Path:
+    root = tmp_path / "sub"
+    write(root, {"Dockerfile": DOCKERFILE, "requirements.txt": PINNED})
+    age(root)
+    return root
+
+
+def test_second_scan_is_served_from_the_cache_with_the_same_findings(submission, tmp_path):
+    cache = tmp_path / "cache"
+    first, cold = run([submission / "Dockerfile"], cache)
+    second, warm = run([submission / "Dockerfile"], cache)
+    assert (first.cached, second.cached) == (0, 1)
+    assert warm == cold
+
+
+def test_a_changed_requirements_file_is_rescanned(submission, tmp_path):
+    cache = tmp_path / "cache"
+    _, before = run([submission / "Dockerfile"], cache)
+    assert "PIP002" not in rules_of(before)
+    (submission / "requirements.txt").write_text(RANGED)
+    age(submission, seconds=30)
+    report, after = run([submission / "Dockerfile"], cache)
+    assert report.cached == 0
+    assert "PIP002" in rules_of(after)
+
+
+def test_a_changed_dockerfile_is_rescanned_even_with_the_same_size_and_mtime(submission, tmp_path):
+    cache = tmp_path / "cache"
+    dockerfile = submission / "Dockerfile"
+    run([dockerfile], cache)
+    stat = dockerfile.stat()
+    dockerfile.write_text(DOCKERFILE.replace("--no-cache-dir", "--no-cache-di_"))
+    os.utime(dockerfile, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # the Dockerfile is hashed
+    report, _ = run([dockerfile], cache)
+    assert report.cached == 0
+
+
+def test_a_file_added_to_the_context_is_noticed(tmp_path):
+    root = tmp_path / "sub"
+    write(root, {"Dockerfile": "FROM scratch\nCOPY weights/model.bin /model.bin\n"})
+    age(root)
+    cache = tmp_path / "cache"
+    _, before = run([root / "Dockerfile"], cache)
+    assert "CTX001" in rules_of(before)
+    write(root, {"weights/model.bin": "0" * 64})
+    age(root, seconds=30)
+    report, after = run([root / "Dockerfile"], cache)
+    assert report.cached == 0
+    assert "CTX001" not in rules_of(after)
+
+
+def test_a_new_commit_is_noticed_by_the_history_scan(tmp_path):
+    root = tmp_path / "repo"
+    write(root, {"Dockerfile": "FROM scratch\nCOPY app.py /app.py\n", "app.py": "print(1)\n"})
+    git(root, "init", "-q")
+    git(root, "add", ".")
+    git(root, "commit", "-q", "-m", "first")
+    age(root)
+    cache = tmp_path / "cache"
+    _, before = run([root / "Dockerfile"], cache)
+    assert "SEC004" not in rules_of(before)
+    token = fake_token(11)
+    (root / "app.py").write_text(f'TOKEN = "{token}"\n')
+    git(root, "commit", "-q", "-am", "token")
+    (root / "app.py").write_text("print(1)\n")
+    git(root, "commit", "-q", "-am", "remove token")
+    age(root, seconds=30)
+    report, after = run([root / "Dockerfile"], cache)
+    assert report.cached == 0
+    assert "SEC004" in rules_of(after)
+    warm, again = run([root / "Dockerfile"], cache)
+    assert warm.cached == 1 and again == after
+
+
+def test_freshly_written_files_are_not_cached(tmp_path):
+    root = tmp_path / "sub"
+    write(root, {"Dockerfile": DOCKERFILE, "requirements.txt": PINNED})  # mtimes are now
+    cache = tmp_path / "cache"
+    run([root / "Dockerfile"], cache)
+    report, _ = run([root / "Dockerfile"], cache)
+    assert report.cached == 0
+    assert not list(cache.rglob("*.json"))
+
+
+def test_other_settings_use_other_entries(submission, tmp_path):
+    (submission / "requirements.txt").write_text(RANGED)
+    age(submission)
+    cache = tmp_path / "cache"
+    _, everything = run([submission / "Dockerfile"], cache)
+    ignoring = ScanConfig(ignore=("PIP002",))
+    report, fewer = run([submission / "Dockerfile"], cache, config=ignoring)
+    assert report.cached == 0
+    assert "PIP002" in rules_of(everything) and "PIP002" not in rules_of(fewer)
+    again, same = run([submission / "Dockerfile"], cache)
+    assert again.cached == 1 and same == everything
+
+
+def test_a_different_carpenter_misses(submission, tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    run([submission / "Dockerfile"], cache)
+    monkeypatch.setattr(cache_module, "_CODE", "another version")
+    report, _ = run([submission / "Dockerfile"], cache)
+    assert report.cached == 0
+
+
+def test_a_corrupt_entry_is_a_miss_and_is_rewritten(submission, tmp_path):
+    cache = tmp_path / "cache"
+    _, cold = run([submission / "Dockerfile"], cache)
+    entries = list(cache.rglob("*.json"))
+    assert len(entries) == 1
+    entries[0].write_bytes(b"\x00\xff{not json")
+    report, findings = run([submission / "Dockerfile"], cache)
+    assert report.cached == 0 and findings == cold
+    again, _ = run([submission / "Dockerfile"], cache)
+    assert again.cached == 1
+
+
+def test_the_fixture_corpus_gives_the_same_report_warm(tmp_path):
+    corpus = tmp_path / "submissions"
+    shutil.copytree(ROOT / "fixtures" / "submissions", corpus, symlinks=True)
+    age(corpus)
+    cache = tmp_path / "cache"
+    cold, cold_findings = run([corpus], cache)
+    warm, warm_findings = run([corpus], cache)
+    assert warm_findings == cold_findings
+    assert warm.errors == cold.errors
+    # Not kept: results with errors, and results of rules that looked outside the context.
+    uncached = {e["path"] for e in cold.errors}
+    uncached |= {f["path"] for f in cold_findings if f["rule"] in ("CTX001", "CTX008")}
+    assert warm.cached == len(warm.files) - len(uncached)
+    assert warm.cached > 30
+
+
+def test_the_cache_never_holds_a_secret(tmp_path):
+    corpus = tmp_path / "submissions"
+    for name in ("sec-token-files", "sec-context-files", "sec-env-arg-tokens"):
+        shutil.copytree(ROOT / "fixtures" / "submissions" / name, corpus / name, symlinks=True)
+    age(corpus)
+    cache = tmp_path / "cache"
+    _, findings = run([corpus], cache)
+    assert rules_of(findings) & {"SEC001", "SEC002"}
+    tokens = set()
+    for path in corpus.rglob("*"):
+        if path.is_file():
+            tokens |= set(re.findall(r"hf_[A-Za-z0-9]{30,}", path.read_text(errors="replace")))
+    assert tokens
+    stored = "".join(p.read_text() for p in cache.rglob("*.json"))
+    assert stored
+    for token in tokens:
+        assert token not in stored
+
+
+def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "carpenter.cli", "scan", *args],
+                          capture_output=True, text=True, env={**os.environ, **env}, cwd=ROOT)
+
+
+def test_cli_uses_the_cache_and_no_cache_turns_it_off(submission, tmp_path):
+    cache = tmp_path / "cache"
+    out = tmp_path / "report.json"
+    env = {"CARPENTER_CACHE_DIR": str(cache), "CARPENTER_NO_CACHE": ""}
+    args = [str(submission), "--format", "json", "-o", str(out)]
+    cli(*args, "--no-cache", env=env)
+    assert not cache.exists()
+    first = cli(*args, env=env)
+    second = cli(*args, env=env)
+    assert "from the result cache" not in first.stderr
+    assert "1 from the result cache" in second.stderr
+    assert json.loads(out.read_text())["files"] == [str(submission / "Dockerfile")]
+
+
+def test_cli_with_an_unwritable_cache_still_scans(submission, tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    out = tmp_path / "report.json"
+    env = {"CARPENTER_CACHE_DIR": str(blocker / "cache"), "CARPENTER_NO_CACHE": ""}
+    done = cli(str(submission), "--format", "json", "-o", str(out), env=env)
+    assert done.returncode in (0, 1), done.stderr
+    assert "Traceback" not in done.stderr
+    assert "result cache not written" in done.stderr
+    assert json.loads(out.read_text())["version"] == 1
