@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
@@ -113,6 +113,7 @@ def _compile(raw: dict[str, Any]) -> CudaData:
                     tuple(defaults.get("indicators", [])), defaults.get("max_jobs_note", ""))
 
 
+@lru_cache(maxsize=4096)  # pure: the data file is read once
 def package_named(name: str | None) -> CudaPackage | None:
     if not name:
         return None
@@ -123,6 +124,7 @@ def package_named(name: str | None) -> CudaPackage | None:
     return None
 
 
+@lru_cache(maxsize=4096)  # pure: the data file is read once
 def package_for_url(url: str | None) -> CudaPackage | None:
     if not url:
         return None
@@ -143,6 +145,16 @@ def package_for_url(url: str | None) -> CudaPackage | None:
 
 def image_env(inst: Instruction) -> ImageEnv:
     """torch / CUDA / Python of the stage running `inst`, from its base and earlier installs."""
+    # Several rules ask for the same instruction: compute once, hand out copies (ImageEnv is
+    # mutable).
+    cached = getattr(inst, "_image_env", None)
+    if cached is None:
+        cached = _image_env(inst)
+        inst._image_env = cached  # type: ignore[attr-defined]
+    return replace(cached, env=dict(cached.env))
+
+
+def _image_env(inst: Instruction) -> ImageEnv:
     env = ImageEnv()
     stage = inst.stage
     if stage is None:
@@ -273,6 +285,14 @@ _SETUP_VERBS = frozenset({"install", "develop", "build_ext", "bdist_wheel", "bui
 
 def clones_before(inst: Instruction) -> dict[str, str]:
     """In-image folder -> repository URL for every `git clone` that ran before (or in) `inst`."""
+    cached = getattr(inst, "_clones_before", None)
+    if cached is None:
+        cached = _clones_before(inst)
+        inst._clones_before = cached  # type: ignore[attr-defined]
+    return dict(cached)  # a copy: callers own the dict
+
+
+def _clones_before(inst: Instruction) -> dict[str, str]:
     import posixpath
 
     from carpenter.model.copies import cwd_for
@@ -284,6 +304,8 @@ def clones_before(inst: Instruction) -> dict[str, str]:
             if other.keyword == "RUN":
                 for script in scripts_of(other):
                     for cmd in script.commands:
+                        if not any(w.text == "clone" for w in cmd.words):
+                            continue  # cheap test first: effective() below is the slow part
                         words, _ = cmd.effective()
                         argv = [w.text for w in words]
                         if len(argv) < 3 or argv[0] != "git" or "clone" not in argv[1:3]:

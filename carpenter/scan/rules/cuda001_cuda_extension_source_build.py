@@ -85,6 +85,9 @@ class CudaExtensionSourceBuild(Rule):
             yield from self._requirement_files(ctx, inst)
             for script in scripts_of(inst):
                 for cmd in script.commands:
+                    # setup.py is always a word of the command: skip effective() otherwise.
+                    if not any(w.text.endswith("setup.py") for w in cmd.words):
+                        continue
                     words, _ = cmd.effective()
                     if not is_setup_build([w.text for w in words]):
                         continue

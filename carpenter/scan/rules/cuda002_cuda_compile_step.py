@@ -58,6 +58,9 @@ class CudaCompileStep(Rule):
                 continue
             for script in scripts_of(inst):
                 for cmd in script.commands:
+                    # Both checks below need a word naming nvcc or setup.py: skip effective().
+                    if not any(w.text.endswith(("nvcc", "setup.py")) for w in cmd.words):
+                        continue
                     words, assigned = cmd.effective()
                     if words and words[0].text.rsplit("/", 1)[-1] == "nvcc":
                         yield self.at(ctx, words[0].offset, words[-1].end_offset,
