@@ -222,7 +222,7 @@ _Rel = tuple[tuple, tuple, tuple, int, int, bool]
 # Which parser reads a script first. tree-sitter-bash is ~9x faster than bashlex and gives the
 # same commands (tests/model/test_shell_backends.py); a script it marks as an error, or a tree
 # shape the mapping does not model, is read by bashlex, whose verdict and message make SH006.
-BACKEND = "bashlex"  # or "tree-sitter"
+BACKEND = "tree-sitter"  # or "bashlex"
 
 
 @lru_cache(maxsize=8192)
