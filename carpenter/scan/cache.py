@@ -14,9 +14,13 @@ within RACY_SECONDS (file times are coarse: a same-size rewrite in the same tick
 unchanged, the "racy git" problem), when the result holds an error (it may be transient), when
 a rule looked outside the context (where else a missing COPY source exists: folders above the
 context are not stamped, since a report written next to the context would change them), or when
-the context is too large to walk cheaply. Entries are JSON written atomically; a corrupt
-or unreadable entry is a miss. Entries hold what the JSON report holds (secrets masked) plus
-fingerprints of secrets for `fix`, never a secret.
+the context is too large to walk cheaply.
+
+Entries live in one SQLite file, written in one transaction per run (never half an entry;
+concurrent runs wait for each other's lock). A corrupt entry is a miss; a file that is not a
+database is replaced; an unwritable folder is a message and a scan without cache. Entries hold
+what the JSON report holds (secrets masked) plus fingerprints of secrets for `fix`, never a
+secret.
 """
 
 from __future__ import annotations
@@ -26,7 +30,6 @@ import hashlib
 import json
 import os
 import sys
-import tempfile
 import time
 from dataclasses import fields
 from typing import Any
@@ -81,7 +84,7 @@ class ResultCache:
     """Lookup and store of per-Dockerfile results for one set of scan options."""
 
     def __init__(self, folder: str, settings: object) -> None:
-        self.folder = os.path.join(folder, "scan", f"v{FORMAT}")
+        self.path = os.path.join(folder, f"scan-v{FORMAT}.sqlite")
         self.started = time.time()
         # The key names the file and the settings, so a changed file or a new Carpenter
         # overwrites its entry rather than adding one: the cache stays one entry per
@@ -89,7 +92,9 @@ class ResultCache:
         self.settings = hashlib.sha256(
             repr((settings, os.getcwd())).encode("utf-8", "surrogateescape")).hexdigest()
         self.code = _code_stamp()
-        self.writable = True
+        self.usable = True
+        self._conn: Any = None
+        self._pending: list[tuple[str, str, str, str]] = []
         self.hits = 0
         self.misses = 0
         self._git: dict[str, tuple[str, int]] = {}
@@ -131,12 +136,12 @@ class ResultCache:
         return findings, []
 
     def put(self, path: str, stamp: Stamp, findings: list[Finding], errors: list[dict]) -> None:
-        if errors or not self.writable or self._racy(stamp) or _looked_outside(findings):
+        if errors or not self.usable or self._racy(stamp) or _looked_outside(findings):
             return
-        entry = {"format": FORMAT, "path": os.path.abspath(path), "stamp": stamp.digest(),
-                 "code": self.code, "fields": FIELDS,
-                 "findings": [[getattr(f, name) for name in FIELDS] for f in findings]}
-        self._write(self.key(path), json.dumps(entry, separators=(",", ":")))
+        body = {"path": os.path.abspath(path), "fields": FIELDS,
+                "findings": [[getattr(f, name) for name in FIELDS] for f in findings]}
+        self._pending.append((self.key(path), stamp.digest(), self.code,
+                              json.dumps(body, separators=(",", ":"))))
 
     def _racy(self, stamp: Stamp) -> bool:
         return stamp.newest / 1e9 >= self.started - RACY_SECONDS
@@ -193,38 +198,88 @@ class ResultCache:
         return self._tops[real]
 
     # -- storage -------------------------------------------------------------------------------
-    def _entry_path(self, key: str) -> str:
-        return os.path.join(self.folder, key[:2], key + ".json")
+    def _db(self):
+        """The entries table, opened on first use; None once the cache is unusable."""
+        if self._conn is None and self.usable:
+            import sqlite3
+
+            try:
+                self._conn = self._connect()
+            except sqlite3.DatabaseError as exc:  # not a database: start a new one
+                print(f"carpenter: result cache {self.path} was unreadable ({exc}); "
+                      "starting a new one", file=sys.stderr)
+                try:
+                    os.unlink(self.path)
+                    self._conn = self._connect()
+                except (OSError, sqlite3.Error) as again:
+                    self._disable(again)
+            except (OSError, sqlite3.Error) as exc:
+                self._disable(exc)
+        return self._conn
+
+    def _connect(self):
+        import sqlite3
+
+        os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        conn = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+        try:
+            conn.execute("CREATE TABLE IF NOT EXISTS entries (key TEXT PRIMARY KEY, "
+                         "stamp TEXT NOT NULL, code TEXT NOT NULL, body TEXT NOT NULL)")
+        except sqlite3.Error:
+            conn.close()
+            raise
+        return conn
 
     def _read(self, key: str) -> dict[str, Any] | None:
-        try:
-            with open(self._entry_path(key), "rb") as handle:
-                entry = json.loads(handle.read())
-        except (OSError, ValueError):
+        import sqlite3
+
+        conn = self._db()
+        if conn is None:
             return None
-        return entry if isinstance(entry, dict) and entry.get("format") == FORMAT else None
-
-    def _write(self, key: str, text: str) -> None:
-        target = self._entry_path(key)
         try:
-            os.makedirs(os.path.dirname(target), exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=os.path.dirname(target))
-        except OSError as exc:
+            row = conn.execute("SELECT stamp, code, body FROM entries WHERE key = ?",
+                               (key,)).fetchone()
+        except sqlite3.Error as exc:
             self._disable(exc)
-            return
+            return None
+        if row is None:
+            return None
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-            os.replace(tmp, target)  # readers see the old entry or the new one, never half
-        except OSError as exc:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            self._disable(exc)
+            entry = json.loads(row[2])
+        except ValueError:
+            return None
+        if not isinstance(entry, dict):
+            return None
+        return {**entry, "stamp": row[0], "code": row[1]}
 
-    def _disable(self, exc: OSError) -> None:
-        self.writable = False
-        print(f"carpenter: result cache not written ({self.folder}: {exc.strerror or exc}); "
-              "scanning without it", file=sys.stderr)
+    def flush(self) -> None:
+        """Write the new entries in one transaction: all of them or, on error, none."""
+        import sqlite3
+
+        conn = self._db() if self._pending else None
+        if conn is not None:
+            try:
+                with conn:
+                    conn.execute("BEGIN IMMEDIATE")
+                    conn.executemany("INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?)",
+                                     self._pending)
+            except sqlite3.Error as exc:
+                self._disable(exc)
+        self._pending.clear()
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _disable(self, exc: Exception) -> None:
+        if self.usable:
+            print(f"carpenter: result cache not used ({self.path}: "
+                  f"{getattr(exc, 'strerror', None) or exc}); scanning without it",
+                  file=sys.stderr)
+        self.usable = False
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                self._conn.close()
+            self._conn = None
 
 
 def _looked_outside(findings: list[Finding]) -> bool:

@@ -175,6 +175,8 @@ def scan_paths(paths: Iterable[str], options: ScanOptions) -> ScanReport:
         results[index] = result
         if cache and stamp:
             cache.put(path, stamp, result.findings, result.errors)
+    if cache:
+        cache.flush()
     for index in range(len(files)):
         report.findings.extend(results[index].findings)
         report.errors.extend(results[index].errors)

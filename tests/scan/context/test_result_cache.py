@@ -6,6 +6,7 @@ import json
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
@@ -134,7 +135,8 @@ def test_freshly_written_files_are_not_cached(tmp_path):
     run([root / "Dockerfile"], cache)
     report, _ = run([root / "Dockerfile"], cache)
     assert report.cached == 0
-    assert not list(cache.rglob("*.json"))
+    with sqlite3.connect(cache / "scan-v1.sqlite") as db:
+        assert db.execute("SELECT count(*) FROM entries").fetchone() == (0,)
 
 
 def test_other_settings_use_other_entries(submission, tmp_path):
@@ -161,13 +163,23 @@ def test_a_different_carpenter_misses(submission, tmp_path, monkeypatch):
 def test_a_corrupt_entry_is_a_miss_and_is_rewritten(submission, tmp_path):
     cache = tmp_path / "cache"
     _, cold = run([submission / "Dockerfile"], cache)
-    entries = list(cache.rglob("*.json"))
-    assert len(entries) == 1
-    entries[0].write_bytes(b"\x00\xff{not json")
+    with sqlite3.connect(cache / "scan-v1.sqlite") as db:
+        assert db.execute("UPDATE entries SET body = 'not json'").rowcount == 1
     report, findings = run([submission / "Dockerfile"], cache)
     assert report.cached == 0 and findings == cold
     again, _ = run([submission / "Dockerfile"], cache)
     assert again.cached == 1
+
+
+def test_a_cache_file_that_is_not_a_database_is_replaced(submission, tmp_path, capsys):
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "scan-v1.sqlite").write_bytes(b"\x00\xff junk, not SQLite" * 100)
+    report, cold = run([submission / "Dockerfile"], cache)
+    assert "was unreadable" in capsys.readouterr().err
+    assert report.cached == 0 and not report.errors
+    again, warm = run([submission / "Dockerfile"], cache)
+    assert again.cached == 1 and warm == cold
 
 
 def test_the_fixture_corpus_gives_the_same_report_warm(tmp_path):
@@ -199,7 +211,7 @@ def test_the_cache_never_holds_a_secret(tmp_path):
         if path.is_file():
             tokens |= set(re.findall(r"hf_[A-Za-z0-9]{30,}", path.read_text(errors="replace")))
     assert tokens
-    stored = "".join(p.read_text() for p in cache.rglob("*.json"))
+    stored = (cache / "scan-v1.sqlite").read_bytes().decode("utf-8", "replace")
     assert stored
     for token in tokens:
         assert token not in stored
@@ -232,5 +244,5 @@ def test_cli_with_an_unwritable_cache_still_scans(submission, tmp_path):
     done = cli(str(submission), "--format", "json", "-o", str(out), env=env)
     assert done.returncode in (0, 1), done.stderr
     assert "Traceback" not in done.stderr
-    assert "result cache not written" in done.stderr
+    assert "result cache not used" in done.stderr
     assert json.loads(out.read_text())["version"] == 1
