@@ -25,6 +25,9 @@ KNOWN_INSTRUCTIONS = frozenset({
 _DIRECTIVE = re.compile(r"^#\s*([A-Za-z]+)\s*=\s*(.*?)\s*$")
 _FLAG = re.compile(r"--([A-Za-z][A-Za-z0-9-]*)(?:=(\S*))?")
 _HEREDOC_MARK = re.compile(r"<<(-?)([\"']?)([A-Za-z0-9_.-]+)\2")
+# \s and \S use the same Unicode whitespace as str.isspace(): one C call instead of a loop.
+_SPACES = re.compile(r"\s*")
+_NON_SPACES = re.compile(r"\S*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,16 +269,13 @@ def _instruction(source: SourceFile, cmd, escape: str) -> Instruction:
     head_end_line, blanked = _logical_head(source, cmd.start_line, cmd.end_line, escape)
     text = blanked
     lead = len(text) - len(text.lstrip())
-    keyword_end = lead
-    while keyword_end < len(text) and not text[keyword_end].isspace():
-        keyword_end += 1
+    keyword_end = _NON_SPACES.match(text, lead).end()  # type: ignore[union-attr]
     raw_keyword = text[lead:keyword_end]
     pos = keyword_end
     flag_tokens: list[Token] = []
     flags: dict[str, str | None] = {}
     while True:
-        while pos < len(text) and text[pos].isspace():
-            pos += 1
+        pos = _SPACES.match(text, pos).end()  # type: ignore[union-attr]
         match = _FLAG.match(text, pos)
         if not match or (pos + len(match.group(0)) < len(text) and not text[match.end()].isspace()):
             break
@@ -317,13 +317,8 @@ def _logical_head(source: SourceFile, first: int, last: int, escape: str) -> tup
     line_no = first
     limit = max(last, first)
     while True:
-        raw = source.line_text(line_no)
+        raw, cr = _line_and_cr(source, line_no)
         terminator = "\n" if line_no < source.line_count else ""
-        # Width of a stray "\r" that line_text dropped (no slicing of the rest of the file:
-        # that made 10,000 continuation lines quadratic).
-        line_start = source.offset_of(line_no)
-        line_end = source.text.find("\n", line_start)
-        cr = (len(source.text) if line_end < 0 else line_end) - line_start - len(raw)
         body = raw.rstrip()
         if line_no > first and _is_blank_or_comment(raw) and line_no < limit:
             parts.append(" " * (len(raw) + cr) + " " * len(terminator))
@@ -339,6 +334,23 @@ def _logical_head(source: SourceFile, first: int, last: int, escape: str) -> tup
         parts.append(raw + " " * cr)
         break
     return line_no, "".join(parts)
+
+
+def _line_and_cr(source: SourceFile, line_no: int) -> tuple[str, int]:
+    """line_text(line_no) and the width of the stray "\r"s it dropped, from the line table
+    (no slicing of the rest of the file: that made 10,000 continuation lines quadratic)."""
+    starts = source.line_starts
+    text = source.text
+    if not 1 <= line_no <= len(starts):  # out of range: the general (clamping) methods
+        raw = source.line_text(line_no)
+        line_start = source.offset_of(line_no)
+        line_end = text.find("\n", line_start)
+        return raw, (len(text) if line_end < 0 else line_end) - line_start - len(raw)
+    line_start = starts[line_no - 1]
+    line_end = starts[line_no] - 1 if line_no < len(starts) else len(text)
+    whole = text[line_start:line_end]
+    raw = whole.rstrip("\r")
+    return raw, len(whole) - len(raw)
 
 
 def _heredocs(source: SourceFile, cmd, head_end_line: int, args: str) -> list[Heredoc]:

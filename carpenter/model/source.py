@@ -96,7 +96,11 @@ def read_source(path: str, display: str | None = None) -> SourceFile:
                 raise InputError(
                     f"file is too large ({info.st_size} bytes > {MAX_BYTES})", path=shown
                 )
-            data = handle.read(MAX_BYTES + 1)
+            # Ask for the size fstat saw (+1 to notice growth): read(MAX_BYTES + 1) allocates a
+            # 64 MiB buffer for every small file. A file that grew is read on to the same cap.
+            data = handle.read(info.st_size + 1)
+            if len(data) > info.st_size:
+                data += handle.read(MAX_BYTES + 1 - len(data))
     except InputError:
         raise
     except FileNotFoundError:

@@ -57,6 +57,8 @@ def split_assignments(text: str) -> list[tuple[str, str | None]]:
 
 def _shell_words(text: str) -> list[str]:
     """Whitespace split honouring quotes and backslashes, quotes removed (Dockerfile word rules)."""
+    if not any(c in text for c in "\"'\\"):
+        return text.split()  # nothing to unquote: str.split() uses the same isspace() rule
     words: list[str] = []
     current: list[str] = []
     quote = ""
