@@ -100,6 +100,8 @@ class AbsoluteHostPath(Rule):
 
     def _values(self, ctx, text: str, offset: int, name: str, created: tuple[str, ...],
                 inst) -> Iterator[Finding]:
+        if "/" not in text and ":\\" not in text:
+            return  # HOST_IN_VALUES needs one of these: skip the regex scan
         for match in HOST_IN_VALUES.finditer(text):
             path = match.group(0)
             if not (CUE.search(path) or CUE.search(name)):

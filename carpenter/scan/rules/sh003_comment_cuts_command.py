@@ -12,6 +12,8 @@ from carpenter.scan.registry import Rule, register
 
 def comment_start(args: str) -> int | None:
     """Index of the first unquoted `#` that starts a shell comment, or None."""
+    if "#" not in args:
+        return None  # most RUNs: no need to walk the quoting character by character
     quote = ""
     i = 0
     while i < len(args):
