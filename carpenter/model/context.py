@@ -121,9 +121,9 @@ class BuildContext:
     """The files a build of one Dockerfile can see."""
 
     def __init__(self, root: str, dockerfile_rel: str | None, ignore: DockerIgnore,
-                 ignore_error: InputError | None = None) -> None:
+                 ignore_error: InputError | None = None, real_root: str | None = None) -> None:
         self.root = root
-        self.real_root = os.path.realpath(root)
+        self.real_root = real_root if real_root is not None else os.path.realpath(root)
         self.dockerfile_rel = dockerfile_rel
         self.ignore = ignore
         self.ignore_error = ignore_error
@@ -142,7 +142,8 @@ class BuildContext:
         if context_dir is None or not os.path.isdir(context_dir):
             return None
         root = os.path.abspath(context_dir)
-        dockerfile_rel = _relative_inside(root, dockerfile.path) if dockerfile else None
+        real_root = os.path.realpath(root) if dockerfile else None  # resolved once, used twice
+        dockerfile_rel = _relative_inside(real_root, dockerfile.path) if dockerfile else None
         key = (root, dockerfile_rel, _ignore_stamp(root, dockerfile_rel))
         cached = _CONTEXTS.get(key)
         if cached is not None:
@@ -152,7 +153,7 @@ class BuildContext:
             error = None
         except InputError as exc:
             ignore, error = DockerIgnore([], None, frozenset({".dockerignore"})), exc
-        context = cls(root, dockerfile_rel, ignore, error)
+        context = cls(root, dockerfile_rel, ignore, error, real_root)
         context._walk()
         _CONTEXTS[key] = context
         return context
@@ -522,9 +523,8 @@ def _submodule_urls(top: str) -> dict[str, str]:
 # helpers
 
 
-def _relative_inside(root: str, path: str) -> str | None:
-    """`path` relative to `root` if it lies inside, else None."""
-    real_root = os.path.realpath(root)
+def _relative_inside(real_root: str, path: str) -> str | None:
+    """`path` relative to the already resolved `real_root` if it lies inside, else None."""
     real = os.path.realpath(path)
     if real == real_root or not real.startswith(real_root + os.sep):
         return None

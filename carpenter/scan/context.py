@@ -66,7 +66,11 @@ class ScanContext:
         return source
 
     def _inside_context(self, fs_path: str) -> bool:
-        root = os.path.realpath(self.context_dir or ".")
+        folder = self.context_dir or "."
+        key = "realpath:" + folder  # the root is resolved once per scan, not per file read
+        root = self.cache.get(key)
+        if root is None:
+            root = self.cache[key] = os.path.realpath(folder)
         real = os.path.realpath(fs_path)
         return real == root or real.startswith(root.rstrip(os.sep) + os.sep)
 
