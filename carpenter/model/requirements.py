@@ -30,6 +30,7 @@ LONG = {"-r": "--requirement", "-c": "--constraint", "-e": "--editable", "-i": "
         "-f": "--find-links"}
 _ENV_VAR = re.compile(r"\$\{([A-Z0-9_]+)\}")  # pip only expands ${UPPER_CASE}
 _TOKEN = re.compile(r"\S+")
+_COMMENT = re.compile(r"(^|\s)#")
 _REQ_HEAD = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\s*(?:\[[^\]]*\])?\s*")
 
 
@@ -184,7 +185,9 @@ def _parse_line(source: SourceFile, text: str, offsets: list[int], variables) ->
 
 def _strip_comment(text: str) -> str:
     """pip's comment rule: `#` at the start or after whitespace starts a comment."""
-    match = re.search(r"(^|\s)#", text)
+    if "#" not in text:
+        return text  # most lines: no regex needed
+    match = _COMMENT.search(text)
     return text[: match.start()] if match else text
 
 
