@@ -101,6 +101,7 @@ class ResultCache:
         self._contexts: dict[str, Stamp] = {}
         self._reals: dict[str, str] = {}
         self._tops: dict[str, str | None] = {}
+        self._ignore_chains: dict[str, tuple[str, int]] = {}
 
     # -- lookup --------------------------------------------------------------------------------
     def key(self, path: str) -> str:
@@ -163,18 +164,26 @@ class ResultCache:
         top = self._top(real)
         if top is None:
             return "", 0
-        stamp = Stamp()
-        folder = real
-        while folder != top and folder.startswith(top + os.sep):  # .gitignore above the context
-            folder = os.path.dirname(folder)
-            stamp.add_stat(os.path.join(folder, ".gitignore"))
         if top not in self._git:
             repo = Stamp()
             _repository_stamp(top, repo)
             self._git[top] = (repo.digest(), repo.newest)
         digest, newest = self._git[top]
-        stamp.add(top, digest)
-        return stamp.digest(), max(newest, stamp.newest)
+        ignores, ignores_newest = self._ignores(os.path.dirname(real), top)
+        return f"{digest}:{ignores}", max(newest, ignores_newest)
+
+    def _ignores(self, folder: str, top: str) -> tuple[str, int]:
+        """The .gitignore files from `folder` up to the top of the repository (the context's
+        own are in its walk), memoized by folder: sibling contexts share the chain."""
+        if folder not in self._ignore_chains:
+            stamp = Stamp()
+            stamp.add_stat(os.path.join(folder, ".gitignore"))
+            if folder != top and folder.startswith(top + os.sep):
+                above, newest = self._ignores(os.path.dirname(folder), top)
+                stamp.add(above)
+                stamp.newest = max(stamp.newest, newest)
+            self._ignore_chains[folder] = (stamp.digest(), stamp.newest)
+        return self._ignore_chains[folder]
 
     def _real(self, path: str) -> str:
         """os.path.realpath, memoized by folder: siblings share every parent's lookup."""

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
 import re
 from collections.abc import Iterable, Mapping
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from carpenter.errors import CarpenterError, InputError
-from carpenter.model.dockerfile import Dockerfile, load_dockerfile
 from carpenter.scan.config import ScanConfig, rule_matches
-from carpenter.scan.context import ScanContext
 from carpenter.scan.finding import SEVERITY_RANK, Finding
 from carpenter.scan.registry import Rule, all_rules
+
+if TYPE_CHECKING:  # the parser (a Go library) and the pool load only when a file is scanned
+    from carpenter.model.dockerfile import Dockerfile
 
 DOCKERFILE_NAME = re.compile(
     r"^(?:Dockerfile|Containerfile)(?:\..+)?$|.+\.(?:Dockerfile|dockerfile|Containerfile)$"
@@ -125,6 +124,8 @@ def scan_dockerfile(
     dockerfile: Dockerfile, options: ScanOptions, context_dir: str | None = None
 ) -> FileResult:
     """Run the selected rules over an already parsed Dockerfile (used by scan and fix)."""
+    from carpenter.scan.context import ScanContext
+
     relative = not os.path.isabs(dockerfile.path)
     if context_dir is None:
         context_dir = options.context or os.path.dirname(dockerfile.path) or "."
@@ -148,6 +149,8 @@ def scan_dockerfile(
 
 
 def scan_file(path: str, options: ScanOptions) -> FileResult:
+    from carpenter.model.dockerfile import load_dockerfile
+
     try:
         dockerfile = load_dockerfile(path, path, options.build_args)
     except InputError as exc:
@@ -186,6 +189,9 @@ def scan_paths(paths: Iterable[str], options: ScanOptions) -> ScanReport:
 
 def _scan_many(files: list[str], options: ScanOptions) -> list[FileResult]:
     if options.jobs > 1 and len(files) > 8:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
         # Not fork: the `dockerfile` parser is a Go library whose runtime threads do not
         # survive fork() (workers deadlocked on a futex). forkserver children start clean.
         method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
