@@ -40,6 +40,8 @@ FORMAT = 1
 RACY_SECONDS = 2.0
 FIELDS = [f.name for f in fields(Finding)]
 MAX_STAMP_ENTRIES = 20_000  # a larger context is scanned every time (its walk would dominate)
+DAY = 86_400
+KEEP_DAYS = 30  # entries unused this long are deleted (scans of since-deleted clones)
 # Modules whose behaviour shapes findings; an upgrade changes their files' stamps.
 _TOOLS = ("dockerfile", "bashlex", "packaging", "detect_secrets", "tree_sitter",
           "tree_sitter_bash", "git", "yaml")
@@ -94,7 +96,8 @@ class ResultCache:
         self.code = _code_stamp()
         self.usable = True
         self._conn: Any = None
-        self._pending: list[tuple[str, str, str, str]] = []
+        self._pending: list[tuple[str, str, str, str, int]] = []
+        self._touched: list[str] = []  # hit entries whose last use is over a day old
         self.hits = 0
         self.misses = 0
         self._git: dict[str, tuple[str, int]] = {}
@@ -134,6 +137,8 @@ class ResultCache:
             self.misses += 1
             return None
         self.hits += 1
+        if entry["used"] < self.started - DAY:
+            self._touched.append(self.key(path))
         return findings, []
 
     def put(self, path: str, stamp: Stamp, findings: list[Finding], errors: list[dict]) -> None:
@@ -142,7 +147,7 @@ class ResultCache:
         body = {"path": os.path.abspath(path), "fields": FIELDS,
                 "findings": [[getattr(f, name) for name in FIELDS] for f in findings]}
         self._pending.append((self.key(path), stamp.digest(), self.code,
-                              json.dumps(body, separators=(",", ":"))))
+                              json.dumps(body, separators=(",", ":")), int(self.started)))
 
     def _racy(self, stamp: Stamp) -> bool:
         return stamp.newest / 1e9 >= self.started - RACY_SECONDS
@@ -233,7 +238,8 @@ class ResultCache:
         conn = sqlite3.connect(self.path, timeout=10, isolation_level=None)
         try:
             conn.execute("CREATE TABLE IF NOT EXISTS entries (key TEXT PRIMARY KEY, "
-                         "stamp TEXT NOT NULL, code TEXT NOT NULL, body TEXT NOT NULL)")
+                         "stamp TEXT NOT NULL, code TEXT NOT NULL, body TEXT NOT NULL, "
+                         "used INTEGER NOT NULL)")
         except sqlite3.Error:
             conn.close()
             raise
@@ -246,7 +252,7 @@ class ResultCache:
         if conn is None:
             return None
         try:
-            row = conn.execute("SELECT stamp, code, body FROM entries WHERE key = ?",
+            row = conn.execute("SELECT stamp, code, body, used FROM entries WHERE key = ?",
                                (key,)).fetchone()
         except sqlite3.Error as exc:
             self._disable(exc)
@@ -259,22 +265,28 @@ class ResultCache:
             return None
         if not isinstance(entry, dict):
             return None
-        return {**entry, "stamp": row[0], "code": row[1]}
+        return {**entry, "stamp": row[0], "code": row[1], "used": row[3]}
 
     def flush(self) -> None:
-        """Write the new entries in one transaction: all of them or, on error, none."""
+        """Write the new entries in one transaction (all of them or, on error, none), mark
+        entries in use and delete those unused for KEEP_DAYS."""
         import sqlite3
 
-        conn = self._db() if self._pending else None
+        now = int(self.started)
+        conn = self._db() if self._pending or self._touched else None
         if conn is not None:
             try:
                 with conn:
                     conn.execute("BEGIN IMMEDIATE")
-                    conn.executemany("INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?)",
+                    conn.executemany("INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?, ?)",
                                      self._pending)
+                    conn.executemany("UPDATE entries SET used = ? WHERE key = ?",
+                                     [(now, key) for key in self._touched])
+                    conn.execute("DELETE FROM entries WHERE used < ?", (now - KEEP_DAYS * DAY,))
             except sqlite3.Error as exc:
                 self._disable(exc)
         self._pending.clear()
+        self._touched.clear()
         if self._conn is not None:
             self._conn.close()
             self._conn = None

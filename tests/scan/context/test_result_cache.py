@@ -246,3 +246,19 @@ def test_cli_with_an_unwritable_cache_still_scans(submission, tmp_path):
     assert "Traceback" not in done.stderr
     assert "result cache not used" in done.stderr
     assert json.loads(out.read_text())["version"] == 1
+
+
+def test_entries_unused_for_a_month_are_deleted_and_used_ones_kept(submission, tmp_path):
+    cache = tmp_path / "cache"
+    other = tmp_path / "other"
+    shutil.copytree(submission, other)  # copy2 keeps the old file times
+    run([submission / "Dockerfile"], cache)
+    run([other / "Dockerfile"], cache)
+    db_path = cache / "scan-v1.sqlite"
+    with sqlite3.connect(db_path) as db:
+        db.execute("UPDATE entries SET used = ?", (int(time.time()) - 40 * 86_400,))
+    report, _ = run([submission / "Dockerfile"], cache)  # a hit refreshes its entry ...
+    assert report.cached == 1
+    with sqlite3.connect(db_path) as db:
+        paths = [json.loads(body)["path"] for (body,) in db.execute("SELECT body FROM entries")]
+    assert paths == [str(submission / "Dockerfile")]  # ... and the unused one is gone
