@@ -29,6 +29,7 @@ import contextlib
 import hashlib
 import json
 import os
+import stat
 import sys
 import time
 from dataclasses import fields
@@ -115,9 +116,11 @@ class ResultCache:
         """What the scan of `path` depends on; None if that cannot be told cheaply."""
         stamp = Stamp()
         try:
+            st = os.stat(path)
+            if not stat.S_ISREG(st.st_mode):
+                return None  # a FIFO or device: reading it here could block, or consume it
             with open(path, "rb") as handle:
                 stamp.add("dockerfile", hashlib.sha256(handle.read()).hexdigest())
-            st = os.stat(path)
         except OSError:
             return None
         stamp.newest = st.st_mtime_ns
