@@ -219,7 +219,8 @@ def test_the_cache_never_holds_a_secret(tmp_path):
 
 def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "carpenter.cli", "scan", *args],
-                          capture_output=True, text=True, env={**os.environ, **env}, cwd=ROOT)
+                          capture_output=True, text=True, env={**os.environ, **env}, cwd=ROOT,
+                          timeout=120)
 
 
 def test_cli_uses_the_cache_and_no_cache_turns_it_off(submission, tmp_path):
@@ -262,3 +263,14 @@ def test_entries_unused_for_a_month_are_deleted_and_used_ones_kept(submission, t
     with sqlite3.connect(db_path) as db:
         paths = [json.loads(body)["path"] for (body,) in db.execute("SELECT body FROM entries")]
     assert paths == [str(submission / "Dockerfile")]  # ... and the unused one is gone
+
+
+def test_a_fifo_named_dockerfile_is_not_read_for_the_cache(tmp_path):
+    folder = tmp_path / "sub"
+    folder.mkdir()
+    os.mkfifo(folder / "Dockerfile")  # opening it to hash it would block forever
+    env = {"CARPENTER_CACHE_DIR": str(tmp_path / "cache"), "CARPENTER_NO_CACHE": ""}
+    done = cli(str(folder / "Dockerfile"), "--format", "json", env=env)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert json.loads(done.stdout)["errors"]
