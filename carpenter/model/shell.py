@@ -54,6 +54,10 @@ class SimpleCommand:
     offset: int
     end_offset: int
     nested: bool = False  # inside $(...) or `...`
+    # effective() result, computed once: many rules ask for it on the same command. Excluded
+    # from __eq__/__repr__ so a command compares and prints as before.
+    _effective: tuple[tuple[Word, ...], tuple[Word, ...]] | None = field(
+        default=None, init=False, repr=False, compare=False)
 
     @property
     def argv(self) -> list[str]:
@@ -64,7 +68,16 @@ class SimpleCommand:
         return self.words[0].text if self.words else ""
 
     def effective(self) -> tuple[list[Word], list[Word]]:
-        """Words after wrappers (`sudo`, `env A=b`, `time`...); also returns env assignments."""
+        """Words after wrappers (`sudo`, `env A=b`, `time`...); also returns env assignments.
+
+        Fresh lists each call (callers may change them); the walk itself runs once per command.
+        """
+        cached = self._effective
+        if cached is None:
+            cached = self._effective = self._compute_effective()
+        return list(cached[0]), list(cached[1])
+
+    def _compute_effective(self) -> tuple[tuple[Word, ...], tuple[Word, ...]]:
         words = list(self.words)
         env = list(self.assignments)
         while words and words[0].text.rsplit("/", 1)[-1] in WRAPPERS:
@@ -73,7 +86,7 @@ class SimpleCommand:
                 if _is_assignment(words[0].text):
                     env.append(words[0])
                 words.pop(0)
-        return words, env
+        return tuple(words), tuple(env)
 
 
 @dataclass(slots=True)
@@ -112,7 +125,11 @@ def scripts_of(inst: Instruction) -> list[Script]:
 
 def all_commands(inst: Instruction) -> list[tuple[Script, SimpleCommand]]:
     """Every simple command of every script (only shell scripts have commands)."""
-    return [(s, c) for s in scripts_of(inst) for c in s.commands]
+    cached = getattr(inst, "_all_commands", None)
+    if cached is None:
+        cached = tuple((s, c) for s in scripts_of(inst) for c in s.commands)
+        inst._all_commands = cached  # type: ignore[attr-defined]
+    return list(cached)  # a fresh list: callers may change it
 
 
 def run_commands(inst: Instruction) -> list[tuple[Script, SimpleCommand]]:
