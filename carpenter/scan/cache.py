@@ -33,9 +33,12 @@ import stat
 import sys
 import time
 from dataclasses import fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from carpenter.scan.finding import Finding
+
+if TYPE_CHECKING:
+    from carpenter.scan.engine import FileResult
 
 FORMAT = 1
 RACY_SECONDS = 2.0
@@ -144,11 +147,11 @@ class ResultCache:
             self._touched.append(self.key(path))
         return findings, []
 
-    def put(self, path: str, stamp: Stamp, findings: list[Finding], errors: list[dict]) -> None:
-        if errors or not self.usable or self._racy(stamp) or _looked_outside(findings):
+    def put(self, path: str, stamp: Stamp, result: FileResult) -> None:
+        if result.errors or result.looked_outside or not self.usable or self._racy(stamp):
             return
         body = {"path": os.path.abspath(path), "fields": FIELDS,
-                "findings": [[getattr(f, name) for name in FIELDS] for f in findings]}
+                "findings": [[getattr(f, name) for name in FIELDS] for f in result.findings]}
         self._pending.append((self.key(path), stamp.digest(), self.code,
                               json.dumps(body, separators=(",", ":")), int(self.started)))
 
@@ -304,15 +307,6 @@ class ResultCache:
             with contextlib.suppress(Exception):
                 self._conn.close()
             self._conn = None
-
-
-def _looked_outside(findings: list[Finding]) -> bool:
-    if not findings:
-        return False
-    from carpenter.scan.registry import all_rules
-
-    rules = all_rules()
-    return any(getattr(rules.get(f.rule), "reads_outside_context", False) for f in findings)
 
 
 def _findings(entry: dict[str, Any]) -> list[Finding] | None:

@@ -39,6 +39,9 @@ class FileResult:
     path: str
     findings: list[Finding] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
+    # A rule with reads_outside_context found something (before suppressions): the result
+    # depends on folders outside the context, which the result cache does not stamp.
+    looked_outside: bool = False
 
 
 @dataclass
@@ -142,9 +145,11 @@ def scan_dockerfile(
             errors.append({"path": dockerfile.path, "line": None,
                            "message": f"internal error in rule {rule_cls.id}: "
                                       f"{type(exc).__name__}: {exc}"})
+    outside = {r.id for r in active_rules(options.config) if r.reads_outside_context}
+    looked_outside = any(f.rule in outside for f in findings)
     findings = _apply_overrides(findings, options.config)
     findings = _suppress_inline(findings, dockerfile)
-    result = FileResult(dockerfile.path, _dedupe(findings), errors + ctx.errors)
+    result = FileResult(dockerfile.path, _dedupe(findings), errors + ctx.errors, looked_outside)
     return result
 
 
@@ -177,7 +182,7 @@ def scan_paths(paths: Iterable[str], options: ScanOptions) -> ScanReport:
     for (index, path, stamp), result in zip(todo, scanned, strict=True):
         results[index] = result
         if cache and stamp:
-            cache.put(path, stamp, result.findings, result.errors)
+            cache.put(path, stamp, result)
     if cache:
         cache.flush()
     for index in range(len(files)):
