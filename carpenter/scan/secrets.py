@@ -194,11 +194,26 @@ def _lower(text: str) -> str:
     IGNORECASE ones. Non-ASCII text can change length when lowered, so it is mapped per char."""
     if text.isascii():
         return text.lower()
+    if _CAPITAL_SIGMA not in text:
+        # str.lower() maps each character as c.lower() does, except capital sigma (final-sigma
+        # rule) and characters whose lower case is longer; none of those are lengthened and
+        # none shrink, so an unchanged length proves no character changed length.
+        lowered = text.lower()
+        if len(lowered) == len(text):
+            return lowered
     return "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
+
+
+_CAPITAL_SIGMA = "\u03a3"
 
 
 def find_secrets(text: str) -> list[Hit]:
     """Every secret in `text` by shape (token prefixes, keyword context, keys, URL passwords)."""
+    return _find_secrets(text, None)
+
+
+def _find_secrets(text: str, lowered: str | None) -> list[Hit]:
+    """find_secrets, reusing `_lower(text)` when the caller already has it."""
     data = secret_data()
     hits: list[Hit] = []
     for shape in data.tokens:
@@ -212,7 +227,8 @@ def find_secrets(text: str) -> list[Hit]:
             strong = shape.strict is None or shape.strict.fullmatch(body) is not None
             hits.append(Hit(shape.kind, shape.title, match.start(), match.end(), value,
                             match.group("prefix"), "high" if strong else "medium", shape.variable))
-    lowered = _lower(text)
+    if lowered is None:
+        lowered = _lower(text)
     for shape in data.contextual:
         if shape.keywords.search(lowered) is None:
             continue
@@ -291,11 +307,12 @@ _ASSIGNMENT = re.compile(
 
 def find_secrets_in_file_text(text: str) -> list[Hit]:
     """Shapes plus random values assigned to secret-named keys (unquoted tokens included)."""
-    hits = find_secrets(text)
+    lowered = _lower(text)
+    hits = _find_secrets(text, lowered)
     covered = [(h.start, h.end) for h in hits]
     done: set[int] = set()
     # Only lines holding a secret-ish word can assign to a secret-named key.
-    for keyword in _KEYWORD.finditer(_lower(text)):
+    for keyword in _KEYWORD.finditer(lowered):
         line_start = text.rfind("\n", 0, keyword.start()) + 1
         if line_start in done:
             continue
