@@ -72,6 +72,23 @@ def apply_edits(text: str, edits: list[Edit]) -> str:
     return "".join(parts)
 
 
+def compose(a: Edit, b: Edit) -> Edit | None:
+    """One insertion doing the work of two at the same point, when their order is clear: a
+    whole command prepended (`export X=... && `, or a line) goes before an assignment prefix
+    such as `MAX_JOBS=4 `, which must stay on the command it sets. None when unclear."""
+    if not (a.is_insertion and b.is_insertion and a.offset == b.offset) or a == b:
+        return None
+    first_a, first_b = _prepends_command(a), _prepends_command(b)
+    if first_a == first_b:
+        return None
+    head, tail = (a, b) if first_a else (b, a)
+    return Edit(a.offset, a.offset, head.replacement + tail.replacement)
+
+
+def _prepends_command(edit: Edit) -> bool:
+    return edit.replacement.endswith(("&& ", "\n"))
+
+
 def conflicts_with(edit: Edit, accepted: list[Edit]) -> bool:
     return any(overlaps(edit, other) for other in accepted)
 

@@ -22,7 +22,14 @@ from carpenter.fix.apt import fix_apt
 from carpenter.fix.constraints import fix_pip_constraints
 from carpenter.fix.context import Job, Outcome, pip_install_args
 from carpenter.fix.cuda import fix_cuda_build
-from carpenter.fix.edits import Edit, apply_edits, conflicts_with, unified_diff
+from carpenter.fix.edits import (
+    Edit,
+    apply_edits,
+    compose,
+    conflicts_with,
+    overlaps,
+    unified_diff,
+)
 from carpenter.fix.pinning import fix_base_image, fix_conda, fix_download, fix_git, fix_pip
 from carpenter.fix.secrets import fix_secret
 from carpenter.model.dockerfile import Dockerfile, load_dockerfile
@@ -328,12 +335,17 @@ def _accept(outcome: Outcome, job: Job, states: dict[str, _FileState],
             record: FixRecord) -> str:
     """Add the outcome's edits unless one collides with an already accepted fix."""
     staged: dict[str, list[Edit]] = {}
+    merged: list[tuple[_FileState, int, Edit]] = []  # accepted edits that absorb a new one
     for change in outcome.changes:
         state = _state(change.path, job, states)
         others = state.edits + staged.get(change.path, [])
         if change.edit in state.edits:
             continue  # the same edit from an earlier finding (one apt line per stage)
         if conflicts_with(change.edit, others):
+            absorbed = _absorb(state, change.edit, staged.get(change.path, []))
+            if absorbed is not None:
+                merged.append((state, *absorbed))
+                continue
             owner = next((r for r, e in zip(state.owners, state.edits, strict=True)
                           if e == change.edit or _touches(e, change.edit)), None)
             where = f" ({owner.rule} at line {owner.line})" if owner else ""
@@ -341,11 +353,27 @@ def _accept(outcome: Outcome, job: Job, states: dict[str, _FileState],
         staged.setdefault(change.path, []).append(change.edit)
     for path, text in outcome.new_files.items():
         _stage_new_file(path, text, states, record)
+    for state, index, edit in merged:
+        state.edits[index] = edit
     for path, edits in staged.items():
         state = _state(path, job, states)
         state.edits.extend(edits)
         state.owners.extend([record] * len(edits))
     return ""
+
+
+def _absorb(state: _FileState, edit: Edit, staged: list[Edit]) -> tuple[int, Edit] | None:
+    """(index, composed edit) when `edit` composes with the one accepted insertion it collides
+    with (a secret's `export ... && ` and CUDA's `MAX_JOBS=4 ` before one command): applying
+    both now keeps `fix` idempotent, where skipping one left it for a second run."""
+    hits = [i for i, other in enumerate(state.edits) if overlaps(other, edit)]
+    if len(hits) != 1 or any(overlaps(other, edit) for other in staged):
+        return None
+    composed = compose(state.edits[hits[0]], edit)
+    if composed is None:
+        return None
+    rest = [e for i, e in enumerate(state.edits) if i != hits[0]] + staged
+    return None if conflicts_with(composed, rest) else (hits[0], composed)
 
 
 def _stage_new_file(path: str, text: str, states: dict[str, _FileState],

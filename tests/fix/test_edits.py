@@ -6,7 +6,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from carpenter.fix.edits import Edit, OverlapError, apply_edits, normalize, unified_diff
+from carpenter.fix.edits import (
+    Edit,
+    OverlapError,
+    apply_edits,
+    compose,
+    normalize,
+    unified_diff,
+)
 from carpenter.fix.pipreq import pin_text, requirement_extent, unquoted_word_end
 
 
@@ -91,3 +98,21 @@ def test_unquoted_word_end_counts_the_broken_redirect():
 def test_unified_diff_marks_new_files_and_missing_newlines():
     assert unified_diff("x", "", "a\n", new_file=True).startswith("--- /dev/null\n+++ b/x")
     assert "No newline at end of file" in unified_diff("x", "a", "b")
+
+
+def test_compose_puts_a_prepended_command_before_an_assignment_prefix():
+    text = "RUN pip install flash-attn\n"
+    export = Edit(4, 4, 'export HF_TOKEN="$(cat /run/secrets/hf_token)" && ')
+    max_jobs = Edit(4, 4, "MAX_JOBS=4 ")
+    want = 'RUN export HF_TOKEN="$(cat /run/secrets/hf_token)" && MAX_JOBS=4 pip install'
+    for a, b in ((export, max_jobs), (max_jobs, export)):
+        composed = compose(a, b)
+        assert composed is not None
+        assert apply_edits(text, [composed]).startswith(want)
+
+
+def test_compose_refuses_when_the_order_is_unclear():
+    assert compose(Edit(4, 4, "A=1 "), Edit(4, 4, "B=2 ")) is None  # two prefixes
+    assert compose(Edit(4, 4, "a && "), Edit(4, 4, "b && ")) is None  # two commands
+    assert compose(Edit(4, 4, "a && "), Edit(5, 5, "B=2 ")) is None  # not one point
+    assert compose(Edit(4, 6, "a && "), Edit(4, 4, "B=2 ")) is None  # not insertions

@@ -3,11 +3,12 @@ behind, and leaves instructions without findings byte-identical."""
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections import Counter
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from carpenter.model.dockerfile import parse_dockerfile
@@ -81,7 +82,11 @@ def _is_subsequence(small: list[str], big: list[str]) -> bool:
     return all(any(x == y for y in it) for x in small)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@example(  # a secret's export and CUDA's MAX_JOBS land before one command: both apply at once
+    f"FROM pytorch/pytorch:2.1.0-cuda11.8-cudnn8-runtime\nENV HF_TOKEN={SECRET}\n"
+    "RUN python3 -m pip install Flash_Attn\n", [])
+@settings(max_examples=int(os.environ.get("CARPENTER_FUZZ_EXAMPLES", "60")), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(dockerfile(), st.lists(req_line, max_size=5))
 def test_fix_is_idempotent_complete_and_local(text, requirements):
     with tempfile.TemporaryDirectory() as tmp:
