@@ -62,9 +62,26 @@ def get_reporter(fmt: str, **options: Any) -> Reporter:
 
 def safe_text(text: str, known: tuple[str, ...] = ()) -> str:
     """`text` with every secret-looking value masked (a no-op if redact is unavailable)."""
-    if not text:
+    if not text or (not known and text in _KNOWN_SAFE):
         return text
     return _redacted(text, known)
+
+
+# Texts an earlier run already passed through safe_text and found unchanged by a second pass
+# (the scan result cache keeps messages that way): no need to run the secret regexes again.
+_KNOWN_SAFE: set[str] = set()
+
+
+def redacted_fixed_point(text: str) -> str | None:
+    """safe_text(text) when masking it again changes nothing (then it can be trusted as is
+    later), else None."""
+    once = safe_text(text)
+    return once if safe_text(once) == once else None
+
+
+def trust_redacted(texts: list[str]) -> None:
+    """Mark texts that redacted_fixed_point() returned in an earlier run of this Carpenter."""
+    _KNOWN_SAFE.update(texts)
 
 
 @functools.lru_cache(maxsize=65536)

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 FORMAT = 1
 RACY_SECONDS = 2.0
 FIELDS = [f.name for f in fields(Finding)]
+_MESSAGE, _HINT = FIELDS.index("message"), FIELDS.index("fix_hint")
 MAX_STAMP_ENTRIES = 20_000  # a larger context is scanned every time (its walk would dominate)
 DAY = 86_400
 KEEP_DAYS = 30  # entries unused this long are deleted (scans of since-deleted clones)
@@ -150,8 +151,10 @@ class ResultCache:
     def put(self, path: str, stamp: Stamp, result: FileResult) -> None:
         if result.errors or result.looked_outside or not self.usable or self._racy(stamp):
             return
-        body = {"path": os.path.abspath(path), "fields": FIELDS,
-                "findings": [[getattr(f, name) for name in FIELDS] for f in result.findings]}
+        rows = [_row(f) for f in result.findings]
+        if any(row is None for row in rows):
+            return  # a message redaction does not settle: never trust it to the cache
+        body = {"path": os.path.abspath(path), "fields": FIELDS, "findings": rows}
         self._pending.append((self.key(path), stamp.digest(), self.code,
                               json.dumps(body, separators=(",", ":")), int(self.started)))
 
@@ -309,13 +312,33 @@ class ResultCache:
             self._conn = None
 
 
+def _row(finding: Finding) -> list[Any] | None:
+    """The finding as stored: message and fix hint already redacted (every output redacts
+    them anyway), so a warm run need not run the secret regexes over them again."""
+    from carpenter.report.interface import redacted_fixed_point
+
+    message = redacted_fixed_point(finding.message)
+    hint = redacted_fixed_point(finding.fix_hint)
+    if message is None or hint is None:
+        return None
+    row = [getattr(finding, name) for name in FIELDS]
+    row[_MESSAGE], row[_HINT] = message, hint
+    return row
+
+
 def _findings(entry: dict[str, Any]) -> list[Finding] | None:
+    from carpenter.report.interface import trust_redacted
+
     if entry.get("fields") != FIELDS:
         return None
     try:
-        return [Finding(*row) for row in entry["findings"]]
+        findings = [Finding(*row) for row in entry["findings"]]
     except (KeyError, TypeError):
         return None
+    if not all(isinstance(f.message, str) and isinstance(f.fix_hint, str) for f in findings):
+        return None
+    trust_redacted([f.message for f in findings] + [f.fix_hint for f in findings])
+    return findings
 
 
 # ---------------------------------------------------------------------------------------------

@@ -194,6 +194,8 @@ def scan_paths(paths: Iterable[str], options: ScanOptions) -> ScanReport:
 
 
 def _scan_many(files: list[str], options: ScanOptions) -> list[FileResult]:
+    if not files:
+        return []  # all from the cache: load neither the parser nor the rules
     if options.jobs > 1 and len(files) > 8:
         import multiprocessing as mp
         from concurrent.futures import ProcessPoolExecutor
@@ -205,6 +207,8 @@ def _scan_many(files: list[str], options: ScanOptions) -> list[FileResult]:
         with ProcessPoolExecutor(max_workers=options.jobs, mp_context=context,
                                  initializer=_tune_gc, initargs=(options,)) as pool:
             return list(pool.map(scan_file, files, [options] * len(files), chunksize=16))
+    if len(files) < GC_TUNE_FILES:
+        return [scan_file(path, options) for path in files]
     with _gc_tuned(options):
         return [scan_file(path, options) for path in files]
 
@@ -214,6 +218,7 @@ def _scan_many(files: list[str], options: ScanOptions) -> list[FileResult]:
 # what exists is frozen (never scanned again) and young collections run less often; cycles
 # are rare in the model and still get collected.
 GC_THRESHOLD = (50_000, 20, 20)
+GC_TUNE_FILES = 64  # below this the one full collection before freezing costs more
 
 
 def _tune_gc(options: ScanOptions) -> None:

@@ -16,6 +16,7 @@ import pytest
 
 from carpenter.model.context import clear_caches
 from carpenter.model.history import clear_cache as clear_history_cache
+from carpenter.report.interface import get_reporter
 from carpenter.scan import cache as cache_module
 from carpenter.scan.config import ScanConfig
 from carpenter.scan.engine import ScanOptions, scan_paths
@@ -215,6 +216,12 @@ def test_the_cache_never_holds_a_secret(tmp_path):
     assert stored
     for token in tokens:
         assert token not in stored
+    # Served from the cache, the messages are trusted as already masked: still no token.
+    warm, _ = run([corpus], cache)
+    assert warm.cached
+    for fmt in ("json", "text", "sarif", "github"):
+        rendered = get_reporter(fmt).render(warm)
+        assert not any(token in rendered for token in tokens), fmt
 
 
 def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
