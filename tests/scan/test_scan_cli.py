@@ -193,7 +193,8 @@ def test_output_to_a_device_or_symlink(work: Path, capsys) -> None:
     assert as_json((work / "reports" / "r.json").read_text())["findings"]
 
 
-def test_parallel_jobs_give_identical_results(work: Path, capsys) -> None:
+def test_parallel_jobs_give_identical_results(work: Path, capsys, monkeypatch) -> None:
+    monkeypatch.setattr("carpenter.scan.engine.POOL_FILES_PER_JOB", 1)  # a pool for 12 files
     for i in range(12):
         (work / f"s{i}").mkdir()
         (work / f"s{i}" / "Dockerfile").write_text(BROKEN if i % 2 else CLEAN)
