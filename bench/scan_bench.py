@@ -37,6 +37,8 @@ sys.path.insert(0, str(HERE))
 
 from ml_corpus import generate  # noqa: E402
 
+from carpenter.scan.engine import POOL_FILES_PER_JOB  # noqa: E402
+
 
 def corpus(out: Path, count: int, seed: int) -> list[Path]:
     marker = out / ".params.json"
@@ -108,8 +110,10 @@ def cached_runs(target: Path, jobs: int, out: Path) -> list[tuple[str, dict]]:
         cache = Path(tmp) / "cache"
         fill = run_carpenter(target, jobs, out / "carpenter-fill.json", cache)
         rows.append((f"carpenter --jobs {jobs}, empty cache", fill))
-        warm = run_carpenter(target, jobs, out / "carpenter-warm.json", cache)
-        rows.append((f"carpenter --jobs {jobs}, warm cache", warm))
+        # A sub-second run is at the mercy of one scheduling hiccup: the median of three.
+        warms = sorted((run_carpenter(target, jobs, out / "carpenter-warm.json", cache)
+                        for _ in range(3)), key=lambda r: r["wall"])
+        rows.append((f"carpenter --jobs {jobs}, warm cache (median of 3)", warms[1]))
         copy = Path(tmp) / "corpus"
         shutil.copytree(target, copy, symlinks=True)  # copy2: file times are kept
         changed = sorted(copy.glob("*/Dockerfile"))[::20]  # 5% of the submissions
@@ -234,14 +238,15 @@ def main() -> None:
     hado = run_hadolint(sample, out / "hadolint.json")
     rows.append((f"hadolint -f json ({hado['version'].split()[-1]})", hado))
 
-    print(f"\n{'tool':<40} {'files':>6} {'cached':>6} {'wall s':>7} {'CPU s':>7} "
+    print(f"\n{'tool':<48} {'files':>6} {'cached':>6} {'wall s':>7} {'CPU s':>7} "
           f"{'files/s':>8} {'ms CPU/file':>11} {'findings':>9}")
     for name, r in rows:
         # Pool workers are grandchildren (forkserver): their CPU is not in RUSAGE_CHILDREN.
-        pooled = "--jobs" in name and "--jobs 1," not in name and r.get("cached", 0) < r["files"]
+        jobs = int(name.split("--jobs ")[1].split(",")[0]) if "--jobs " in name else 1
+        pooled = jobs > 1 and r["files"] - r.get("cached", 0) > POOL_FILES_PER_JOB * jobs
         cpu = f"{r['cpu']:>7.2f}" if not pooled else f"{'-':>7}"
         per_file = f"{1000 * r['cpu'] / r['files']:>11.1f}" if not pooled else f"{'-':>11}"
-        print(f"{name:<40} {r['files']:>6} {r.get('cached', '-'):>6} {r['wall']:>7.2f} {cpu} "
+        print(f"{name:<48} {r['files']:>6} {r.get('cached', '-'):>6} {r['wall']:>7.2f} {cpu} "
               f"{r['files'] / r['wall']:>8.1f} {per_file} {r['findings']:>9}")
     hado_rate = hado["files"] / hado["wall"]
     print("(every cached report is checked identical to the cold one)")
