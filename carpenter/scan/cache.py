@@ -347,7 +347,7 @@ def _findings(entry: dict[str, Any]) -> list[Finding] | None:
 
 def _walk_stamp(root: str, stamp: Stamp) -> None:
     """Every entry of the context except `.git` (the git stamp covers it)."""
-    count = 0
+    rows: list[tuple] = []  # hashed once at the end: one digest update per context
     stack = [root]
     while stack:
         folder = stack.pop()
@@ -355,24 +355,24 @@ def _walk_stamp(root: str, stamp: Stamp) -> None:
             with os.scandir(folder) as items:
                 listing = sorted(items, key=lambda item: item.name)
         except OSError as exc:
-            stamp.add(folder, "unreadable", exc.errno)
+            rows.append((folder, "unreadable", exc.errno))
             continue
+        if len(rows) + len(listing) > MAX_STAMP_ENTRIES:
+            stamp.complete = False
+            return
         for item in listing:
-            count += 1
-            if count > MAX_STAMP_ENTRIES:
-                stamp.complete = False
-                return
             try:
                 st = item.stat(follow_symlinks=False)
             except OSError:
-                stamp.add(item.path, None)
+                rows.append((item.path, None))
                 continue
-            stamp.add(item.path, st.st_mode, st.st_size, st.st_mtime_ns, st.st_ino)
-            if not item.is_dir(follow_symlinks=False):
+            rows.append((item.path, st.st_mode, st.st_size, st.st_mtime_ns, st.st_ino))
+            if not stat.S_ISDIR(st.st_mode):
                 # Folder times do not count as racy: their listing is stamped entry by entry.
                 stamp.newest = max(stamp.newest, st.st_mtime_ns)
             elif item.name != ".git":
                 stack.append(item.path)
+    stamp.add(rows)
 
 
 def _repository_stamp(top: str, stamp: Stamp) -> None:
