@@ -19,8 +19,8 @@ the context is too large to walk cheaply.
 Entries live in one SQLite file, written in one transaction per run (never half an entry;
 concurrent runs wait for each other's lock). A corrupt entry is a miss; a file that is not a
 database is replaced; an unwritable folder is a message and a scan without cache. Entries hold
-what the JSON report holds (secrets masked) plus fingerprints of secrets for `fix`, never a
-secret.
+what the JSON report holds, messages already redacted (a warm run trusts them and skips the
+secret regexes), plus fingerprints of secrets for `fix`; never a secret.
 """
 
 from __future__ import annotations
@@ -103,8 +103,6 @@ class ResultCache:
         self._conn: Any = None
         self._pending: list[tuple[str, str, str, str, int]] = []
         self._touched: list[str] = []  # hit entries whose last use is over a day old
-        self.hits = 0
-        self.misses = 0
         self._git: dict[str, tuple[str, int]] = {}
         self._contexts: dict[str, Stamp] = {}
         self._reals: dict[str, str] = {}
@@ -141,9 +139,7 @@ class ResultCache:
         if entry and entry.get("stamp") == stamp.digest() and entry.get("code") == self.code:
             findings = _findings(entry)
         if findings is None:
-            self.misses += 1
             return None
-        self.hits += 1
         if entry["used"] < self.started - DAY:
             self._touched.append(self.key(path))
         return findings, []
