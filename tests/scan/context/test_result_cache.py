@@ -281,3 +281,26 @@ def test_a_fifo_named_dockerfile_is_not_read_for_the_cache(tmp_path):
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
     assert json.loads(done.stdout)["errors"]
+
+
+def test_concurrent_scans_share_one_cache(tmp_path):
+    corpus = tmp_path / "submissions"
+    shutil.copytree(ROOT / "fixtures" / "submissions", corpus, symlinks=True)
+    age(corpus)
+    env = {**os.environ, "CARPENTER_CACHE_DIR": str(tmp_path / "cache"), "CARPENTER_NO_CACHE": ""}
+    outs = [tmp_path / f"r{i}.json" for i in range(3)]
+    procs = [subprocess.Popen([sys.executable, "-m", "carpenter.cli", "scan", str(corpus),
+                               "--format", "json", "-o", str(out)], env=env, cwd=ROOT,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for out in outs]
+    for proc in procs:
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode in (0, 1, 2), err
+        assert "Traceback" not in err and "result cache not used" not in err, err
+    reports = [json.loads(out.read_text()) for out in outs]
+    assert reports[0] == reports[1] == reports[2]
+    done = subprocess.run([sys.executable, "-m", "carpenter.cli", "scan", str(corpus),
+                           "--format", "json", "-o", str(outs[0])], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert "from the result cache" in done.stderr
+    assert json.loads(outs[0].read_text()) == reports[1]
