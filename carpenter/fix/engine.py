@@ -369,7 +369,10 @@ def _absorb(state: _FileState, edit: Edit, staged: list[Edit]) -> tuple[int, Edi
     hits = [i for i, other in enumerate(state.edits) if overlaps(other, edit)]
     if len(hits) != 1 or any(overlaps(other, edit) for other in staged):
         return None
-    composed = compose(state.edits[hits[0]], edit)
+    current = state.edits[hits[0]]
+    if current.offset == edit.offset and edit.replacement in current.replacement:
+        return hits[0], current  # already composed in (a second secret routed to this RUN)
+    composed = compose(current, edit)
     if composed is None:
         return None
     rest = [e for i, e in enumerate(state.edits) if i != hits[0]] + staged

@@ -86,8 +86,9 @@ def _head_stamp(repo) -> str | None:
     git_dir = str(repo.git_dir)
     parts = []
     try:
-        with open(os.path.join(git_dir, "HEAD"), encoding="utf-8") as handle:
-            head = handle.read().strip()
+        with open(os.path.join(git_dir, "HEAD"), encoding="utf-8",
+                  errors="surrogateescape") as handle:  # a damaged HEAD is not a crash
+            head = handle.read(4096).strip()
         parts.append(head)
         for name in ("packed-refs", head.removeprefix("ref: ") if head.startswith("ref:") else ""):
             path = os.path.join(git_dir, name) if name else ""

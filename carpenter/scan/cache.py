@@ -18,14 +18,16 @@ the context is too large to walk cheaply.
 
 Entries live in one SQLite file, written in one transaction per run (never half an entry;
 concurrent runs wait for each other's lock). A corrupt entry is a miss; a file that is not a
-database is replaced; an unwritable folder is a message and a scan without cache. Entries hold
-what the JSON report holds, messages already redacted (a warm run trusts them and skips the
-secret regexes), plus fingerprints of secrets for `fix`; never a secret.
+database is replaced; an unwritable folder or a lock held too long is a message and a scan
+without cache. Entries hold what the JSON report holds, messages already redacted (a warm run
+trusts them and skips the secret regexes); never a finding's `data` (raw URLs), never a
+secret. The file is private to its owner (0600).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -43,9 +45,11 @@ if TYPE_CHECKING:
 FORMAT = 1
 RACY_SECONDS = 2.0
 FIELDS = [f.name for f in fields(Finding)]
-_MESSAGE, _HINT = FIELDS.index("message"), FIELDS.index("fix_hint")
+_MESSAGE, _HINT, _DATA = (FIELDS.index(name) for name in ("message", "fix_hint", "data"))
 MAX_STAMP_ENTRIES = 20_000  # a larger context is scanned every time (its walk would dominate)
 DAY = 86_400
+LOCK_TIMEOUT = 10.0  # seconds to wait for another run's write before going without cache
+_BROKEN_DATABASE = (11, 26)  # SQLITE_CORRUPT, SQLITE_NOTADB: the file is replaced
 KEEP_DAYS = 30  # entries unused this long are deleted (scans of since-deleted clones)
 # Modules whose behaviour shapes findings; an upgrade changes their files' stamps.
 _TOOLS = ("dockerfile", "bashlex", "packaging", "detect_secrets", "tree_sitter",
@@ -96,8 +100,9 @@ class ResultCache:
         # The key names the file and the settings, so a changed file or a new Carpenter
         # overwrites its entry rather than adding one: the cache stays one entry per
         # (file, settings). The code stamp is checked inside the entry.
-        self.settings = hashlib.sha256(
-            repr((settings, os.getcwd())).encode("utf-8", "surrogateescape")).hexdigest()
+        git_env = sorted((k, v) for k, v in os.environ.items() if k.startswith("GIT_"))
+        self.settings = hashlib.sha256(repr((settings, os.getcwd(), git_env)).encode(
+            "utf-8", "surrogateescape")).hexdigest()
         self.code = _code_stamp()
         self.usable = True
         self._conn: Any = None
@@ -111,18 +116,25 @@ class ResultCache:
 
     # -- lookup --------------------------------------------------------------------------------
     def key(self, path: str) -> str:
-        return hashlib.sha256(f"{self.settings}\0{os.path.abspath(path)}".encode(
+        # The path as the user gave it (with the working directory, in the settings): reports
+        # show paths that way, so `sub/Dockerfile` and its absolute path are two entries.
+        return hashlib.sha256(f"{self.settings}\0{path}".encode(
             "utf-8", "surrogateescape")).hexdigest()
 
     def stamp(self, path: str, context_dir: str) -> Stamp | None:
         """What the scan of `path` depends on; None if that cannot be told cheaply."""
+        from carpenter.model.source import MAX_BYTES
+
         stamp = Stamp()
         try:
             st = os.stat(path)
-            if not stat.S_ISREG(st.st_mode):
-                return None  # a FIFO or device: reading it here could block, or consume it
+            if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_BYTES:
+                return None  # a FIFO would block; a huge file is refused by the scan anyway
+            digest = hashlib.sha256()
             with open(path, "rb") as handle:
-                stamp.add("dockerfile", hashlib.sha256(handle.read()).hexdigest())
+                for chunk in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(chunk)
+            stamp.add("dockerfile", digest.hexdigest())
         except OSError:
             return None
         stamp.newest = st.st_mtime_ns
@@ -150,7 +162,7 @@ class ResultCache:
         rows = [_row(f) for f in result.findings]
         if any(row is None for row in rows):
             return  # a message redaction does not settle: never trust it to the cache
-        body = {"path": os.path.abspath(path), "fields": FIELDS, "findings": rows}
+        body = {"path": path, "fields": FIELDS, "findings": rows}
         self._pending.append((self.key(path), stamp.digest(), self.code,
                               json.dumps(body, separators=(",", ":")), int(self.started)))
 
@@ -224,7 +236,10 @@ class ResultCache:
 
             try:
                 self._conn = self._connect()
-            except sqlite3.DatabaseError as exc:  # not a database: start a new one
+            except sqlite3.DatabaseError as exc:
+                if getattr(exc, "sqlite_errorcode", 0) & 0xFF not in _BROKEN_DATABASE:
+                    self._disable(exc)  # locked too long, read-only, ...: leave it alone
+                    return None
                 print(f"carpenter: result cache {self.path} was unreadable ({exc}); "
                       "starting a new one", file=sys.stderr)
                 try:
@@ -239,8 +254,11 @@ class ResultCache:
     def _connect(self):
         import sqlite3
 
-        os.makedirs(os.path.dirname(self.path), exist_ok=True)
-        conn = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+        os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
+        if not os.path.exists(self.path):  # created private: entries name the user's files
+            with contextlib.suppress(FileExistsError):  # a concurrent run was first
+                os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        conn = sqlite3.connect(self.path, timeout=LOCK_TIMEOUT, isolation_level=None)
         try:
             conn.execute("CREATE TABLE IF NOT EXISTS entries (key TEXT PRIMARY KEY, "
                          "stamp TEXT NOT NULL, code TEXT NOT NULL, body TEXT NOT NULL, "
@@ -318,7 +336,8 @@ def _row(finding: Finding) -> list[Any] | None:
     if message is None or hint is None:
         return None
     row = [getattr(finding, name) for name in FIELDS]
-    row[_MESSAGE], row[_HINT] = message, hint
+    # `data` is for `fix`, which never reads the cache; it can hold raw URLs with credentials.
+    row[_MESSAGE], row[_HINT], row[_DATA] = message, hint, {}
     return row
 
 
@@ -342,7 +361,9 @@ def _findings(entry: dict[str, Any]) -> list[Finding] | None:
 
 
 def _walk_stamp(root: str, stamp: Stamp) -> None:
-    """Every entry of the context except `.git` (the git stamp covers it)."""
+    """Every entry of the context except `.git` (the git stamp covers it). A symbolic link that
+    leads out of the context makes it uncacheable: COPY follows it to files not stamped here."""
+    real_root = os.path.realpath(root)
     rows: list[tuple] = []  # hashed once at the end: one digest update per context
     stack = [root]
     while stack:
@@ -363,6 +384,9 @@ def _walk_stamp(root: str, stamp: Stamp) -> None:
                 rows.append((item.path, None))
                 continue
             rows.append((item.path, st.st_mode, st.st_size, st.st_mtime_ns, st.st_ino))
+            if stat.S_ISLNK(st.st_mode) and not _inside(os.path.realpath(item.path), real_root):
+                stamp.complete = False
+                return
             if not stat.S_ISDIR(st.st_mode):
                 # Folder times do not count as racy: their listing is stamped entry by entry.
                 stamp.newest = max(stamp.newest, st.st_mtime_ns)
@@ -371,32 +395,69 @@ def _walk_stamp(root: str, stamp: Stamp) -> None:
     stamp.add(rows)
 
 
+def _inside(real: str, real_root: str) -> bool:
+    return real == real_root or real.startswith(real_root.rstrip(os.sep) + os.sep)
+
+
+def _read_small(path: str) -> str | None:
+    """A small regular file's text (git metadata), never blocking on a FIFO, any bytes."""
+    try:
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > 65536:
+            return None
+        with open(path, "rb") as handle:
+            return handle.read().decode("utf-8", "surrogateescape")
+    except OSError:
+        return None
+
+
 def _repository_stamp(top: str, stamp: Stamp) -> None:
     git_dir = os.path.join(top, ".git")
     if os.path.isfile(git_dir):  # a worktree or submodule: `gitdir: <path>`
-        with contextlib.suppress(OSError), open(git_dir, encoding="utf-8") as handle:
-            line = handle.read().strip()
-            if line.startswith("gitdir:"):
-                git_dir = os.path.join(top, line.split(":", 1)[1].strip())
+        line = (_read_small(git_dir) or "").strip()
+        if line.startswith("gitdir:"):
+            git_dir = os.path.join(top, line.split(":", 1)[1].strip())
     dirs = [git_dir]
-    with contextlib.suppress(OSError), open(os.path.join(git_dir, "commondir"),
-                                            encoding="utf-8") as handle:
-        dirs.append(os.path.join(git_dir, handle.read().strip()))
+    common = _read_small(os.path.join(git_dir, "commondir"))
+    if common is not None:
+        dirs.append(os.path.join(git_dir, common.strip()))
     for folder in dirs:
-        with contextlib.suppress(OSError), open(os.path.join(folder, "HEAD"),
-                                                encoding="utf-8") as handle:
-            stamp.add("HEAD", handle.read().strip())
+        stamp.add("HEAD", _read_small(os.path.join(folder, "HEAD")))
         for name in ("index", "packed-refs", "logs/HEAD", "info/exclude", "config", "shallow"):
             stamp.add_stat(os.path.join(folder, name))
         for base, _dirs, files in os.walk(os.path.join(folder, "refs")):
             for name in sorted(files):
                 stamp.add_stat(os.path.join(base, name))
     stamp.add_stat(os.path.join(top, ".gitmodules"))
+    for path in _global_git_files():
+        stamp.add_stat(path)
+    if "excludesfile" in (_read_small(os.path.join(git_dir, "config")) or "").lower():
+        stamp.add_stat(_excludes_file(top) or "")  # this repository names its own
+
+
+@functools.lru_cache(maxsize=1)
+def _global_git_files() -> tuple[str, ...]:
+    """Git's global config files and the excludes file they name (ignore rules that decide
+    whether a context file counts as git-ignored)."""
     home = os.path.expanduser("~")
     xdg = os.environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
-    for path in (os.path.join(xdg, "git", "ignore"), os.path.join(home, ".gitconfig"),
-                 "/etc/gitconfig"):
-        stamp.add_stat(path)
+    files = [os.path.join(xdg, "git", "ignore"), os.path.join(xdg, "git", "config"),
+             os.path.join(home, ".gitconfig"), "/etc/gitconfig"]
+    excludes = _excludes_file(None)
+    return tuple(files + ([excludes] if excludes else []))
+
+
+def _excludes_file(repo: str | None) -> str | None:
+    """core.excludesFile as git reads it (one `git config` call; None when unset)."""
+    import subprocess
+
+    try:
+        done = subprocess.run(["git", "config", "--path", "--get", "core.excludesFile"],
+                              cwd=repo, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    value = done.stdout.strip()
+    return os.path.expanduser(value) if done.returncode == 0 and value else None
 
 
 _CODE: str | None = None

@@ -224,7 +224,7 @@ def _scan_many(files: list[str], options: ScanOptions) -> list[FileResult]:
 POOL_FILES_PER_JOB = 30
 GC_TUNE_FILES = 64  # below this the one full collection before freezing costs more
 GC_EVERY_FILES = 200
-_batch = {"on": False, "scanned": 0}  # per process: a tuned batch is running here
+_batch: dict[str, Any] = {"on": False, "scanned": 0}  # per process: a tuned batch runs here
 
 
 def _tune_gc(options: ScanOptions) -> None:
@@ -235,8 +235,10 @@ def _tune_gc(options: ScanOptions) -> None:
     from carpenter.scan.context import ScanContext  # noqa: F401
 
     active_rules(options.config)
-    gc.collect()
-    gc.freeze()
+    if gc.get_freeze_count() == 0:  # a library caller's own freeze is left as it is
+        gc.collect()
+        gc.freeze()
+        _batch["froze"] = True
     gc.disable()
     _batch.update(on=True, scanned=0)
 
@@ -259,8 +261,9 @@ def _gc_tuned(options: ScanOptions) -> Iterator[None]:
     try:
         yield
     finally:
+        if _batch.pop("froze", False):
+            gc.unfreeze()
         _batch["on"] = False
-        gc.unfreeze()
         if enabled:
             gc.enable()
 

@@ -6,7 +6,18 @@ import subprocess
 
 import pytest
 
-from .helpers import DIGEST, SECRET, SHA, after, finding, fix_fake, submission
+from .helpers import (
+    DIGEST,
+    SECRET,
+    SHA,
+    after,
+    apply,
+    bundled,
+    finding,
+    fix_dir,
+    fix_fake,
+    submission,
+)
 
 
 def test_pip_keeps_quotes_extras_markers_and_option_order(tmp_path):
@@ -311,3 +322,18 @@ def test_apt_line_goes_below_parser_directives(tmp_path):
     lines = after(fix_fake(df, [finding(df, "unpinned-apt", "git")]), df).splitlines()
     assert lines[:2] == ["# syntax=docker/dockerfile:1", "# escape=\\"]
     assert lines[4].startswith("# apt sources frozen") and lines[6] == "# install"
+
+
+def test_two_secrets_and_a_cuda_build_before_one_command_compose_once(tmp_path):
+    token = SECRET
+    (tmp_path / "Dockerfile").write_text(
+        "FROM pytorch/pytorch:2.1.0-cuda11.8-cudnn8-runtime\n"
+        f"ENV HF_TOKEN={token}\nARG WANDB_API_KEY={token}\n"
+        "RUN python3 -m pip install Flash_Attn\n")
+    report = fix_dir(tmp_path, bundled())
+    apply(report)
+    run_line = (tmp_path / "Dockerfile").read_text().splitlines()[-1]
+    assert run_line.count("export HF_TOKEN=") == 1, run_line
+    assert run_line.count("export WANDB_API_KEY=") == 1, run_line
+    assert run_line.index("export") < run_line.index("MAX_JOBS=4 python3")
+    assert [f for f in fix_dir(tmp_path, bundled()).files if f.changed] == []  # idempotent

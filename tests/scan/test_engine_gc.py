@@ -38,3 +38,15 @@ def test_a_failing_batch_still_restores_the_collector(monkeypatch):
         scan_paths([str(FIXTURES)], ScanOptions())
     assert gc.isenabled()
     assert gc.get_freeze_count() == 0
+
+
+def test_a_callers_own_freeze_is_left_alone(monkeypatch):
+    monkeypatch.setattr(engine, "GC_TUNE_FILES", 1)
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        scan_paths([str(FIXTURES)], ScanOptions())
+        assert gc.get_freeze_count() == frozen
+        assert gc.isenabled()
+    finally:
+        gc.unfreeze()

@@ -183,6 +183,13 @@ def test_a_cache_file_that_is_not_a_database_is_replaced(submission, tmp_path, c
     assert again.cached == 1 and warm == cold
 
 
+def links_out(context: Path) -> bool:
+    """A symbolic link in the context that leads out of it (such contexts are not cached)."""
+    root = os.path.realpath(context)
+    return any(path.is_symlink() and not os.path.realpath(path).startswith(root + os.sep)
+               for path in context.rglob("*"))
+
+
 def test_the_fixture_corpus_gives_the_same_report_warm(tmp_path):
     corpus = tmp_path / "submissions"
     shutil.copytree(ROOT / "fixtures" / "submissions", corpus, symlinks=True)
@@ -195,6 +202,7 @@ def test_the_fixture_corpus_gives_the_same_report_warm(tmp_path):
     # Not kept: results with errors, and results of rules that looked outside the context.
     uncached = {e["path"] for e in cold.errors}
     uncached |= {f["path"] for f in cold_findings if f["rule"] in ("CTX001", "CTX008")}
+    uncached |= {f for f in cold.files if links_out(Path(f).parent)}
     assert warm.cached == len(warm.files) - len(uncached)
     assert warm.cached > 30
 
@@ -304,3 +312,118 @@ def test_concurrent_scans_share_one_cache(tmp_path):
                           capture_output=True, text=True, timeout=300)
     assert "from the result cache" in done.stderr
     assert json.loads(outs[0].read_text()) == reports[1]
+
+
+# -- regressions found in review ---------------------------------------------------------------
+
+
+def test_credentials_in_finding_data_never_reach_the_database(tmp_path):
+    token = "ghp_" + "A1b2C3d4E5" * 4
+    root = tmp_path / "sub"
+    write(root, {"Dockerfile": "FROM scratch\n"
+                               f"RUN git clone https://x:{token}@github.com/o/r /src\n"
+                               f"ADD https://u:{token}@example.com/f.tar.gz /f\n"})
+    age(root)
+    cache = tmp_path / "cache"
+    report, _ = run([root / "Dockerfile"], cache)
+    assert any(f.data for f in report.findings)  # the raw URLs are in `data` ...
+    database = cache / "scan-v1.sqlite"
+    assert token not in database.read_bytes().decode("utf-8", "replace")  # ... not stored
+    assert database.stat().st_mode & 0o777 == 0o600
+
+
+def test_paths_are_reported_as_given_relative_or_absolute(submission, tmp_path, monkeypatch):
+    monkeypatch.chdir(submission.parent)
+    cache = tmp_path / "cache"
+    (submission / "requirements.txt").write_text(RANGED)
+    age(submission)
+    for _ in range(2):  # cold, then warm
+        for given in ("sub/Dockerfile", str(submission / "Dockerfile"), "./sub/Dockerfile"):
+            report, findings = run([Path(given)], cache)
+            fresh = scan_paths([given], ScanOptions()).findings
+            assert findings == [f.to_json() for f in fresh], given
+    assert report.cached == 1
+
+
+def test_a_symlink_out_of_the_context_is_followed_fresh(tmp_path):
+    outside = tmp_path / "outside"
+    write(outside, {"req.txt": PINNED})
+    root = tmp_path / "sub"
+    write(root, {"Dockerfile": "FROM scratch\nCOPY link/req.txt /app/\n"})
+    (root / "link").symlink_to(outside)
+    age(tmp_path)
+    cache = tmp_path / "cache"
+    _, before = run([root / "Dockerfile"], cache)
+    assert "CTX001" not in rules_of(before)
+    (outside / "req.txt").unlink()
+    report, after = run([root / "Dockerfile"], cache)
+    assert report.cached == 0
+    assert "CTX001" in rules_of(after)
+
+
+def test_the_global_git_excludes_file_is_part_of_the_stamp(tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    write(home, {".gitconfig": f"[core]\n\texcludesFile = {home / 'myignore'}\n",
+                 "myignore": "*.tmp\n"})
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    cache_module._global_git_files.cache_clear()
+    root = tmp_path / "repo"
+    write(root, {"Dockerfile": "FROM scratch\nCOPY model.bin /m\n", "model.bin": "x"})
+    git(root, "init", "-q")
+    git(root, "add", "Dockerfile")
+    git(root, "commit", "-q", "-m", "one")
+    age(tmp_path)
+    cache = tmp_path / "cache"
+    run([root / "Dockerfile"], cache)
+    (home / "myignore").write_text("*.bin\n")  # model.bin is git-ignored now
+    age(home, seconds=30)
+    cache_module._global_git_files.cache_clear()
+    report, warm = run([root / "Dockerfile"], cache)
+    clear_caches()
+    fresh = [f.to_json() for f in scan_paths([str(root / "Dockerfile")], ScanOptions()).findings]
+    assert report.cached == 0
+    assert warm == fresh
+    cache_module._global_git_files.cache_clear()
+
+
+def test_a_locked_cache_is_waited_for_then_left_alone(submission, tmp_path, monkeypatch, capsys):
+    cache = tmp_path / "cache"
+    run([submission / "Dockerfile"], cache)
+    database = cache / "scan-v1.sqlite"
+    inode = database.stat().st_ino
+    monkeypatch.setattr(cache_module, "LOCK_TIMEOUT", 0.2)
+    holder = sqlite3.connect(database, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        report, _ = run([submission / "Dockerfile"], cache)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    err = capsys.readouterr().err
+    assert "result cache not used" in err and "unreadable" not in err
+    assert report.cached == 0 and not report.errors
+    assert database.stat().st_ino == inode  # not deleted and recreated
+    again, _ = run([submission / "Dockerfile"], cache)
+    assert again.cached == 1  # the entries survived
+
+
+def test_a_dockerfile_over_the_size_cap_is_not_read_for_the_cache(tmp_path, monkeypatch):
+    monkeypatch.setattr("carpenter.model.source.MAX_BYTES", 1000)
+    root = tmp_path / "sub"
+    write(root, {"Dockerfile": "FROM scratch\n" + "# padding\n" * 200})
+    age(root)
+    report, _ = run([root / "Dockerfile"], tmp_path / "cache")
+    assert any("too large" in e["message"] for e in report.errors)
+    assert report.cached == 0
+
+
+def test_git_metadata_that_is_not_utf8_does_not_break_the_scan(tmp_path):
+    root = tmp_path / "repo"
+    write(root, {"Dockerfile": "FROM scratch\n"})
+    git(root, "init", "-q")
+    (root / ".git" / "HEAD").write_bytes(b"ref: refs/heads/\xff\xfe\n")
+    age(tmp_path)
+    report, _ = run([root / "Dockerfile"], tmp_path / "cache")
+    assert not any("internal error" in e["message"] for e in report.errors), report.errors
