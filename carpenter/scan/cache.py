@@ -174,7 +174,7 @@ class ResultCache:
         root = os.path.abspath(context_dir)
         if root not in self._contexts:
             stamp = Stamp()
-            _walk_stamp(root, stamp)
+            _walk_stamp(root, self._real(root), stamp)
             git, newest = self._git_stamp(root)
             stamp.add("git", git)
             stamp.newest = max(stamp.newest, newest)
@@ -360,10 +360,9 @@ def _findings(entry: dict[str, Any]) -> list[Finding] | None:
 # What a scan depends on
 
 
-def _walk_stamp(root: str, stamp: Stamp) -> None:
+def _walk_stamp(root: str, real_root: str, stamp: Stamp) -> None:
     """Every entry of the context except `.git` (the git stamp covers it). A symbolic link that
     leads out of the context makes it uncacheable: COPY follows it to files not stamped here."""
-    real_root = os.path.realpath(root)
     rows: list[tuple] = []  # hashed once at the end: one digest update per context
     stack = [root]
     while stack:
