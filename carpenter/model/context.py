@@ -257,7 +257,7 @@ class BuildContext:
 
     @cached_property
     def git(self) -> GitState | None:
-        return git_state(self.root, self.real_root)
+        return git_state(self.root)
 
     # -- COPY / ADD --------------------------------------------------------------------------
     def copy_sources(self, dockerfile: Dockerfile) -> list[CopySource]:
@@ -397,23 +397,18 @@ _GIT_CACHE: dict[str, GitState | None] = {}
 _LISTINGS: dict[str, RepoListing | None] = {}
 _REPOS: dict[str, object] = {}
 _CONTEXTS: dict[tuple, BuildContext] = {}
-_REAL_TOPS: dict[str, str] = {}  # working tree folder of a cached Repo -> its realpath
 
 
 def clear_caches() -> None:
     _GIT_CACHE.clear()
-    _REAL_TOPS.clear()
     _LISTINGS.clear()
     _REPOS.clear()
     _CONTEXTS.clear()
 
 
-def repository_top(path: str, real_path: str | None = None) -> str | None:
-    """The working tree holding `path` (a `.git` folder or file above it), without git.
-
-    `real_path`: os.path.realpath(path) when the caller already resolved it.
-    """
-    folder = real_path if real_path is not None else os.path.realpath(path)
+def repository_top(path: str) -> str | None:
+    """The working tree holding `path` (a `.git` folder or file above it), without git."""
+    folder = os.path.realpath(path)
     while True:
         if os.path.exists(os.path.join(folder, ".git")):
             return folder
@@ -423,20 +418,16 @@ def repository_top(path: str, real_path: str | None = None) -> str | None:
         folder = parent
 
 
-def git_state(root: str, real_root: str | None = None) -> GitState | None:
-    """`real_root`: os.path.realpath(root) when the caller already resolved it."""
+def git_state(root: str) -> GitState | None:
     root = os.path.abspath(root)
     if root not in _GIT_CACHE:
-        _GIT_CACHE[root] = _read_git_state(root, real_root)
+        _GIT_CACHE[root] = _read_git_state(root)
     return _GIT_CACHE[root]
 
 
-def find_repository(path: str, real_path: str | None = None):
-    """The gitpython Repo holding `path` (one per working tree), or None.
-
-    `real_path`: os.path.realpath(path) when the caller already resolved it.
-    """
-    top = repository_top(path, real_path)
+def find_repository(path: str):
+    """The gitpython Repo holding `path` (one per working tree), or None."""
+    top = repository_top(path)
     if top is None:
         return None
     if top in _REPOS:
@@ -455,20 +446,15 @@ def find_repository(path: str, real_path: str | None = None):
     return repo
 
 
-def _read_git_state(root: str, real_root: str | None = None) -> GitState | None:
-    # The root is resolved once here (or by the caller), not once per use.
-    real_root = real_root if real_root is not None else os.path.realpath(root)
-    repo = find_repository(root, real_root)
+def _read_git_state(root: str) -> GitState | None:
+    repo = find_repository(root)
     if repo is None:
         return None
-    tree = str(repo.working_tree_dir)
-    top = _REAL_TOPS.get(tree)
-    if top is None:
-        top = _REAL_TOPS[tree] = os.path.realpath(tree)
+    top = os.path.realpath(str(repo.working_tree_dir))
     listing = _listing(repo, top)
     if listing is None:
         return None
-    prefix = os.path.relpath(real_root, top).replace(os.sep, "/")
+    prefix = os.path.relpath(os.path.realpath(root), top).replace(os.sep, "/")
     prefix = "" if prefix == "." else prefix
     if prefix.startswith(".."):
         return None

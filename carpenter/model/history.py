@@ -53,15 +53,12 @@ _CACHE: dict[tuple[str, str | None], HistoryScan] = {}
 
 def scan_history(
     repo_dir: str, *, max_commits: int = MAX_COMMITS, max_bytes: int = MAX_BYTES,
-    detector: Detector | None = None, real_dir: str | None = None,
+    detector: Detector | None = None,
 ) -> HistoryScan:
-    """Secrets added anywhere in the history of the repository holding `repo_dir` (cached).
-
-    `real_dir`: os.path.realpath(repo_dir) when the caller already resolved it.
-    """
+    """Secrets added anywhere in the history of the repository holding `repo_dir` (cached)."""
     from carpenter.model.context import find_repository
 
-    repo = find_repository(repo_dir, real_dir)
+    repo = find_repository(repo_dir)
     if repo is None:
         return HistoryScan(error="not a git repository")
     head = _head_stamp(repo)

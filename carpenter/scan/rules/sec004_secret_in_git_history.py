@@ -46,7 +46,7 @@ class SecretInGitHistory(Rule):
         context = ctx.build_context
         if context is None or context.git is None:
             return
-        history = scan_history(context.root, real_dir=context.real_root)
+        history = scan_history(context.root)
         prefix = context.git.prefix
         for secret in history.secrets:
             if prefix and not secret.path.startswith(prefix + "/"):
