@@ -145,16 +145,17 @@ class ResultCache:
         stamp.newest = max(stamp.newest, context.newest)
         return stamp
 
-    def get(self, path: str, stamp: Stamp) -> tuple[list[Finding], list[dict]] | None:
-        entry = self._read(self.key(path))
-        findings = None
-        if entry and entry.get("stamp") == stamp.digest() and entry.get("code") == self.code:
-            findings = _findings(entry)
-        if findings is None:
+    def get(self, path: str, stamp: Stamp) -> list[Finding] | None:
+        """The findings stored for `path` while its stamp still matches (never errors: a
+        result with errors is not stored)."""
+        key = self.key(path)
+        entry = self._read(key)
+        if not entry or entry.get("stamp") != stamp.digest() or entry.get("code") != self.code:
             return None
-        if entry["used"] < self.started - DAY:
-            self._touched.append(self.key(path))
-        return findings, []
+        findings = _findings(entry)
+        if findings is not None and entry["used"] < self.started - DAY:
+            self._touched.append(key)
+        return findings
 
     def put(self, path: str, stamp: Stamp, result: FileResult) -> None:
         if result.errors or result.looked_outside or not self.usable or self._racy(stamp):

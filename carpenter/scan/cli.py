@@ -48,8 +48,10 @@ def _config_start(paths: tuple[str, ...]) -> Path:
 
 def _check_rule_keys(config: Any) -> None:
     """Unknown ids in select/ignore are a usage error (a typo would silently disable nothing)."""
-    keys = (*config.select, *config.extend_select, *config.ignore, *config.profile_rules)
-    if all(key.upper() == "ALL" or key.lower() in CATEGORIES for key in keys):
+    keys = [key for key in (*config.select, *config.extend_select, *config.ignore,
+                            *config.profile_rules)
+            if key.upper() != "ALL" and key.lower() not in CATEGORIES]
+    if not keys:
         return  # nothing to look up: do not import every rule module for a cached scan
     from carpenter.scan.config import rule_matches
     from carpenter.scan.registry import all_rules
@@ -57,8 +59,6 @@ def _check_rule_keys(config: Any) -> None:
     rules = list(all_rules().values())
     names = [r.id for r in rules] + [r.name for r in rules] + list(CATEGORIES)
     for key in keys:
-        if key.upper() == "ALL" or key.lower() in CATEGORIES:
-            continue
         if any(rule_matches(rule, key) for rule in rules):
             continue
         close = difflib.get_close_matches(key, names, n=3, cutoff=0.6)

@@ -136,9 +136,12 @@ def scan_dockerfile(
     ctx = ScanContext(dockerfile, context_dir, options.config, relative_display=relative)
     findings: list[Finding] = []
     errors: list[dict[str, Any]] = []
+    looked_outside = False
     for rule_cls in active_rules(options.config):
         try:
-            findings.extend(rule_cls().check(ctx))
+            found = list(rule_cls().check(ctx))
+            findings.extend(found)
+            looked_outside |= rule_cls.reads_outside_context and bool(found)
         except CarpenterError as exc:
             errors.append({"path": exc.path or dockerfile.path, "line": exc.line,
                            "message": f"{rule_cls.id}: {exc.message}"})
@@ -146,8 +149,6 @@ def scan_dockerfile(
             errors.append({"path": dockerfile.path, "line": None,
                            "message": f"internal error in rule {rule_cls.id}: "
                                       f"{type(exc).__name__}: {exc}"})
-    outside = {r.id for r in active_rules(options.config) if r.reads_outside_context}
-    looked_outside = any(f.rule in outside for f in findings)
     findings = _apply_overrides(findings, options.config)
     findings = _suppress_inline(findings, dockerfile)
     result = FileResult(dockerfile.path, _dedupe(findings), errors + ctx.errors, looked_outside)
@@ -176,7 +177,7 @@ def scan_paths(paths: Iterable[str], options: ScanOptions) -> ScanReport:
         stamp = cache.stamp(path, _context_of(path, options)) if cache else None
         hit = cache.get(path, stamp) if cache and stamp else None
         if hit is not None:
-            results[index] = FileResult(path, *hit)
+            results[index] = FileResult(path, hit)
             report.cached += 1
         else:
             todo.append((index, path, stamp))
@@ -224,23 +225,25 @@ def _scan_many(files: list[str], options: ScanOptions) -> list[FileResult]:
 POOL_FILES_PER_JOB = 30
 GC_TUNE_FILES = 64  # below this the one full collection before freezing costs more
 GC_EVERY_FILES = 200
-_batch: dict[str, Any] = {"on": False, "scanned": 0}  # per process: a tuned batch runs here
+_batch = {"on": False, "scanned": 0}  # per process: a tuned batch runs here
 
 
-def _tune_gc(options: ScanOptions) -> None:
-    """Import what a scan needs, freeze it, switch automatic collection off."""
+def _tune_gc(options: ScanOptions) -> bool:
+    """Import what a scan needs, freeze it, switch automatic collection off; True if this
+    call froze (a library caller's own freeze is left as it is)."""
     import gc
 
     from carpenter.model.dockerfile import load_dockerfile  # noqa: F401 (import only)
     from carpenter.scan.context import ScanContext  # noqa: F401
 
     active_rules(options.config)
-    if gc.get_freeze_count() == 0:  # a library caller's own freeze is left as it is
+    froze = gc.get_freeze_count() == 0
+    if froze:
         gc.collect()
         gc.freeze()
-        _batch["froze"] = True
     gc.disable()
     _batch.update(on=True, scanned=0)
+    return froze
 
 
 def _collect_now_and_then() -> None:
@@ -257,11 +260,11 @@ def _gc_tuned(options: ScanOptions) -> Iterator[None]:
     import gc
 
     enabled = gc.isenabled()
-    _tune_gc(options)
+    froze = _tune_gc(options)
     try:
         yield
     finally:
-        if _batch.pop("froze", False):
+        if froze:
             gc.unfreeze()
         _batch["on"] = False
         if enabled:

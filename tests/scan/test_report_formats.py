@@ -243,3 +243,17 @@ def test_every_format_on_all_fixtures(capsys, monkeypatch) -> None:
     jsonschema.validate(data, json.loads((ROOT / "rules/schemas/scan.schema.json").read_text()))
     assert len(data["findings"]) == len(report.findings)
     assert outputs["github"].count("\n::") + 1 >= len(report.findings)
+
+
+def test_json_output_is_byte_identical_to_json_dumps_with_indent():
+    from carpenter.report.json import report_dict
+    from carpenter.scan.engine import ScanOptions, scan_paths
+
+    report = scan_paths([str(ROOT / "fixtures" / "submissions")], ScanOptions())
+    # Values that could confuse the separator trick: a "}, {" and a newline inside strings.
+    report.findings.append(Finding("X001", "x", "secret", "info", "a\n}, {b", 1, 1, 1, 1,
+                                   'm "}\n,\n      {" é\u2028', "hint\n    },"))
+    report.errors.append({"path": "p", "line": None, "message": "}, {\n"})
+    for candidate in (report, ScanReport()):
+        expected = json.dumps(report_dict(candidate), indent=2, ensure_ascii=False) + "\n"
+        assert get_reporter("json").render(candidate) == expected
