@@ -149,11 +149,11 @@ class ResultCache:
         """The findings stored for `path` while its stamp still matches (never errors: a
         result with errors is not stored)."""
         key = self.key(path)
-        entry = self._read(key)
-        if not entry or entry.get("stamp") != stamp.digest() or entry.get("code") != self.code:
-            return None
-        findings = _findings(entry)
-        if findings is not None and entry["used"] < self.started - DAY:
+        row = self._read(key)
+        if row is None or row[0] != stamp.digest() or row[1] != self.code:
+            return None  # a stale entry's body is never parsed
+        findings = _findings(row[2])
+        if findings is not None and row[3] < self.started - DAY:
             self._touched.append(key)
         return findings
 
@@ -269,27 +269,19 @@ class ResultCache:
             raise
         return conn
 
-    def _read(self, key: str) -> dict[str, Any] | None:
+    def _read(self, key: str) -> tuple[str, str, str, int] | None:
+        """(stamp, code, body, used) of the entry, or None."""
         import sqlite3
 
         conn = self._db()
         if conn is None:
             return None
         try:
-            row = conn.execute("SELECT stamp, code, body, used FROM entries WHERE key = ?",
-                               (key,)).fetchone()
+            return conn.execute("SELECT stamp, code, body, used FROM entries WHERE key = ?",
+                                (key,)).fetchone()
         except sqlite3.Error as exc:
             self._disable(exc)
             return None
-        if row is None:
-            return None
-        try:
-            entry = json.loads(row[2])
-        except ValueError:
-            return None
-        if not isinstance(entry, dict):
-            return None
-        return {**entry, "stamp": row[0], "code": row[1], "used": row[3]}
 
     def flush(self) -> None:
         """Write the new entries in one transaction (all of them or, on error, none), mark
@@ -342,14 +334,16 @@ def _row(finding: Finding) -> list[Any] | None:
     return row
 
 
-def _findings(entry: dict[str, Any]) -> list[Finding] | None:
+def _findings(body: str) -> list[Finding] | None:
+    """The findings of a stored body; None for a corrupt one or another Finding layout."""
     from carpenter.report.interface import trust_redacted
 
-    if entry.get("fields") != FIELDS:
-        return None
     try:
+        entry = json.loads(body)
+        if entry["fields"] != FIELDS:
+            return None
         findings = [Finding(*row) for row in entry["findings"]]
-    except (KeyError, TypeError):
+    except (ValueError, KeyError, TypeError):
         return None
     if not all(isinstance(f.message, str) and isinstance(f.fix_hint, str) for f in findings):
         return None
