@@ -104,7 +104,7 @@ def run_carpenter(target: Path, jobs: int, out: Path, cache: Path | None = None)
 
 
 def cached_runs(target: Path, jobs: int, out: Path) -> list[tuple[str, dict]]:
-    """Warm and incremental re-scans, each with its own fresh cache folder (in /tmp)."""
+    """Warm and incremental re-scans, sharing one fresh cache folder (in /tmp)."""
     rows = []
     with tempfile.TemporaryDirectory(prefix="carpenter-bench-") as tmp:
         cache = Path(tmp) / "cache"
