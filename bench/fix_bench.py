@@ -7,8 +7,8 @@ Prints figures only (no assertions):
 The corpus (bench/out/fix-corpus/, gitignored) comes from bench/ml_corpus.py and is reused
 while its parameters are unchanged. One `carpenter fix DIR --format json` process covers every
 file (what a user runs); it computes the diff and writes nothing. The network is not needed:
-every version comes from rules/snapshots/neurips-2023.toml. A second, in-process pass splits
-the time between scanning and fixing.
+every version comes from carpenter/data/snapshots/neurips-2023.toml. A second, in-process
+pass splits the time between scanning and fixing.
 """
 
 from __future__ import annotations

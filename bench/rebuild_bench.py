@@ -23,8 +23,8 @@ sys.path.insert(0, str(ROOT / "tests" / "build"))
 
 from rebuild_wheelhouse import stage_fixture  # noqa: E402
 
-from carpenter.build.interface import BuildRequest  # noqa: E402
-from carpenter.build.rebuild import rebuild  # noqa: E402
+from carpenter.rebuild.interface import BuildRequest  # noqa: E402
+from carpenter.rebuild.rebuild import rebuild  # noqa: E402
 
 FIXTURES = ROOT / "fixtures" / "rebuild"
 TAG = "carpenter-bench/rebuild:latest"

@@ -13,7 +13,7 @@ import sys
 import click
 
 from carpenter import __version__
-from carpenter.errors import EXIT_ERROR, CarpenterError
+from carpenter.core.errors import EXIT_ERROR, CarpenterError
 
 # name -> "module:attribute"; one line per subcommand, owned by its stage package.
 COMMANDS: dict[str, str] = {
@@ -22,7 +22,7 @@ COMMANDS: dict[str, str] = {
     "explain": "carpenter.scan.cli:explain",
     "fix": "carpenter.fix.cli:fix",
     "snapshot": "carpenter.snapshot.cli:snapshot",
-    "rebuild": "carpenter.build.cli:rebuild",
+    "rebuild": "carpenter.rebuild.cli:rebuild",
     "smoke": "carpenter.smoke.cli:smoke",
 }
 

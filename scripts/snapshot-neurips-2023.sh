@@ -4,8 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 .venv/bin/carpenter snapshot create --as-of 2023-10-25 \
-  -r rules/snapshots/inputs/neurips-2023.in \
+  -r carpenter/data/snapshots/inputs/neurips-2023.in \
   --latest-only flash-attn --latest-only deepspeed \
   --python 3.10 --platform x86_64-unknown-linux-gnu \
-  --curated rules/snapshots/curated/neurips-2023.toml \
-  --out rules/snapshots/neurips-2023.toml
+  --curated carpenter/data/snapshots/curated/neurips-2023.toml \
+  --out carpenter/data/snapshots/neurips-2023.toml

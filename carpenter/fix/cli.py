@@ -9,22 +9,13 @@ from pathlib import Path
 
 import click
 
-from carpenter.errors import EXIT_ERROR, ConfigError
+from carpenter.core.errors import EXIT_ERROR, ConfigError
+from carpenter.core.options import parse_build_args
 from carpenter.fix.engine import STRATEGIES, FixOptions, FixReport, fix_paths
 from carpenter.fix.output import submission_root, write_copy, write_in_place
 from carpenter.scan.config import resolve_config
 from carpenter.scan.engine import ScanOptions
 from carpenter.snapshot.model import DEFAULT_SNAPSHOT, load_snapshot
-
-
-def _build_args(values: tuple[str, ...]) -> dict[str, str]:
-    out = {}
-    for value in values:
-        key, sep, val = value.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"--build-arg {value!r}: expected KEY=VALUE")
-        out[key] = val
-    return out
 
 
 @click.command()
@@ -65,7 +56,7 @@ def fix(paths: tuple[str, ...], snapshot_name: str, context: str | None,
         raise ConfigError("--max-jobs must be at least 1")
     snapshot = load_snapshot(snapshot_name)
     config = resolve_config({}, config_file=config_file)
-    scan = ScanOptions(config=config, context=context, build_args=_build_args(build_args))
+    scan = ScanOptions(config=config, context=context, build_args=parse_build_args(build_args))
     workers = jobs if jobs > 0 else (os.cpu_count() or 1)
     report = fix_paths(paths, FixOptions(snapshot, strategy, scan, max_jobs, workers, resolve))
     written: list[str] = []

@@ -17,7 +17,8 @@ from typing import Any
 
 from packaging.utils import canonicalize_name
 
-from carpenter.errors import CarpenterError, InputError
+from carpenter.core.errors import CarpenterError, InputError
+from carpenter.core.redact import redact
 from carpenter.fix.apt import fix_apt
 from carpenter.fix.constraints import fix_pip_constraints
 from carpenter.fix.context import Job, Outcome, pip_install_args
@@ -33,7 +34,6 @@ from carpenter.fix.edits import (
 from carpenter.fix.pinning import fix_base_image, fix_conda, fix_download, fix_git, fix_pip
 from carpenter.fix.secrets import fix_secret
 from carpenter.model.dockerfile import Dockerfile, load_dockerfile
-from carpenter.redact import redact
 from carpenter.scan.engine import ScanOptions, discover, scan_dockerfile
 from carpenter.scan.finding import Finding
 from carpenter.scan.registry import all_rules

@@ -1,19 +1,19 @@
 """Writing fixes: in place (`--write`) or into a repaired copy of the submission (`--out`).
 
-Both are all-or-nothing: every new file is first written next to its target, and only when
-all of them exist are they renamed over the originals (os.replace is atomic per file). A
-failure removes the temporary files and leaves the input untouched.
+Both are all-or-nothing, `kill -9` included: carpenter.core.files writes every new file next to
+its target, journals the set, then renames; the next run completes or cleans up what an
+interrupted one left.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import stat
 import tempfile
 from pathlib import Path
 
-from carpenter.errors import InputError
+from carpenter.core.errors import InputError
+from carpenter.core.files import Planned, recover, write_all
 from carpenter.fix.engine import FileChange
 
 _BOM = b"\xef\xbb\xbf"
@@ -34,38 +34,27 @@ def encode_like(original: bytes | None, text: str, path: str) -> bytes:
     return _BOM + data if original.startswith(_BOM) else data
 
 
-def write_in_place(changes: list[FileChange]) -> list[str]:
+def write_in_place(changes: list[FileChange], root: Path | None = None) -> list[str]:
+    """Rewrite the changed files in place, all or nothing (see carpenter.core.files)."""
     plan = [(Path(c.disk_path), c) for c in changes if c.changed]
-    return _commit(plan)
+    if not plan:
+        return []
+    journal_dir = root if root is not None else plan[0][0].parent
+    folders = tuple(sorted({target.parent for target, _ in plan}))
+    recover(journal_dir, folders)
+    return _commit(plan, journal_dir)
 
 
-def _commit(plan: list[tuple[Path, FileChange]]) -> list[str]:
-    temps: list[tuple[str, Path]] = []
-    try:
-        for target, change in plan:
+def _commit(plan: list[tuple[Path, FileChange]], journal_dir: Path) -> list[str]:
+    items = []
+    for target, change in plan:
+        try:
             original = target.read_bytes() if target.exists() else None
-            data = encode_like(original, change.after, change.path)
-            mode = stat.S_IMODE(target.stat().st_mode) if target.exists() else 0o644
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.carpenter-")
-            temps.append((tmp, target))
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-            os.chmod(tmp, mode)
-    except OSError as exc:
-        _cleanup(temps)
-        raise InputError(f"cannot write: {exc.strerror or exc}", path=exc.filename) from None
-    except BaseException:
-        _cleanup(temps)
-        raise
-    for tmp, target in temps:
-        os.replace(tmp, target)
-    return [str(target) for _, target in temps]
-
-
-def _cleanup(temps: list[tuple[str, Path]]) -> None:
-    for tmp, _ in temps:
-        Path(tmp).unlink(missing_ok=True)
+        except OSError as exc:
+            raise InputError(f"cannot read: {exc.strerror or exc}", path=change.path) from None
+        items.append(Planned(target, encode_like(original, change.after, change.path),
+                             None if target.exists() else 0o644))
+    return write_all(items, journal_dir)
 
 
 def submission_root(paths: list[str], context: str | None) -> Path:
@@ -100,7 +89,7 @@ def write_copy(changes: list[FileChange], root: Path, out: Path) -> list[str]:
     try:
         copy = staging / "tree"
         shutil.copytree(root_abs, copy, symlinks=True)
-        written = _commit([(copy / rel, change) for rel, change in plan])
+        written = _commit([(copy / rel, change) for rel, change in plan], copy)
         if out.exists():
             out.rmdir()
         os.replace(copy, out_abs)

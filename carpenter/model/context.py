@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from carpenter.errors import InputError
+from carpenter.core.errors import InputError
 from carpenter.model.dockerfile import Dockerfile, Instruction
 from carpenter.model.dockerignore import DockerIgnore, IgnorePattern, clean_path, load_dockerignore
 from carpenter.model.variables import expand

@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from carpenter.errors import InputError
+from carpenter.core.errors import InputError
 
 
 @dataclass(frozen=True, slots=True)

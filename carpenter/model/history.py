@@ -68,7 +68,7 @@ def scan_history(
     if head is None:
         return HistoryScan()
     if detector is None:
-        from carpenter.scan.secrets import find_secrets_in_file_text
+        from carpenter.core.shapes import find_secrets_in_file_text
 
         detector = find_secrets_in_file_text
     result = _scan(repo, max_commits, max_bytes, detector)

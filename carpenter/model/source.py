@@ -7,7 +7,7 @@ import os
 import stat
 from dataclasses import dataclass
 
-from carpenter.errors import InputError
+from carpenter.core.errors import InputError
 
 MAX_BYTES = 64 * 1024 * 1024  # refuse absurd inputs instead of exhausting memory
 

@@ -1,17 +1,17 @@
 """The reporter contract: one class per output format, each turning a ScanReport into text.
 
-Every reporter passes any message or source text it prints through `carpenter.redact.redact`
+Every reporter passes any message or source text it prints through `carpenter.core.redact.redact`
 (via `safe_text`) so no format can leak a full secret.
 """
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import inspect
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any
 
+from carpenter.core.files import write_atomic  # noqa: F401  (re-exported)
+from carpenter.core.redact import safe_text
 from carpenter.scan.finding import SEVERITY_RANK, Finding
 
 if TYPE_CHECKING:
@@ -58,40 +58,6 @@ def get_reporter(fmt: str, **options: Any) -> Reporter:
 
 # ---------------------------------------------------------------------------------------------
 # Helpers shared by the formats
-
-
-def safe_text(text: str, known: tuple[str, ...] = ()) -> str:
-    """`text` with every secret-looking value masked (a no-op if redact is unavailable)."""
-    if not text or (not known and text in _KNOWN_SAFE):
-        return text
-    return _redacted(text, known)
-
-
-# Texts an earlier run already passed through safe_text and found unchanged by a second pass
-# (the scan result cache keeps messages that way): no need to run the secret regexes again.
-_KNOWN_SAFE: set[str] = set()
-
-
-def redacted_fixed_point(text: str) -> str | None:
-    """safe_text(text) when masking it again changes nothing (then it can be trusted as is
-    later), else None."""
-    once = safe_text(text)
-    return once if safe_text(once) == once else None
-
-
-def trust_redacted(texts: list[str]) -> None:
-    """Mark texts that redacted_fixed_point() returned in an earlier run of this Carpenter."""
-    _KNOWN_SAFE.update(texts)
-
-
-@functools.lru_cache(maxsize=65536)
-def _redacted(text: str, known: tuple[str, ...]) -> str:
-    # Cached: a large scan repeats the same messages and paths thousands of times.
-    try:
-        from carpenter.redact import redact
-    except ImportError:  # redact.py belongs to another stage; never fail a report over it
-        return text
-    return redact(text, known)
 
 
 def by_severity(findings: list[Finding]) -> list[Finding]:
@@ -146,7 +112,7 @@ class SourceCache:
 
     def get(self, path: str) -> Any:
         if path not in self._files:
-            from carpenter.errors import InputError
+            from carpenter.core.errors import InputError
             from carpenter.model.source import read_source
 
             try:
@@ -160,40 +126,3 @@ class SourceCache:
         if source is None or line < 1 or line > source.line_count:
             return None
         return source.line_text(line)
-
-
-def write_atomic(path: str, text: str) -> None:
-    """Write `text` to `path` via a temporary file and os.replace: never a partial file."""
-    import os
-    import tempfile
-
-    from carpenter.errors import InputError
-
-    shown = path
-    target = os.path.realpath(path)  # a symlinked report stays a symlink
-    if os.path.exists(target) and not os.path.isfile(target):
-        # /dev/null, /dev/stdout or a FIFO: replacing it would swap out a device node.
-        try:
-            with open(target, "w", encoding="utf-8") as handle:
-                handle.write(text)
-        except OSError as exc:
-            raise InputError(f"cannot write output: {exc.strerror or exc}", path=shown) from None
-        return
-    folder = os.path.dirname(target)
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".carpenter-", suffix=".tmp", dir=folder)
-    except OSError as exc:
-        raise InputError(f"cannot write output: {exc.strerror or exc}", path=shown) from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would surprise readers of the report
-        os.replace(tmp, target)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise InputError(f"cannot write output: {exc.strerror or exc}", path=shown) from None

@@ -1,6 +1,7 @@
 """JSON output: the stable schema documented in docs/json-schema.md.
 
-Schema file: rules/schemas/scan.schema.json. Bump SCHEMA_VERSION on any incompatible change.
+Schema file: carpenter/data/schemas/scan.schema.json. Bump SCHEMA_VERSION on any
+incompatible change.
 """
 
 from __future__ import annotations

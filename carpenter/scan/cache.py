@@ -7,7 +7,7 @@ everything the scan read is unchanged. A scan of one Dockerfile reads:
 - the build context: every entry (path, type, size, mtime) of a full walk, `.git` excluded;
 - the git repository holding it (tracked/ignored status, secrets in history): HEAD, the refs,
   the index, the exclude files and the `.gitignore` files between the context and the top;
-- Carpenter itself: its code, its `rules/` data, the versions of the parsers it uses.
+- Carpenter itself: its code, its `carpenter/data/` data, the versions of the parsers it uses.
 
 A change anywhere in that set misses. Entries are not written when a file in the set changed
 within RACY_SECONDS (file times are coarse: a same-size rewrite in the same tick would look
@@ -37,6 +37,7 @@ import time
 from dataclasses import fields
 from typing import TYPE_CHECKING, Any
 
+from carpenter.core.redact import redacted_fixed_point, trust_redacted
 from carpenter.scan.finding import Finding
 
 if TYPE_CHECKING:
@@ -322,8 +323,6 @@ class ResultCache:
 def _row(finding: Finding) -> list[Any] | None:
     """The finding as stored: message and fix hint already redacted (every output redacts
     them anyway), so a warm run need not run the secret regexes over them again."""
-    from carpenter.report.interface import redacted_fixed_point
-
     message = redacted_fixed_point(finding.message)
     hint = redacted_fixed_point(finding.fix_hint)
     if message is None or hint is None:
@@ -336,8 +335,6 @@ def _row(finding: Finding) -> list[Any] | None:
 
 def _findings(body: str) -> list[Finding] | None:
     """The findings of a stored body; None for a corrupt one or another Finding layout."""
-    from carpenter.report.interface import trust_redacted
-
     try:
         entry = json.loads(body)
         if entry["fields"] != FIELDS:
@@ -463,12 +460,12 @@ def _code_stamp() -> str:
     if _CODE is None:
         from importlib.util import find_spec
 
-        from carpenter.paths import rules_dir
+        from carpenter.core.resources import data_dir
 
         stamp = Stamp()
         stamp.add(sys.version, FORMAT)
         package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        for root in (package, str(rules_dir())):
+        for root in (package, str(data_dir())):
             for base, dirs, files in os.walk(root):
                 dirs[:] = sorted(d for d in dirs if d != "__pycache__")
                 for name in sorted(files):

@@ -15,7 +15,8 @@ from typing import Any
 
 import click
 
-from carpenter.errors import EXIT_ERROR, ConfigError
+from carpenter.core.errors import EXIT_ERROR, ConfigError
+from carpenter.core.options import parse_build_args
 from carpenter.report.interface import FORMATS, write_atomic
 from carpenter.scan.finding import CATEGORIES, SEVERITIES
 
@@ -23,20 +24,6 @@ from carpenter.scan.finding import CATEGORIES, SEVERITIES
 def _split_keys(values: tuple[str, ...]) -> list[str]:
     """`--select A,B --select C` -> [A, B, C]."""
     return [key.strip() for value in values for key in value.split(",") if key.strip()]
-
-
-def _build_args(values: tuple[str, ...]) -> dict[str, str]:
-    """`--build-arg K=V`; a bare `K` takes the environment's value, as `docker build` does."""
-    args: dict[str, str] = {}
-    for value in values:
-        name, sep, text = value.partition("=")
-        if not name or not name.replace("_", "a").isalnum():
-            raise click.BadParameter(f"{value!r} is not NAME=VALUE", param_hint="--build-arg")
-        if sep:
-            args[name] = text
-        elif name in os.environ:
-            args[name] = os.environ[name]
-    return args
 
 
 def _config_start(paths: tuple[str, ...]) -> Path:
@@ -114,7 +101,8 @@ def _emit(text: str, output: str | None) -> None:
 @click.option("--ignore", multiple=True, help="Skip these rules.")
 @click.option("--fail-on", type=click.Choice(SEVERITIES),
               help="Lowest severity that makes the exit code 1 (default: warning).")
-@click.option("--profile", help="Settings profile from rules/profiles/ (e.g. a competition).")
+@click.option("--profile", help="Settings profile from carpenter/data/profiles/ "
+              "(e.g. a competition).")
 @click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False),
               help="Use this .carpenter.toml / pyproject.toml instead of searching for one.")
 @click.option("--build-arg", "build_args", multiple=True, metavar="K=V",
@@ -156,7 +144,7 @@ def scan(
     )
     _check_rule_keys(config)
     options = ScanOptions(
-        config=config, context=context, build_args=_build_args(build_args),
+        config=config, context=context, build_args=parse_build_args(build_args),
         jobs=jobs or os.cpu_count() or 1,
         cache_dir=None if no_cache else cache_dir or default_cache_dir(),
     )

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from carpenter.errors import ConfigError
-from carpenter.paths import rules_dir
+from carpenter.core.errors import ConfigError
+from carpenter.core.resources import data_dir
 from carpenter.scan.finding import SEVERITIES
 
 DEFAULT_FAIL_ON = "warning"
@@ -83,9 +83,9 @@ def load_file_settings(path: Path) -> dict[str, Any]:
 
 
 def load_profile(name: str) -> dict[str, Any]:
-    path = rules_dir() / "profiles" / f"{name}.toml"
+    path = data_dir() / "profiles" / f"{name}.toml"
     if not path.is_file():
-        known = sorted(p.stem for p in (rules_dir() / "profiles").glob("*.toml"))
+        known = sorted(p.stem for p in (data_dir() / "profiles").glob("*.toml"))
         raise ConfigError(f"unknown profile {name!r} (known: {', '.join(known) or 'none'})")
     return load_file_settings(path)
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from carpenter.errors import InputError
+from carpenter.core.errors import InputError
 from carpenter.model.dockerfile import Dockerfile
 from carpenter.model.source import SourceFile, read_source
 from carpenter.scan.config import ScanConfig

@@ -4,7 +4,7 @@
 (uvicorn, gunicorn, hypercorn, fastapi, flask, or a Python script calling `uvicorn.run` /
 `app.run`), its host and port (with each server's own defaults), and the server code in the
 build context (through COPY/ADD and WORKDIR), whose route decorators give the endpoints.
-The contract itself (port, endpoints) is data in the profile (rules/profiles/<name>.toml).
+The contract itself (port, endpoints) is data in the profile (carpenter/data/profiles/<name>.toml).
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ class Server:
 
 def contract_settings(profile: str | None) -> dict[str, Any]:
     """The [contract] table of the selected profile (the NeurIPS 2023 one by default)."""
-    from carpenter.errors import ConfigError
+    from carpenter.core.errors import ConfigError
     from carpenter.scan.config import load_profile
 
     for name in (profile, "neurips-2023"):

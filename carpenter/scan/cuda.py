@@ -1,4 +1,5 @@
-"""Facts about CUDA extension packages (rules/cuda_extensions.toml) and the image they build in.
+"""Facts about CUDA extension packages (carpenter/data/cuda_extensions.toml) and the image
+they build in.
 
 `package_for(name_or_url)` finds a package by PyPI name, alias or repository URL;
 `image_env(inst)` reads the torch / CUDA / Python versions a stage fixes (base image tag, pinned
@@ -18,9 +19,9 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from carpenter.errors import ConfigError
+from carpenter.core.errors import ConfigError
+from carpenter.core.resources import data_dir
 from carpenter.model.dockerfile import Instruction, Stage
-from carpenter.paths import rules_dir
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ class CudaData:
 
 @lru_cache(maxsize=1)
 def cuda_data() -> CudaData:
-    path = rules_dir() / "cuda_extensions.toml"
+    path = data_dir() / "cuda_extensions.toml"
     try:
         with open(path, "rb") as handle:
             raw = tomllib.load(handle)

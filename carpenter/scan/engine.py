@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from carpenter.errors import CarpenterError, InputError
+from carpenter.core.errors import CarpenterError, InputError
 from carpenter.scan.config import ScanConfig, rule_matches
 from carpenter.scan.finding import SEVERITY_RANK, Finding
 from carpenter.scan.registry import Rule, all_rules

@@ -1,4 +1,4 @@
-"""detect-secrets plugins for what its defaults miss, built from rules/secrets.toml.
+"""detect-secrets plugins for what its defaults miss, built from carpenter/data/secrets.toml.
 
 detect-secrets has no Hugging Face or W&B detector and its KeywordDetector ignores `token`
 names and unquoted values. This module is loaded by detect-secrets from its file path

@@ -1,341 +1,35 @@
-"""Secret detection: token shapes, secret-named variables, placeholders (rules/secrets.toml).
+"""Secret detection over a build context: detect-secrets with Carpenter's plugins.
 
-Two engines share the same data:
-- `find_secrets(text)`: Carpenter's own regex pass, used on Dockerfile instructions, RUN words
-  and git history lines (fast, exact offsets);
-- `scan_files(root, paths)`: detect-secrets over the text files of a build context, with its
-  default plugins (minus the noisy entropy and IP ones) plus Carpenter's plugins for what it
-  misses (Hugging Face, W&B, unquoted tokens, secret-named variables); see secret_plugins.py.
-Nothing is ever verified over the network.
+The shapes themselves (token prefixes, secret-named variables, placeholders) live in the bottom
+layer, `carpenter.core.shapes`, so that redaction never depends on this stage; they are
+re-exported here for the rules. `scan_files(paths)` runs detect-secrets over the text files of
+a build context, with its default plugins (minus the noisy entropy and IP ones) plus
+Carpenter's plugins for what it misses (Hugging Face, W&B, unquoted tokens, secret-named
+variables); see secret_plugins.py. Nothing is ever verified over the network.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import re
-import tomllib
-from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
 
-from carpenter.errors import ConfigError
-from carpenter.paths import rules_dir
-
-_WORD = "A-Za-z0-9_"
-
-
-@dataclass(frozen=True, slots=True)
-class Hit:
-    """One secret found in a text: offsets are relative to that text."""
-
-    kind: str
-    title: str
-    start: int  # offset of the secret value
-    end: int
-    value: str  # memory only: never print it (use carpenter.redact.mask)
-    prefix: str  # visible prefix when masked (hf_, ghp_ ...)
-    confidence: str  # high | medium
-    variable: str  # environment variable the fix should read it from
-
-
-@dataclass(frozen=True)
-class TokenShape:
-    kind: str
-    title: str
-    regex: re.Pattern[str]  # groups: prefix, body
-    strict: re.Pattern[str] | None
-    min_entropy: float
-    variable: str
-    literals: tuple[str, ...] = ()  # one must occur in a text for the regex to be worth running
-
-
-@dataclass(frozen=True)
-class Contextual:
-    kind: str
-    title: str
-    regex: re.Pattern[str]
-    keywords: re.Pattern[str]
-    min_entropy: float
-    variable: str
-
-
-@dataclass(frozen=True)
-class SecretData:
-    tokens: tuple[TokenShape, ...]
-    contextual: tuple[Contextual, ...]
-    private_key: re.Pattern[str]
-    url_credentials: re.Pattern[str]
-    name_words: re.Pattern[str]
-    name_exempt: re.Pattern[str]
-    known_names: frozenset[str]
-    generic_min_length: int
-    generic_min_entropy: float
-    placeholder: re.Pattern[str]
-    token_files: tuple[str, ...]
-    token_files_exempt: tuple[str, ...]
-    context_suffixes: frozenset[str]
-    context_names: frozenset[str]
-    max_file_bytes: int
-    max_files: int
-    max_total_bytes: int
-    max_engine_files: int
-    max_engine_bytes: int
-    max_engine_file_bytes: int
-    prefilter: re.Pattern[bytes]
-    raw: dict[str, Any]
-
-
-@lru_cache(maxsize=1)
-def secret_data() -> SecretData:
-    path = rules_dir() / "secrets.toml"
-    try:
-        with open(path, "rb") as handle:
-            raw = tomllib.load(handle)
-        return _compile(raw)
-    except (OSError, tomllib.TOMLDecodeError, KeyError, re.error) as exc:
-        raise ConfigError(f"cannot load secret patterns: {exc}", path=str(path)) from None
-
-
-def _compile(raw: dict[str, Any]) -> SecretData:
-    tokens = []
-    for item in raw["token"]:
-        prefix = item.get("prefix_regex") or re.escape(item["prefix"])
-        body = item["body"]
-        regex = re.compile(rf"(?<![{_WORD}])(?P<prefix>{prefix})(?P<body>{body})(?![{_WORD}])")
-        strict = re.compile(item["strict"]) if item.get("strict") else None
-        literals = tuple(item.get("literals") or ([item["prefix"]] if "prefix" in item else []))
-        tokens.append(TokenShape(item["kind"], item["title"], regex, strict,
-                                 float(item.get("min_entropy", 3.0)), item.get("variable", ""),
-                                 literals))
-    contextual = []
-    for item in raw.get("contextual", []):
-        regex = re.compile(rf"(?<![{_WORD}\-])(?P<body>{item['value']})(?![{_WORD}])")
-        contextual.append(Contextual(item["kind"], item["title"], regex,
-                                     re.compile(item["keywords"]),
-                                     float(item.get("min_entropy", 3.0)), item["variable"]))
-    names = raw["names"]
-    words = "|".join(re.escape(w) for w in sorted(names["words"], key=len, reverse=True))
-    placeholders = "|".join(f"(?:{p})" for p in raw["placeholders"]["patterns"])
-    files = raw["context_files"]
-    return SecretData(
-        tokens=tuple(tokens),
-        contextual=tuple(contextual),
-        private_key=re.compile(raw["private_key"]["begin"]),
-        url_credentials=re.compile(raw["url_credentials"]["regex"]),
-        name_words=re.compile(rf"(?i)(?:^|_|(?<=[a-z])(?=[A-Z]))(?:{words})(?:$|_)"),
-        name_exempt=re.compile(names["exempt"]),
-        known_names=frozenset(n.upper() for n in names["known"]),
-        generic_min_length=int(names.get("generic_min_length", 16)),
-        generic_min_entropy=float(names.get("generic_min_entropy", 3.5)),
-        placeholder=re.compile(rf"(?:{placeholders})", re.IGNORECASE),
-        token_files=tuple(raw["token_files"]["patterns"]),
-        token_files_exempt=tuple(raw["token_files"].get("exempt", [])),
-        context_suffixes=frozenset(files["suffixes"]),
-        context_names=frozenset(files["names"]),
-        max_file_bytes=int(files["max_file_bytes"]),
-        max_files=int(files["max_files"]),
-        max_total_bytes=int(files["max_total_bytes"]),
-        max_engine_files=int(files.get("max_engine_files", 200)),
-        max_engine_bytes=int(files.get("max_engine_bytes", 1_000_000)),
-        max_engine_file_bytes=int(files.get("max_engine_file_bytes", 100_000)),
-        prefilter=re.compile(files["prefilter"].encode()),
-        raw=raw,
-    )
-
-
-# ---------------------------------------------------------------------------------------------
-# Value tests
-
-
-def entropy(text: str) -> float:
-    """Shannon entropy in bits per character."""
-    if not text:
-        return 0.0
-    counts = Counter(text)
-    total = len(text)
-    return -sum(c / total * math.log2(c / total) for c in counts.values())
-
-
-def is_placeholder(value: str) -> bool:
-    """An empty value, a variable reference, `<your token>`, `hf_xxxx`, a repo id..."""
-    stripped = value.strip().strip("\"'`").strip()
-    return secret_data().placeholder.fullmatch(stripped) is not None
-
-
-def is_secret_name(name: str) -> bool:
-    """Whether an ENV/ARG/key name says it holds a secret (Docker's SecretsUsedInArgOrEnv rule)."""
-    data = secret_data()
-    bare = name.strip().strip("\"'").lstrip("-")
-    if bare.upper() in data.known_names:
-        return True
-    if data.name_words.search(bare) is None:
-        return False
-    return data.name_exempt.search(bare) is None
-
-
-def looks_random(value: str) -> bool:
-    """A generic value under a secret name that looks like a real credential."""
-    data = secret_data()
-    if len(value) < data.generic_min_length or any(c.isspace() for c in value):
-        return False
-    if is_placeholder(value) or re.fullmatch(r"[\w.\-]+://\S*", value):
-        return False
-    return entropy(value) >= data.generic_min_entropy
-
-
-# ---------------------------------------------------------------------------------------------
-# The regex engine
-
-
-def _lower(text: str) -> str:
-    """Lower-cased text with the same offsets: case-sensitive regexes on it are ~9x faster than
-    IGNORECASE ones. Non-ASCII text can change length when lowered, so it is mapped per char."""
-    if text.isascii():
-        return text.lower()
-    if _CAPITAL_SIGMA not in text:
-        # str.lower() maps each character as c.lower() does, except capital sigma (final-sigma
-        # rule) and characters whose lower case is longer; none of those are lengthened and
-        # none shrink, so an unchanged length proves no character changed length.
-        lowered = text.lower()
-        if len(lowered) == len(text):
-            return lowered
-    return "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
-
-
-_CAPITAL_SIGMA = "\u03a3"
-
-
-def find_secrets(text: str) -> list[Hit]:
-    """Every secret in `text` by shape (token prefixes, keyword context, keys, URL passwords)."""
-    return _find_secrets(text, None)
-
-
-def _find_secrets(text: str, lowered: str | None) -> list[Hit]:
-    """find_secrets, reusing `_lower(text)` when the caller already has it."""
-    data = secret_data()
-    hits: list[Hit] = []
-    for shape in data.tokens:
-        if shape.literals and not any(literal in text for literal in shape.literals):
-            continue  # substring search is C-fast; most texts hold no token prefix at all
-        for match in shape.regex.finditer(text):
-            body = match.group("body")
-            value = match.group(0)
-            if entropy(body) < shape.min_entropy or is_placeholder(value):
-                continue
-            strong = shape.strict is None or shape.strict.fullmatch(body) is not None
-            hits.append(Hit(shape.kind, shape.title, match.start(), match.end(), value,
-                            match.group("prefix"), "high" if strong else "medium", shape.variable))
-    if lowered is None:
-        lowered = _lower(text)
-    for shape in data.contextual:
-        if shape.keywords.search(lowered) is None:
-            continue
-        for match in shape.regex.finditer(text):
-            line = _line_around(lowered, match.start(), before=2)
-            if shape.keywords.search(line) is None:
-                continue
-            body = match.group("body")
-            if entropy(body) < shape.min_entropy or is_placeholder(body):
-                continue
-            hits.append(Hit(shape.kind, shape.title, match.start(), match.end(), body, "",
-                            "medium", shape.variable))
-    for match in data.private_key.finditer(text) if "PRIVATE KEY" in text else ():
-        end = text.find("-----END", match.end())
-        end = len(text) if end < 0 else text.find("-----", end + 8) + 5
-        hits.append(Hit("private-key", "private key", match.start(), max(end, match.end()),
-                        text[match.start():end], "", "high", ""))
-    urls = data.url_credentials.finditer(text) if "://" in text and "@" in text else ()
-    for match in urls:
-        secret = match.group("secret")
-        if is_placeholder(secret) or secret.startswith("$"):
-            continue
-        start = match.start("secret")
-        inner = [h for h in hits if h.start >= start and h.end <= match.end("secret")]
-        if inner:
-            continue  # a token used as a URL password is reported as the token
-        hits.append(Hit("url-credentials", "password in a URL", start, match.end("secret"),
-                        secret, "", "medium", "GIT_PASSWORD"))
-    return _without_overlaps(hits)
-
-
-def find_assignment_secrets(name: str, value: str, value_offset: int = 0) -> list[Hit]:
-    """Secrets in `NAME=value`: shaped tokens anywhere, or a random value under a secret name."""
-    hits = [_shift(h, value_offset) for h in find_secrets(value)]
-    if hits or not is_secret_name(name):
-        return hits
-    stripped = value.strip()
-    if looks_random(stripped):
-        start = value_offset + value.find(stripped)
-        hits.append(Hit("generic-secret", f"value of the secret-named variable {name}", start,
-                        start + len(stripped), stripped, "", "medium", name))
-    return hits
-
-
-def _shift(hit: Hit, offset: int) -> Hit:
-    return Hit(hit.kind, hit.title, hit.start + offset, hit.end + offset, hit.value, hit.prefix,
-               hit.confidence, hit.variable)
-
-
-def _line_around(text: str, offset: int, before: int = 0) -> str:
-    start = text.rfind("\n", 0, offset) + 1
-    for _ in range(before):
-        if start <= 0:
-            break
-        start = text.rfind("\n", 0, start - 1) + 1
-    end = text.find("\n", offset)
-    return text[start:] if end < 0 else text[start:end]
-
-
-def _without_overlaps(hits: list[Hit]) -> list[Hit]:
-    """Keep the longest hit where hits overlap (a token inside a private key block...)."""
-    hits.sort(key=lambda h: (h.start, -(h.end - h.start)))
-    kept: list[Hit] = []
-    for hit in hits:
-        if kept and hit.start < kept[-1].end:
-            continue
-        kept.append(hit)
-    return kept
-
-
-# Generic `name = value` / `name: value` / `name="value"` assignments in code and config files.
-_ASSIGNMENT = re.compile(
-    r"""(?P<name>[A-Za-z_][A-Za-z0-9_.\-]*)["']?\s*(?::|=|:=|\s=>)\s*(?P<q>["'`]?)(?P<value>[^\s"'`,;)}\]#]+)(?P=q)"""
+from carpenter.core.redact import fingerprint, mask_kind
+from carpenter.core.shapes import (  # noqa: F401  (re-exported for the rules)
+    Contextual,
+    Hit,
+    SecretData,
+    TokenShape,
+    entropy,
+    find_assignment_secrets,
+    find_secrets,
+    find_secrets_in_file_text,
+    is_placeholder,
+    is_secret_name,
+    looks_random,
+    secret_data,
 )
-
-
-def find_secrets_in_file_text(text: str) -> list[Hit]:
-    """Shapes plus random values assigned to secret-named keys (unquoted tokens included)."""
-    lowered = _lower(text)
-    hits = _find_secrets(text, lowered)
-    covered = [(h.start, h.end) for h in hits]
-    done: set[int] = set()
-    # Only lines holding a secret-ish word can assign to a secret-named key.
-    for keyword in _KEYWORD.finditer(lowered):
-        line_start = text.rfind("\n", 0, keyword.start()) + 1
-        if line_start in done:
-            continue
-        done.add(line_start)
-        line_end = text.find("\n", keyword.end())
-        line_end = len(text) if line_end < 0 else line_end
-        for match in _ASSIGNMENT.finditer(text, line_start, line_end):
-            name, value = match.group("name"), match.group("value")
-            start = match.start("value")
-            if any(s <= start < e for s, e in covered):
-                continue
-            if not is_secret_name(name.rsplit(".", 1)[-1]) or not looks_random(value):
-                continue
-            hits.append(Hit("generic-secret", f"value of the secret-named key {name}", start,
-                            match.end("value"), value, "", "medium", name.upper()))
-    return _without_overlaps(hits)
-
-
-# A secret-ish word ending a name right before `=`/`:` (`HF_TOKEN =`, `api_key_value:`), so
-# `tokenizer = ...` lines in ML code do not trigger the assignment check.
-_KEYWORD = re.compile(r"(?:token|secret|passw(?:or)?d|pword|api_?key|access_?key|"
-                      r"private_?key|auth|credentials?)(?:_\w*)?[\"']?\s*(?::|=)")
-
 
 # ---------------------------------------------------------------------------------------------
 # detect-secrets over context files
@@ -482,14 +176,10 @@ SECRET_OPTIONS = re.compile(
 
 
 def masked(kind: str, value: str, prefix: str = "") -> str:
-    from carpenter.redact import mask_kind
-
     return mask_kind(kind, value, prefix)
 
 
 def fingerprint_of(value: str) -> str:
-    from carpenter.redact import fingerprint
-
     return fingerprint(value)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from carpenter.errors import EXIT_FINDINGS, EXIT_OK
+from carpenter.core.errors import EXIT_FINDINGS, EXIT_OK
 
 PROFILES = ("neurips-2023",)
 

@@ -11,7 +11,7 @@ import os
 import socket
 from typing import Any
 
-from carpenter.errors import EngineError, InputError
+from carpenter.core.errors import EngineError, InputError
 
 LABEL = "org.carpenter.smoke"
 LABEL_HOST = "org.carpenter.smoke.host"

@@ -1,6 +1,6 @@
 """HTTP contract client: send what the organizers and HELM send, validate what comes back.
 
-The contract itself is data (rules/contracts/<name>.toml). This module knows no Docker: it
+The contract itself is data (carpenter/data/contracts/<name>.toml). This module knows no Docker: it
 talks to a base URL, so it can be tested against any HTTP server.
 """
 
@@ -12,9 +12,9 @@ import tomllib
 from dataclasses import dataclass
 from typing import Any
 
-from carpenter.errors import ConfigError
-from carpenter.paths import rules_dir
-from carpenter.redact import redact
+from carpenter.core.errors import ConfigError
+from carpenter.core.redact import redact
+from carpenter.core.resources import data_dir
 from carpenter.smoke.result import ServerResult
 
 
@@ -31,7 +31,7 @@ class Contract:
 
 
 def contracts_dir():
-    return rules_dir() / "contracts"
+    return data_dir() / "contracts"
 
 
 def available_contracts() -> list[str]:

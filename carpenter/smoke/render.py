@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from carpenter.redact import redact
+from carpenter.core.redact import redact
 from carpenter.smoke.result import Check, SmokeResult
 
 VERSION_KEYS = ("python", "torch", "cuda", "transformers", "peft", "bitsandbytes", "tokenizers",

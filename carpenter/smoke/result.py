@@ -22,7 +22,7 @@ class Check:
 
 @dataclass
 class ServerResult:
-    """The contract check of the image's own CMD (see rules/contracts/)."""
+    """The contract check of the image's own CMD (see carpenter/data/contracts/)."""
 
     contract: str
     port: int

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from carpenter.errors import CarpenterError, EngineError
-from carpenter.redact import redact
+from carpenter.core.errors import CarpenterError, EngineError
+from carpenter.core.redact import redact
 from carpenter.smoke import containers
 from carpenter.smoke.result import FAIL, PASS, Check, SmokeResult
 

@@ -11,7 +11,7 @@ import ipaddress
 import time
 import uuid
 
-from carpenter.redact import redact
+from carpenter.core.redact import redact
 from carpenter.smoke import containers
 from carpenter.smoke.contract import ContractClient, check_contract, load_contract
 from carpenter.smoke.result import ServerResult, SmokeResult

@@ -20,7 +20,7 @@ from pathlib import Path
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from carpenter.errors import SnapshotError
+from carpenter.core.errors import SnapshotError
 from carpenter.snapshot import pypi
 from carpenter.snapshot.model import Snapshot, Target
 

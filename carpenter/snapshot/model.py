@@ -3,7 +3,7 @@
 A snapshot answers the questions `carpenter fix` asks offline: which version of a PyPI
 package, which digest for an image reference, which commit for a repository, which dated
 apt archive, which conda version, which prebuilt CUDA-extension wheel. The file format is
-documented in rules/snapshots/README.md.
+documented in carpenter/data/snapshots/README.md.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from typing import Any
 
 from packaging.utils import canonicalize_name
 
-from carpenter.errors import SnapshotError
-from carpenter.paths import rules_dir
+from carpenter.core.errors import SnapshotError
+from carpenter.core.resources import data_dir
 
 SCHEMA = 1
-SNAPSHOT_DIR = rules_dir() / "snapshots"
+SNAPSHOT_DIR = data_dir() / "snapshots"
 DEFAULT_SNAPSHOT = "neurips-2023"
 
 

@@ -23,7 +23,7 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion, Version
 
-from carpenter.errors import SnapshotError
+from carpenter.core.errors import SnapshotError
 
 ACCEPT = "application/vnd.pypi.simple.v1+json"
 

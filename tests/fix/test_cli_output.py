@@ -81,7 +81,7 @@ def test_json_lists_applied_and_skipped_with_reasons_and_never_a_secret(tmp_path
     (["missing-dir"], "no such file"),
     (["sub", "--snapshot", "nope"], "no bundled snapshot"),
     (["sub", "--write", "--out", "x"], "exclude each other"),
-    (["sub", "--build-arg", "novalue"], "KEY=VALUE"),
+    (["sub", "--build-arg", "1BAD=x"], "NAME=VALUE"),
 ])
 def test_bad_input_is_a_located_message_and_exit_2(tmp_path, args, needle):
     make(tmp_path)

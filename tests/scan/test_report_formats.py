@@ -240,7 +240,8 @@ def test_every_format_on_all_fixtures(capsys, monkeypatch) -> None:
     fingerprints = [r["partialFingerprints"][FINGERPRINT_KEY] for r in results]
     assert len(set(fingerprints)) == len(fingerprints)
     data = json.loads(outputs["json"])
-    jsonschema.validate(data, json.loads((ROOT / "rules/schemas/scan.schema.json").read_text()))
+    schema = ROOT / "carpenter/data/schemas/scan.schema.json"
+    jsonschema.validate(data, json.loads(schema.read_text()))
     assert len(data["findings"]) == len(report.findings)
     assert outputs["github"].count("\n::") + 1 >= len(report.findings)
 

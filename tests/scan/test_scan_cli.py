@@ -12,7 +12,7 @@ import pytest
 from carpenter.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
-SCHEMA = json.loads((ROOT / "rules/schemas/scan.schema.json").read_text())
+SCHEMA = json.loads((ROOT / "carpenter/data/schemas/scan.schema.json").read_text())
 
 # DF002 (unknown instruction) fires on line 3; DF rules are the lead's core rules, so these
 # tests do not depend on the pinning/secret rules that land separately.

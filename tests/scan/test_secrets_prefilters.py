@@ -6,8 +6,8 @@ import random
 import sys
 from pathlib import Path
 
-from carpenter.scan import secrets
-from carpenter.scan.secrets import _lower, find_secrets, find_secrets_in_file_text
+from carpenter.core import shapes as secrets
+from carpenter.core.shapes import _lower, find_secrets, find_secrets_in_file_text
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "submissions"
 

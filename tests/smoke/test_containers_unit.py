@@ -8,7 +8,7 @@ from typing import Any
 import docker
 import pytest
 
-from carpenter.errors import EngineError
+from carpenter.core.errors import EngineError
 from carpenter.smoke import containers
 from carpenter.smoke.runner import HARNESS_MOUNT, SmokeOptions, container_kwargs, no_result_reason
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from carpenter.errors import ConfigError
+from carpenter.core.errors import ConfigError
 from carpenter.smoke.contract import (
     available_contracts,
     check_contract,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from carpenter.errors import SnapshotError
+from carpenter.core.errors import SnapshotError
 from carpenter.snapshot.create import (
     CreateRequest,
     create_snapshot,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from packaging.version import Version
 
-from carpenter.errors import SnapshotError
+from carpenter.core.errors import SnapshotError
 from carpenter.snapshot.dump import dump_snapshot
 from carpenter.snapshot.model import (
     load_snapshot,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from carpenter.errors import InputError
+from carpenter.core.errors import InputError
 from carpenter.model.source import SourceFile, read_source
 from carpenter.scan.context import ScanContext
 from carpenter.scan.finding import Finding

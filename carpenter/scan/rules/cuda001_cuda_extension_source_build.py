@@ -33,7 +33,7 @@ class CudaExtensionSourceBuild(Rule):
     """Report installs that compile CUDA extensions (flash-attn, xformers, apex, deepspeed ops...).
 
     ## What it does
-    For each package listed in `rules/cuda_extensions.toml` (flash-attn, xformers, apex,
+    For each package listed in `carpenter/data/cuda_extensions.toml` (flash-attn, xformers, apex,
     deepspeed with `DS_BUILD_*`, bitsandbytes, auto-gptq, exllama, mamba-ssm, causal-conv1d,
     vllm, PyG extensions, detectron2, pytorch3d, ...), reports a `pip install` (on the command
     line or in a requirements file it reads) or `python setup.py install` that compiles it:

@@ -16,7 +16,7 @@ class TokenFileInContext(Rule):
     """Report credential files that the build sends to Docker or copies into the image.
 
     ## What it does
-    Matches the context's files against a list of credential files (rules/secrets.toml:
+    Matches the context's files against a list of credential files (carpenter/data/secrets.toml:
     `.cache/huggingface/token`, `.huggingface/token`, `stored_tokens`, `.netrc`,
     `.git-credentials`, `.env`, `kaggle.json`, `.aws/credentials`, `.pypirc`, private keys)
     that `.dockerignore` does not exclude. An error when a COPY/ADD puts the file in the image

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from carpenter.errors import InputError
+from carpenter.core.errors import InputError
 from carpenter.model.dockerignore import DockerIgnore, load_dockerignore, parse_patterns
 
 CASES = [

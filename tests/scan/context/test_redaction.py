@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from carpenter.redact import fingerprint, mask, redact
+from carpenter.core.redact import fingerprint, mask, redact
 from carpenter.report.interface import FORMATS, get_reporter
 from carpenter.scan.engine import ScanOptions, scan_paths
 

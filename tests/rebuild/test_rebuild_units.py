@@ -6,15 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from carpenter.build.interface import BuildRequest, LogSink, SecretSpec
-from carpenter.build.preflight import (
+from carpenter.core.errors import ConfigError
+from carpenter.rebuild.interface import BuildRequest, LogSink, SecretSpec
+from carpenter.rebuild.preflight import (
     CA_TARGET,
     choose_backend,
     prepare_dockerfile,
     run_preflight,
     secret_files,
 )
-from carpenter.errors import ConfigError
 
 
 class FakeClient:

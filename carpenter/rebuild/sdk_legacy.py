@@ -14,8 +14,8 @@ import threading
 import time
 from typing import Any
 
-from carpenter.build.engine import connect, image_id, untag_if_changed, wait_gone
-from carpenter.build.interface import BackendOutcome, LogSink, PreparedBuild
+from carpenter.rebuild.engine import connect, image_id, untag_if_changed, wait_gone
+from carpenter.rebuild.interface import BackendOutcome, LogSink, PreparedBuild
 
 _RUNNING_IN = re.compile(r"---> Running in ([0-9a-f]{12,64})")
 _PARSE_ERROR = re.compile(r"parse error|unknown instruction|requires BuildKit", re.IGNORECASE)

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from rebuild_helpers import BASE_IMAGE, carpenter
 
-from carpenter.build.engine import docker_cli
-from carpenter.build.interface import BuildRequest, SecretSpec
-from carpenter.build.rebuild import rebuild
+from carpenter.rebuild.engine import docker_cli
+from carpenter.rebuild.interface import BuildRequest, SecretSpec
+from carpenter.rebuild.rebuild import rebuild
 
 pytestmark = pytest.mark.engine
 

@@ -1,7 +1,7 @@
 """Say in one line why a build failed, with the log line that proves it.
 
-The patterns live in rules/rebuild/failure_classes.toml; this module only decides which part
-of the log to read and in which order the evidence is weighed.
+The patterns live in carpenter/data/rebuild/failure_classes.toml; this module only decides
+which part of the log to read and in which order the evidence is weighed.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from carpenter.build.interface import BackendOutcome
-from carpenter.errors import ConfigError
-from carpenter.paths import rules_dir
+from carpenter.core.errors import ConfigError
+from carpenter.core.resources import data_dir
+from carpenter.rebuild.interface import BackendOutcome
 
 Line = tuple[int, str]  # (line number in the log file, text)
 
@@ -37,7 +37,7 @@ class Classification:
 
 @lru_cache(maxsize=1)
 def load_rules() -> tuple[ClassRule, ...]:
-    path = rules_dir() / "rebuild" / "failure_classes.toml"
+    path = data_dir() / "rebuild" / "failure_classes.toml"
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
         return tuple(

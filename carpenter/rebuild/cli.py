@@ -13,8 +13,9 @@ from pathlib import Path
 
 import click
 
-from carpenter.build.interface import DEFAULT_STALL_S, DEFAULT_TIMEOUT_S, BuildRequest, SecretSpec
-from carpenter.errors import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, ConfigError, InputError
+from carpenter.core.errors import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, ConfigError, InputError
+from carpenter.core.options import parse_build_args, parse_pairs
+from carpenter.rebuild.interface import DEFAULT_STALL_S, DEFAULT_TIMEOUT_S, BuildRequest, SecretSpec
 
 # docker's reference grammar, simplified: [host[:port]/]name[/name...][:tag]
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
@@ -38,16 +39,6 @@ def check_tag(tag: str) -> str:
         raise ConfigError(f"--tag {tag!r}: not a valid image reference (lower-case name, "
                           "optional :tag)")
     return tag
-
-
-def parse_pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
-    pairs: dict[str, str] = {}
-    for value in values:
-        key, sep, val = value.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"{option} {value!r}: expected KEY=VALUE")
-        pairs[key] = val
-    return pairs
 
 
 def parse_secret(value: str) -> SecretSpec:
@@ -121,8 +112,8 @@ def rebuild(
     Exit 0 when the image was built, 1 when the build failed (timeout included), 2 when it
     could not run (no engine, bad arguments).
     """
-    from carpenter.build.rebuild import default_tag
-    from carpenter.build.rebuild import rebuild as run_rebuild
+    from carpenter.rebuild.rebuild import default_tag
+    from carpenter.rebuild.rebuild import rebuild as run_rebuild
 
     # A CI job killed with SIGTERM must still cancel the build (the backends clean up on the
     # way out, as for Ctrl-C); the default action would exit without unwinding.
@@ -134,7 +125,7 @@ def rebuild(
         context=ctx, dockerfile=df, tag=check_tag(tag) if tag else default_tag(ctx),
         timeout=timeout,
         stall_timeout=stall_timeout, memory=parse_size(memory) if memory else None,
-        network=network, build_args=parse_pairs(build_args, "--build-arg"),
+        network=network, build_args=parse_build_args(build_args),
         secrets=[parse_secret(s) for s in secrets], ca_bundle=ca_bundle, no_cache=no_cache,
         base_map=parse_pairs(base_maps, "--base-map"), backend=backend,
     )
@@ -150,7 +141,7 @@ def _terminated(signum: int, frame: object) -> None:
 
 
 def _compare(request: BuildRequest, path: Path, log_path: Path | None, fmt: str) -> int:
-    from carpenter.build.rebuild import rebuild as run_rebuild
+    from carpenter.rebuild.rebuild import rebuild as run_rebuild
 
     original = run_rebuild(request, _suffixed(log_path, "original"))
     with tempfile.TemporaryDirectory(prefix="carpenter-fixed-") as tmp:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from carpenter.build.classify import classify, failing_step, load_rules
-from carpenter.build.interface import FAILURE_CLASSES, BackendOutcome
+from carpenter.rebuild.classify import classify, failing_step, load_rules
+from carpenter.rebuild.interface import FAILURE_CLASSES, BackendOutcome
 
 
 def numbered(text: str) -> list[tuple[int, str]]:

@@ -8,11 +8,11 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from carpenter.build.buildkit_cli import BuildKitBackend
-from carpenter.build.classify import classify
-from carpenter.build.engine import connect
-from carpenter.build.freeze import cached_pip_freeze
-from carpenter.build.interface import (
+from carpenter.rebuild.buildkit_cli import BuildKitBackend
+from carpenter.rebuild.classify import classify
+from carpenter.rebuild.engine import connect
+from carpenter.rebuild.freeze import cached_pip_freeze
+from carpenter.rebuild.interface import (
     Backend,
     BackendOutcome,
     BuildRequest,
@@ -20,14 +20,14 @@ from carpenter.build.interface import (
     LogSink,
     PreparedBuild,
 )
-from carpenter.build.preflight import (
+from carpenter.rebuild.preflight import (
     CA_SECRET_ID,
     Preflight,
     prepare_dockerfile,
     run_preflight,
     secret_files,
 )
-from carpenter.build.sdk_legacy import LegacyBackend
+from carpenter.rebuild.sdk_legacy import LegacyBackend
 
 
 def default_tag(context: Path) -> str:

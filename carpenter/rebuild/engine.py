@@ -8,7 +8,7 @@ import subprocess
 import time
 from typing import Any
 
-from carpenter.errors import EngineError
+from carpenter.core.errors import EngineError
 
 API_TIMEOUT_S = 60
 

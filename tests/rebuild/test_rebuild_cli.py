@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from rebuild_helpers import FIXTURES, carpenter
 
-from carpenter.build.cli import parse_secret, parse_size, resolve_paths
-from carpenter.errors import ConfigError, InputError
+from carpenter.core.errors import ConfigError, InputError
+from carpenter.rebuild.cli import parse_secret, parse_size, resolve_paths
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -76,7 +76,7 @@ def test_missing_path_exit_2(tmp_path):
 
 
 def test_freeze_diff():
-    from carpenter.build.cli import freeze_diff
+    from carpenter.rebuild.cli import freeze_diff
 
     assert freeze_diff(["a==1", "b==2"], ["a==1", "b==3", "c==1"]) == {
         "only_original": ["b==2"], "only_fixed": ["b==3", "c==1"]}
@@ -86,7 +86,7 @@ def test_freeze_diff():
 @pytest.mark.parametrize("tag", ["myimg", "my-img:1.0", "localhost:5000/team/sub_mission:v2",
                                  "carpenter-test/rebuild:abc123-fixed"])
 def test_valid_tags(tag):
-    from carpenter.build.cli import check_tag
+    from carpenter.rebuild.cli import check_tag
 
     assert check_tag(tag) == tag
 
@@ -96,8 +96,8 @@ def test_valid_tags(tag):
     ("___", "carpenter/rebuild-build:latest"),
 ])
 def test_default_tag_is_always_valid(tmp_path, folder, expected):
-    from carpenter.build.cli import check_tag
-    from carpenter.build.rebuild import default_tag
+    from carpenter.rebuild.cli import check_tag
+    from carpenter.rebuild.rebuild import default_tag
 
     (tmp_path / folder).mkdir()
     assert check_tag(default_tag(tmp_path / folder)) == expected

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from carpenter.redact import redact
+from carpenter.core.redact import redact
 
 FAILURE_CLASSES = (
     "dependency-resolution",

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from carpenter.build.interface import BuildRequest, SecretSpec
-from carpenter.errors import ConfigError
+from carpenter.core.errors import ConfigError
 from carpenter.model.dockerfile import Dockerfile, load_dockerfile
+from carpenter.rebuild.interface import BuildRequest, SecretSpec
 
 CA_SECRET_ID = "carpenter_ca"
 CA_TARGET = "/run/carpenter/ca.crt"

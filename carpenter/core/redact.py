@@ -6,18 +6,28 @@ sha256 fingerprint, so two reports can be matched without revealing the secret:
 random values under secret-named variables) show no characters, and a fingerprint only when
 long enough that the hash cannot be brute-forced.
 
-The shapes come from rules/secrets.toml (the same data the secret rules use); a built-in table
-takes over if that file cannot be read, so output never fails and never leaks because of it.
+The shapes come from data/secrets.toml through `carpenter.core.shapes`, the same engine the
+secret rules use; a built-in table takes over if that file cannot be read, so output never
+fails and never leaks because of it. This module and the shapes are the bottom layer: they
+import nothing from a stage, so redaction cannot fail to load (and never fails open).
+
+Besides shapes, redaction knows every secret *value* of the run: values the user handed over
+(`--secret`, `--build-arg`, `--env`) and values a rule identified, registered with `remember()`.
+Those are masked wherever they appear, whatever their shape.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import re
 from collections.abc import Iterable
 
-# Fallback shapes when rules/secrets.toml is unavailable: (prefix, body).
+from carpenter.core.errors import ConfigError
+from carpenter.core.shapes import find_secrets_in_file_text
+
+# Fallback shapes when carpenter/data/secrets.toml is unavailable: (prefix, body).
 _TOKEN_PATTERNS: tuple[tuple[str, str], ...] = (
     ("hf_", r"[A-Za-z0-9]{30,}"),
     ("api_org_", r"[A-Za-z0-9]{30,}"),
@@ -80,8 +90,6 @@ def _redact_fallback(text: str) -> str:
 
 
 def _redact_shapes(text: str) -> str:
-    from carpenter.scan.secrets import find_secrets_in_file_text
-
     hits = find_secrets_in_file_text(text)
     if not hits:
         return text
@@ -95,15 +103,65 @@ def _redact_shapes(text: str) -> str:
     return "".join(parts)
 
 
+# Every secret value seen in this run (user-supplied or found by a rule): masked everywhere.
+_REMEMBERED: set[str] = set()
+
+
+def remember(values: Iterable[str]) -> None:
+    """Add secret values to what every later redaction masks (the run's one registry)."""
+    new = {v for v in values if v and len(v) >= 4} - _REMEMBERED
+    if new:
+        _REMEMBERED.update(new)
+        _redacted.cache_clear()
+        _KNOWN_SAFE.clear()
+
+
+def remembered() -> frozenset[str]:
+    return frozenset(_REMEMBERED)
+
+
 def redact(text: str, known: Iterable[str] = ()) -> str:
-    """Return `text` with secret-looking values and every value in `known` masked."""
+    """Return `text` with secret-looking values, every value in `known` and every remembered
+    value masked."""
     if not text:
         return text
-    for value in sorted({v for v in known if v and len(v) >= 4}, key=len, reverse=True):
-        # Values the user handed us (--secret) may be short passwords: show no characters.
-        text = text.replace(value, f"***({fingerprint(value)})")
-    # Unreadable pattern data must not make output fail; the fallback below still masks.
-    with contextlib.suppress(Exception):
+    values = {v for v in known if v and len(v) >= 4} | _REMEMBERED
+    for value in sorted(values, key=len, reverse=True):
+        if value in text:
+            # Values the user handed us (--secret) may be short passwords: show no characters.
+            text = text.replace(value, f"***({fingerprint(value)})")
+    with contextlib.suppress(ConfigError):  # unreadable data: the table below still masks
         text = _redact_shapes(text)
     # The built-in table always runs too: a second net for the most common token shapes.
     return _redact_fallback(text)
+
+
+def safe_text(text: str, known: tuple[str, ...] = ()) -> str:
+    """`text` with every secret-looking value masked: what every output channel calls."""
+    if not text or (not known and text in _KNOWN_SAFE):
+        return text
+    return _redacted(text, known)
+
+
+# Texts an earlier run already passed through safe_text and found unchanged by a second pass
+# (the scan result cache keeps messages that way): no need to run the secret regexes again.
+_KNOWN_SAFE: set[str] = set()
+
+
+def redacted_fixed_point(text: str) -> str | None:
+    """safe_text(text) when masking it again changes nothing (then it can be trusted as is
+    later), else None."""
+    once = safe_text(text)
+    return once if safe_text(once) == once else None
+
+
+def trust_redacted(texts: list[str]) -> None:
+    """Mark texts that redacted_fixed_point() returned in an earlier run of this Carpenter."""
+    if not _REMEMBERED:
+        _KNOWN_SAFE.update(texts)
+
+
+@functools.lru_cache(maxsize=65536)
+def _redacted(text: str, known: tuple[str, ...]) -> str:
+    # Cached: a large scan repeats the same messages and paths thousands of times.
+    return redact(text, known)
