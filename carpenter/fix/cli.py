@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
@@ -11,8 +10,9 @@ import click
 
 from carpenter.core.errors import EXIT_ERROR, ConfigError
 from carpenter.core.options import parse_build_args
-from carpenter.fix.engine import STRATEGIES, FixOptions, FixReport, fix_paths
+from carpenter.fix.engine import STRATEGIES, FixOptions, fix_paths
 from carpenter.fix.output import submission_root, write_copy, write_in_place
+from carpenter.report.interface import render
 from carpenter.scan.config import resolve_config
 from carpenter.scan.engine import ScanOptions
 from carpenter.snapshot.model import DEFAULT_SNAPSHOT, load_snapshot
@@ -58,56 +58,13 @@ def fix(paths: tuple[str, ...], snapshot_name: str, context: str | None,
     config = resolve_config({}, config_file=config_file)
     scan = ScanOptions(config=config, context=context, build_args=parse_build_args(build_args))
     workers = jobs if jobs > 0 else (os.cpu_count() or 1)
-    report = fix_paths(paths, FixOptions(snapshot, strategy, scan, max_jobs, workers, resolve))
-    written: list[str] = []
-    if not report.errors:
+    result = fix_paths(paths, FixOptions(snapshot, strategy, scan, max_jobs, workers, resolve))
+    if not result.errors:
         if write:
-            written = write_in_place(report.files)
+            result.written = write_in_place(result.files)
         elif out is not None:
-            written = write_copy(report.files, submission_root(list(paths), context), out)
-    if fmt == "json":
-        click.echo(json.dumps(to_json(report, written), indent=2))
-    else:
-        _print_text(report, written, show_diff=not (write or out))
-    sys.exit(EXIT_ERROR if report.errors else report.exit_code())
-
-
-def to_json(report: FixReport, written: list[str]) -> dict:
-    return {
-        "snapshot": report.snapshot,
-        "strategy": report.strategy,
-        "files_scanned": report.files_scanned,
-        "applied": [r.to_json() for r in report.applied],
-        "skipped": [r.to_json() for r in report.skipped],
-        "changed_files": [f.path for f in report.files if f.changed],
-        "written": written,
-        "diff": report.diff(),
-        "notes": [report.redact(n) for n in report.notes],
-        "build_flags": report.build_flags,
-        "errors": [{**e, "message": report.redact(str(e.get("message", "")))}
-                   for e in report.errors],
-    }
-
-
-def _print_text(report: FixReport, written: list[str], show_diff: bool) -> None:
-    if show_diff:
-        click.echo(report.diff(), nl=False)
-    err = click.get_text_stream("stderr")
-    for error in report.errors:
-        where = error.get("path") or ""
-        if error.get("line"):
-            where += f":{error['line']}"
-        click.echo(f"carpenter: error: {where}: {report.redact(str(error['message']))}",
-                   file=err)
-    for record in report.skipped:
-        click.echo(f"{record.path}:{record.line}:{record.column}: not fixed [{record.rule}] "
-                   f"{record.reason}", file=err)
-    for note in report.notes:
-        click.echo(f"note: {report.redact(note)}", file=err)
-    if report.build_flags:
-        click.echo("build with: docker build " + " ".join(report.build_flags) + " ...",
-                   file=err)
-    for path in written:
-        click.echo(f"wrote {path}", file=err)
-    click.echo(f"{len(report.applied)} fix(es) applied, {len(report.skipped)} not fixed "
-               f"(snapshot {report.snapshot}, strategy {report.strategy})", file=err)
+            result.written = write_copy(result.files, submission_root(list(paths), context), out)
+    output = render(result, "json" if fmt == "json" else "text", show_diff=not (write or out))
+    click.echo(output.stdout, nl=False)
+    click.echo(output.stderr, nl=False, err=True)
+    sys.exit(EXIT_ERROR if result.errors else result.exit_code())

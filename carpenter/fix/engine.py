@@ -101,7 +101,10 @@ class FileChange:
 
 
 @dataclass
-class FixReport:
+class FixResult:
+    """The fix stage's result: what was applied or skipped, the new file texts, and what the
+    user must know (notes, build flags); `written` is filled in once files are written."""
+
     snapshot: str
     strategy: str
     files_scanned: list[str] = field(default_factory=list)
@@ -111,6 +114,24 @@ class FixReport:
     build_flags: list[str] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
     secrets: list[str] = field(default_factory=list)
+    written: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The stable JSON form (`carpenter fix --format json`); every text is redacted."""
+        return {
+            "snapshot": self.snapshot,
+            "strategy": self.strategy,
+            "files_scanned": self.files_scanned,
+            "applied": [r.to_json() for r in self.applied],
+            "skipped": [r.to_json() for r in self.skipped],
+            "changed_files": [f.path for f in self.files if f.changed],
+            "written": self.written,
+            "diff": self.diff(),
+            "notes": [self.redact(n) for n in self.notes],
+            "build_flags": self.build_flags,
+            "errors": [{**e, "message": self.redact(str(e.get("message", "")))}
+                       for e in self.errors],
+        }
 
     @property
     def applied(self) -> list[FixRecord]:
@@ -148,9 +169,9 @@ def fixable(finding: Finding) -> bool:
     return finding.fixable or finding.category == "host-local-artifact"
 
 
-def fix_paths(paths: Iterable[str], options: FixOptions) -> FixReport:
+def fix_paths(paths: Iterable[str], options: FixOptions) -> FixResult:
     files, errors = discover(paths)
-    report = FixReport(options.snapshot.name, options.strategy, files_scanned=files,
+    report = FixResult(options.snapshot.name, options.strategy, files_scanned=files,
                        errors=list(errors))
     states: dict[str, _FileState] = {}
     if options.jobs > 1 and len(files) > 8:
@@ -172,8 +193,8 @@ def fix_paths(paths: Iterable[str], options: FixOptions) -> FixReport:
     return report
 
 
-def _fix_one(path: str, options: FixOptions) -> tuple[FixReport, dict[str, _FileState]]:
-    partial = FixReport(options.snapshot.name, options.strategy)
+def _fix_one(path: str, options: FixOptions) -> tuple[FixResult, dict[str, _FileState]]:
+    partial = FixResult(options.snapshot.name, options.strategy)
     states: dict[str, _FileState] = {}
     try:
         job = _job(path, options, partial)
@@ -186,7 +207,7 @@ def _fix_one(path: str, options: FixOptions) -> tuple[FixReport, dict[str, _File
     return partial, states
 
 
-def _merge(partial: tuple[FixReport, dict[str, _FileState]], report: FixReport,
+def _merge(partial: tuple[FixResult, dict[str, _FileState]], report: FixResult,
            states: dict[str, _FileState]) -> None:
     part, part_states = partial
     losers: set[int] = set()
@@ -215,9 +236,9 @@ def _merge(partial: tuple[FixReport, dict[str, _FileState]], report: FixReport,
     report.secrets.extend(part.secrets)
 
 
-def fix_findings(path: str, findings: list[Finding], options: FixOptions) -> FixReport:
+def fix_findings(path: str, findings: list[Finding], options: FixOptions) -> FixResult:
     """Fix given findings of one Dockerfile (no scan): for callers that already scanned."""
-    report = FixReport(options.snapshot.name, options.strategy, files_scanned=[path])
+    report = FixResult(options.snapshot.name, options.strategy, files_scanned=[path])
     dockerfile = load_dockerfile(path, path, options.scan.build_args)
     job = _new_job(dockerfile, path, options, findings)
     states: dict[str, _FileState] = {}
@@ -235,7 +256,7 @@ def fix_scan_options(scan: ScanOptions) -> ScanOptions:
     return replace(scan, config=replace(scan.config, ignore=scan.config.ignore + idle))
 
 
-def _job(path: str, options: FixOptions, report: FixReport) -> Job | None:
+def _job(path: str, options: FixOptions, report: FixResult) -> Job | None:
     dockerfile = load_dockerfile(path, path, options.scan.build_args)
     result = scan_dockerfile(dockerfile, options.fix_scan, _context_dir(path, options))
     report.errors.extend(result.errors)
@@ -253,7 +274,7 @@ def _new_job(dockerfile: Dockerfile, path: str, options: FixOptions,
                max_jobs=options.max_jobs)
 
 
-def _fix_job(job: Job, options: FixOptions, report: FixReport,
+def _fix_job(job: Job, options: FixOptions, report: FixResult,
              states: dict[str, _FileState]) -> None:
     if options.resolve:
         job.resolved = _resolve_missing(job)
@@ -442,3 +463,7 @@ def _resolve_missing(job: Job) -> dict[str, str]:
                                     python=job.snapshot.target.python,
                                     platform=job.snapshot.target.platform))
     return {name: pins[name] for name in missing if name in pins}
+
+
+# The name before typed results (tests and callers may still use it).
+FixReport = FixResult

@@ -16,7 +16,8 @@ import time
 from functools import lru_cache
 from pathlib import Path
 
-from carpenter.rebuild.engine import cli_output, connect, docker_cli, image_id, untag_if_changed
+from carpenter.containers import connect, image_id, untag_if_changed
+from carpenter.rebuild.engine import cli_output, docker_cli
 from carpenter.rebuild.interface import BackendOutcome, LogSink, PreparedBuild
 
 SIGINT_GRACE_S = 1.0  # then SIGKILL, so a cancel stays well inside the 2 s budget

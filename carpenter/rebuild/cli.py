@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-import json
 import re
 import signal
-import subprocess
 import sys
-import tempfile
-from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from carpenter.core.errors import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, ConfigError, InputError
 from carpenter.core.options import parse_build_args, parse_pairs
 from carpenter.rebuild.interface import DEFAULT_STALL_S, DEFAULT_TIMEOUT_S, BuildRequest, SecretSpec
+
+if TYPE_CHECKING:
+    from carpenter.rebuild.compare import CompareResult
+    from carpenter.rebuild.interface import BuildResult
 
 # docker's reference grammar, simplified: [host[:port]/]name[/name...][:tag]
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
@@ -129,124 +130,30 @@ def rebuild(
         secrets=[parse_secret(s) for s in secrets], ca_bundle=ca_bundle, no_cache=no_cache,
         base_map=parse_pairs(base_maps, "--base-map"), backend=backend,
     )
-    if not compare:
-        result = run_rebuild(request, log_path)
-        _emit({"result": result.to_dict()} if fmt == "json" else result, fmt)
-        sys.exit(EXIT_OK if result.built else EXIT_FINDINGS)
-    sys.exit(_compare(request, path, log_path, fmt))
+    if compare:
+        from carpenter.rebuild.compare import compare as run_compare
+
+        outcome = run_compare(request, path, log_path)
+        _emit(outcome, fmt)
+        sys.exit(_compare_exit(outcome))
+    result = run_rebuild(request, log_path)
+    _emit(result, fmt)
+    sys.exit(EXIT_OK if result.built else EXIT_FINDINGS)
 
 
 def _terminated(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def _compare(request: BuildRequest, path: Path, log_path: Path | None, fmt: str) -> int:
-    from carpenter.rebuild.rebuild import rebuild as run_rebuild
-
-    original = run_rebuild(request, _suffixed(log_path, "original"))
-    with tempfile.TemporaryDirectory(prefix="carpenter-fixed-") as tmp:
-        fixed_dir = Path(tmp) / "fixed"
-        problem = _run_fix(path, fixed_dir)
-        fixed = None
-        if problem is None:
-            fixed_request = _fixed_request(request, path, fixed_dir)
-            fixed = run_rebuild(fixed_request, _suffixed(log_path, "fixed"))
-    fix_info = {"status": "unavailable" if problem else "ok", "message": problem or ""}
-    diff = freeze_diff(original.pip_freeze, fixed.pip_freeze if fixed else None)
-    if fmt == "json":
-        _emit({"original": original.to_dict(), "fixed": fixed.to_dict() if fixed else None,
-               "fix": fix_info, "pip_freeze_diff": diff}, fmt)
-    else:
-        click.echo("== original")
-        _emit(original, fmt)
-        click.echo("== fixed (carpenter fix --out)")
-        if fixed is None:
-            click.echo(f"fix unavailable: {problem}")
-        else:
-            _emit(fixed, fmt)
-        if diff is not None:
-            click.echo(f"== pip freeze: {len(diff['only_original'])} only in original, "
-                       f"{len(diff['only_fixed'])} only in fixed")
-            click.echo("\n".join([f"  - {ln}" for ln in diff["only_original"]]
-                                 + [f"  + {ln}" for ln in diff["only_fixed"]]) or "  identical")
-    if fixed is None:
+def _compare_exit(outcome: CompareResult) -> int:
+    if outcome.fixed is None:
         return EXIT_ERROR
-    return EXIT_OK if fixed.built else EXIT_FINDINGS
+    return EXIT_OK if outcome.fixed.built else EXIT_FINDINGS
 
 
-def freeze_diff(original: list[str] | None, fixed: list[str] | None) -> dict | None:
-    """What differs between two images' installed distributions (None unless both known)."""
-    if original is None or fixed is None:
-        return None
-    return {"only_original": sorted(set(original) - set(fixed)),
-            "only_fixed": sorted(set(fixed) - set(original))}
+def _emit(result: BuildResult | CompareResult, fmt: str) -> None:
+    from carpenter.report.interface import render
 
-
-def _run_fix(path: Path, out: Path) -> str | None:
-    """Run `carpenter fix PATH --out DIR` (its public contract); None on success, else why not."""
-    try:
-        done = subprocess.run(
-            [sys.executable, "-P", "-m", "carpenter.cli", "fix", str(path), "--out", str(out)],
-            capture_output=True, text=True, timeout=600, check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return f"carpenter fix could not run: {exc}"
-    if done.returncode not in (0, 1) or not out.is_dir():
-        lines = (done.stderr or done.stdout).strip().splitlines() or ["no output"]
-        return f"carpenter fix exited {done.returncode}: {lines[-1][:300]}"
-    return None
-
-
-def _fixed_request(request: BuildRequest, path: Path, fixed_dir: Path) -> BuildRequest:
-    root = path.resolve() if path.is_dir() else path.resolve().parent
-    def moved(p: Path) -> Path:
-        try:
-            return fixed_dir / p.relative_to(root)
-        except ValueError:
-            return p  # outside the submission folder: fix did not copy it
-    name, _, version = request.tag.rpartition(":")
-    tag = f"{name}:{version}-fixed" if name and "/" not in version else f"{request.tag}-fixed"
-    return replace(request, context=moved(request.context), dockerfile=moved(request.dockerfile),
-                   tag=tag)
-
-
-def _suffixed(log_path: Path | None, suffix: str) -> Path | None:
-    if log_path is None:
-        return None
-    return log_path.with_name(f"{log_path.stem}.{suffix}{log_path.suffix or '.log'}")
-
-
-def _emit(result: object, fmt: str) -> None:
-    if fmt == "json":
-        click.echo(json.dumps(result, indent=2, sort_keys=True))
-        return
-    click.echo(render_text(result))  # type: ignore[arg-type]
-
-
-def _size(n: int | None) -> str:
-    return f"{n / 1e6:.1f} MB" if n is not None else "size unknown"
-
-
-def render_text(result) -> str:  # BuildResult; untyped to keep the import lazy
-    lines = []
-    if result.built:
-        short_id = (result.image_id or "")[:19]
-        lines.append(f"built {result.tag} {short_id} ({_size(result.image_size)})"
-                     f" in {result.duration_s:.1f} s [{result.backend}]")
-        count = len(result.pip_freeze) if result.pip_freeze is not None else None
-        lines.append(f"  pip freeze: {count} distributions" if count is not None
-                     else "  pip freeze: unavailable")
-    else:
-        lines.append(f"FAILED {result.failure_class}: {result.message} "
-                     f"({result.duration_s:.1f} s, {result.backend})")
-        if result.evidence:
-            where = f" (log line {result.evidence_line})" if result.evidence_line else ""
-            lines.append(f"  evidence{where}: {result.evidence}")
-        if result.exit_code is not None:
-            lines.append(f"  exit code: {result.exit_code}")
-    for sub in result.base_substitutions:
-        lines.append(f"  base image substituted: {sub['ref']} -> {sub['image']} "
-                     f"(line {sub['line']}); the result is for the stand-in")
-    lines.extend(f"  note: {note}" for note in result.notes)
-    lines.append(f"  log: {result.log_path}")
-    return "\n".join(lines)
+    output = render(result, fmt)
+    click.echo(output.stdout, nl=False)
+    click.echo(output.stderr, nl=False, err=True)

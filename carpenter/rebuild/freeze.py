@@ -12,6 +12,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from carpenter.containers import ROLE_LABEL, sdk_errors
+
 FREEZE_TIMEOUT_S = 120
 # The image's PATH decides which python (a venv on PATH wins, as it would at run time).
 _SCRIPT = (
@@ -49,13 +51,13 @@ def cached_pip_freeze(client: Any, image_id: str) -> tuple[list[str] | None, str
 
 def pip_freeze(client: Any, image: str) -> tuple[list[str] | None, str | None]:
     """(lines, None) or (None, why not)."""
-    from docker.errors import DockerException
+    DockerException = sdk_errors().DockerException
 
     container = None
     try:
         container = client.create_container(
             image, command=[_SCRIPT], entrypoint=["/bin/sh", "-c"], network_disabled=True,
-            labels={"org.carpenter.role": "pip-freeze"},
+            labels={ROLE_LABEL: "pip-freeze"},
             host_config=client.create_host_config(
                 network_mode="none", mem_limit="1g", memswap_limit="1g"
             ),

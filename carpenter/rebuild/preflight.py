@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from carpenter.containers import sdk_errors
 from carpenter.core.errors import ConfigError
 from carpenter.model.dockerfile import Dockerfile, load_dockerfile
 from carpenter.rebuild.interface import BuildRequest, SecretSpec
@@ -119,7 +120,7 @@ def _check_bases(pre: Preflight, request: BuildRequest, client: Any) -> None:
 
 def _base_problem(client: Any, ref: str) -> str | None:
     """None when `ref` is local or its registry knows it; else why not."""
-    from docker.errors import DockerException
+    DockerException = sdk_errors().DockerException
 
     try:
         client.inspect_image(ref)

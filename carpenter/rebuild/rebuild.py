@@ -8,9 +8,9 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from carpenter.containers import connect
 from carpenter.rebuild.buildkit_cli import BuildKitBackend
 from carpenter.rebuild.classify import classify
-from carpenter.rebuild.engine import connect
 from carpenter.rebuild.freeze import cached_pip_freeze
 from carpenter.rebuild.interface import (
     Backend,

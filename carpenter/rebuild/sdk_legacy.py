@@ -14,7 +14,15 @@ import threading
 import time
 from typing import Any
 
-from carpenter.rebuild.engine import connect, image_id, untag_if_changed, wait_gone
+from carpenter.containers import (
+    api_client_class,
+    connect,
+    context_tar,
+    image_id,
+    sdk_errors,
+    untag_if_changed,
+    wait_gone,
+)
 from carpenter.rebuild.interface import BackendOutcome, LogSink, PreparedBuild
 
 _RUNNING_IN = re.compile(r"---> Running in ([0-9a-f]{12,64})")
@@ -46,9 +54,7 @@ class _UploadReader:
 
 
 def _client_class() -> type:
-    import docker
-
-    class WatchedAPIClient(docker.APIClient):
+    class WatchedAPIClient(api_client_class()):  # type: ignore[misc]
         """Remembers the streaming `/build` response so another thread can cut it."""
 
         build_response: Any = None
@@ -99,9 +105,6 @@ def _is_read_timeout(exc: BaseException) -> bool:
 
 def _context_tar(prepared: PreparedBuild) -> tuple[Any, str]:
     """The context as docker-py would send it (.dockerignore applied client-side)."""
-    from docker import utils
-    from docker.api.build import process_dockerfile
-
     context = str(prepared.request.context)
     exclude = None
     ignore = os.path.join(context, ".dockerignore")
@@ -110,8 +113,7 @@ def _context_tar(prepared: PreparedBuild) -> tuple[Any, str]:
             exclude = [
                 ln.strip() for ln in fh.read().splitlines() if ln.strip() and ln.strip()[0] != "#"
             ]
-    dockerfile = process_dockerfile(str(prepared.dockerfile), context)
-    return utils.tar(context, exclude=exclude, dockerfile=dockerfile), dockerfile[0]
+    return context_tar(context, str(prepared.dockerfile), exclude)
 
 
 def _context_tar_before(prepared: PreparedBuild, cancelled: threading.Event) -> tuple[Any, str]:
@@ -222,7 +224,7 @@ class LegacyBackend:
     def _failed(
         exc: Exception, cancelled: threading.Event, sink: LogSink, outcome: BackendOutcome
     ) -> None:
-        from docker.errors import APIError
+        APIError = sdk_errors().APIError
 
         if cancelled.is_set():
             where = str(exc) if isinstance(exc, _Cancelled) else "build connection closed"

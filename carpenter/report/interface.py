@@ -1,4 +1,5 @@
-"""The reporter contract: one class per output format, each turning a ScanReport into text.
+"""The report layer: `render(result, fmt)` for every stage result, and the scan reporters
+(one class per output format, each turning a ScanReport into text).
 
 Every reporter passes any message or source text it prints through `carpenter.core.redact.redact`
 (via `safe_text`) so no format can leak a full secret.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from carpenter.core.files import write_atomic  # noqa: F401  (re-exported)
@@ -19,6 +21,33 @@ if TYPE_CHECKING:
     from carpenter.scan.registry import Rule
 
 FORMATS = ("text", "json", "sarif", "github")
+# Formats that render every stage's result; sarif and github describe scan findings only.
+RESULT_FORMATS = ("text", "json")
+
+
+@dataclass(frozen=True)
+class Output:
+    """A rendered result: what goes to stdout and what to stderr, each complete (newlines
+    included), so a CLI writes them as they are."""
+
+    stdout: str
+    stderr: str = ""
+
+
+def render(result: object, fmt: str, **options: Any) -> Output:
+    """Render any stage result (ScanReport, FixResult, BuildResult, CompareResult,
+    SmokeResult) in `fmt`; each format module picks the rendering by the result's type."""
+    if fmt == "text":
+        from carpenter.report import text
+
+        return text.render(result, **options)
+    if fmt == "json":
+        from carpenter.report import json
+
+        return json.render(result, **options)
+    if fmt in FORMATS and type(result).__name__ == "ScanReport":
+        return Output(get_reporter(fmt, **options).render(result))  # type: ignore[arg-type]
+    raise ValueError(f"no {fmt!r} rendering for {type(result).__name__}")
 
 
 class Reporter(ABC):

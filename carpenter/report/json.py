@@ -7,10 +7,12 @@ incompatible change.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
-from carpenter.report.interface import Reporter, safe_text
+from carpenter.core.redact import redact
+from carpenter.report.interface import Output, Reporter, safe_text
 
 if TYPE_CHECKING:
     from carpenter.scan.engine import ScanReport
@@ -78,3 +80,27 @@ def _flat_objects(items: list[dict[str, Any]]) -> str:
     text = json.dumps(items, separators=(sep, ": "), ensure_ascii=False)[2:-2]
     text = text.replace("}" + sep + "{", "\n    },\n    {\n      ")
     return "[\n    {\n      " + text + "\n    }\n  ]"
+
+
+# ---------------------------------------------------------------------------------------------
+# Every stage result: `render(result, **options)` picks by type. Each result's to_dict() is its
+# stable schema; the wrappers and key order below are what the CLIs have always printed.
+
+def render(result: object, **options: Any) -> Output:
+    renderers: dict[str, Callable[..., str]] = {
+        "ScanReport": lambda r, **o: JsonReporter(**o).render(r),
+        "FixResult": lambda r, **_: json.dumps(r.to_dict(), indent=2) + "\n",
+        "BuildResult": lambda r: _sorted({"result": r.to_dict()}),
+        "CompareResult": lambda r: _sorted(r.to_dict()),
+        # Smoke results carry image output (log tails, check details): redact the whole text.
+        "SmokeResult": lambda r: redact(json.dumps(r.to_dict(), indent=2, sort_keys=True,
+                                                   default=str)) + "\n",
+    }
+    renderer = renderers.get(type(result).__name__)
+    if renderer is None:
+        raise TypeError(f"no json rendering for {type(result).__name__}")
+    return Output(renderer(result, **options))
+
+
+def _sorted(data: dict[str, Any]) -> str:
+    return json.dumps(data, indent=2, sort_keys=True) + "\n"

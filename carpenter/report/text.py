@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import io
 from collections import defaultdict
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
+from carpenter.core.redact import redact
 from carpenter.report.interface import (
+    Output,
     Reporter,
     SourceCache,
     error_text,
@@ -22,8 +25,12 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.text import Text
 
+    from carpenter.fix.engine import FixResult
+    from carpenter.rebuild.compare import CompareResult
+    from carpenter.rebuild.interface import BuildResult
     from carpenter.scan.engine import ScanReport
     from carpenter.scan.finding import Finding
+    from carpenter.smoke.result import Check, ServerResult, SmokeResult
 
 STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 MAX_FRAME_LINES = 4
@@ -164,3 +171,148 @@ def _printable(text: str) -> str:
 
 def _clip(line: str) -> str:
     return line if len(line) <= MAX_LINE_CHARS else line[:MAX_LINE_CHARS] + "…"
+
+
+# ---------------------------------------------------------------------------------------------
+# The other stages' results (plain text, no colour): `render(result, **options)` picks by type.
+
+def render(result: object, **options: Any) -> Output:
+    """Text for any stage result; the scan report keeps its reporter options (color, width)."""
+    renderers: dict[str, Callable[..., Output]] = {
+        "ScanReport": lambda r, **o: Output(TextReporter(**o).render(r)),
+        "FixResult": _fix,
+        "BuildResult": lambda r: Output(build_text(r) + "\n"),
+        "CompareResult": _compare,
+        "SmokeResult": lambda r: Output(smoke_text(r) + "\n"),
+    }
+    renderer = renderers.get(type(result).__name__)
+    if renderer is None:
+        raise TypeError(f"no text rendering for {type(result).__name__}")
+    return renderer(result, **options)
+
+
+def _fix(result: FixResult, show_diff: bool = True) -> Output:
+    """The diff on stdout (unless files were written), the reasons and the tally on stderr."""
+    err = []
+    for error in result.errors:
+        where = error.get("path") or ""
+        if error.get("line"):
+            where += f":{error['line']}"
+        err.append(f"carpenter: error: {where}: {result.redact(str(error['message']))}")
+    err += [f"{r.path}:{r.line}:{r.column}: not fixed [{r.rule}] {r.reason}"
+            for r in result.skipped]
+    err += [f"note: {result.redact(note)}" for note in result.notes]
+    if result.build_flags:
+        err.append("build with: docker build " + " ".join(result.build_flags) + " ...")
+    err += [f"wrote {path}" for path in result.written]
+    err.append(f"{len(result.applied)} fix(es) applied, {len(result.skipped)} not fixed "
+               f"(snapshot {result.snapshot}, strategy {result.strategy})")
+    return Output(result.diff() if show_diff else "", "".join(line + "\n" for line in err))
+
+
+def _size(n: int | None) -> str:
+    return f"{n / 1e6:.1f} MB" if n is not None else "size unknown"
+
+
+def build_text(result: BuildResult) -> str:
+    lines = []
+    if result.built:
+        short_id = (result.image_id or "")[:19]
+        lines.append(f"built {result.tag} {short_id} ({_size(result.image_size)})"
+                     f" in {result.duration_s:.1f} s [{result.backend}]")
+        count = len(result.pip_freeze) if result.pip_freeze is not None else None
+        lines.append(f"  pip freeze: {count} distributions" if count is not None
+                     else "  pip freeze: unavailable")
+    else:
+        lines.append(f"FAILED {result.failure_class}: {result.message} "
+                     f"({result.duration_s:.1f} s, {result.backend})")
+        if result.evidence:
+            where = f" (log line {result.evidence_line})" if result.evidence_line else ""
+            lines.append(f"  evidence{where}: {result.evidence}")
+        if result.exit_code is not None:
+            lines.append(f"  exit code: {result.exit_code}")
+    for sub in result.base_substitutions:
+        lines.append(f"  base image substituted: {sub['ref']} -> {sub['image']} "
+                     f"(line {sub['line']}); the result is for the stand-in")
+    lines.extend(f"  note: {note}" for note in result.notes)
+    lines.append(f"  log: {result.log_path}")
+    return "\n".join(lines)
+
+
+def _compare(result: CompareResult) -> Output:
+    lines = ["== original", build_text(result.original), "== fixed (carpenter fix --out)"]
+    if result.fixed is None:
+        lines.append(f"fix unavailable: {result.fix_message}")
+    else:
+        lines.append(build_text(result.fixed))
+    diff = result.pip_freeze_diff
+    if diff is not None:
+        lines.append(f"== pip freeze: {len(diff['only_original'])} only in original, "
+                     f"{len(diff['only_fixed'])} only in fixed")
+        lines.append("\n".join([f"  - {ln}" for ln in diff["only_original"]]
+                               + [f"  + {ln}" for ln in diff["only_fixed"]]) or "  identical")
+    return Output("".join(line + "\n" for line in lines))
+
+
+SMOKE_VERSION_KEYS = ("python", "torch", "cuda", "transformers", "peft", "bitsandbytes",
+                      "tokenizers", "accelerate")
+SMOKE_PHASES = (("container_start", "container start"), ("imports", "imports"),
+                ("training", "training"), ("checks", "checks"), ("gpu_checks", "GPU checks"),
+                ("harness_total", "harness"), ("container_wall", "container"), ("total", "total"))
+
+
+def _check_lines(checks: list[Check]) -> list[str]:
+    width = max((len(c.name) for c in checks), default=0)
+    return [f"    {c.status.upper():4}  {c.name:<{width}}  {c.detail}" for c in checks]
+
+
+def _versions(result: SmokeResult) -> str:
+    parts = []
+    for key in SMOKE_VERSION_KEYS:
+        if key in result.versions:
+            value = result.versions[key]
+            parts.append(f"{key} {value if value else '-'}")
+    return ", ".join(parts) or "unknown"
+
+
+def _indent(text: str, prefix: str = "      | ") -> list[str]:
+    return [prefix + line for line in text.splitlines()]
+
+
+def smoke_text(result: SmokeResult) -> str:
+    """The smoke summary; every string passes through redact (log tails hold image output)."""
+    short_id = (result.image_id or "")[7:19]
+    lines = [f"carpenter smoke: {result.image}" + (f" ({short_id})" if short_id else "")]
+    lines.append(f"  device:   {result.device or 'unknown'}")
+    if result.gpu_fallback:
+        lines.append(f"  GPU:      {result.gpu_fallback}")
+    lines.append(f"  versions: {_versions(result)}")
+    if result.losses:
+        lines.append(f"  losses:   {result.losses[0]:.4f} -> {result.losses[-1]:.4f} "
+                     f"({len(result.losses)} steps, {result.trainable_params} LoRA params)")
+    lines.append("  checks:")
+    lines += _check_lines(result.checks)
+    timings = [f"{label} {result.timings[key]:.2f} s" for key, label in SMOKE_PHASES
+               if key in result.timings]
+    lines.append("  timings:  " + ", ".join(timings))
+    if result.log_tail and any(c.failed for c in result.checks):
+        lines.append("  harness stderr (last lines):")
+        lines += _indent(result.log_tail)
+    if result.server:
+        lines += _server_lines(result.server)
+    failed = [c for c in result.all_checks() if c.failed]
+    verdict = "PASSED" if result.passed else f"FAILED ({len(failed)} check(s) failed)"
+    lines.append(f"  result:   {verdict}")
+    return redact("\n".join(lines))
+
+
+def _server_lines(server: ServerResult) -> list[str]:
+    lines = [f"  server ({server.contract} contract, port {server.port}):"]
+    lines += _check_lines(server.checks)
+    if server.latency_ms:
+        lines.append("    latency: " + ", ".join(
+            f"{k} {v:.0f} ms" for k, v in server.latency_ms.items()))
+    if server.log_tail:
+        lines.append("    server log (last lines):")
+        lines += _indent(server.log_tail)
+    return lines

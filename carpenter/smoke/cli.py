@@ -32,7 +32,7 @@ def smoke(ctx: click.Context, image: str, gpu: str, timeout: float, server: bool
     Exit 0 when every check passes, 1 when a check fails (a missing library included),
     2 when the smoke could not run (no engine, no such image).
     """
-    from carpenter.smoke.render import to_json, to_text
+    from carpenter.report.interface import render
     from carpenter.smoke.runner import SmokeOptions
     from carpenter.smoke.runner import smoke as run_smoke
 
@@ -41,5 +41,5 @@ def smoke(ctx: click.Context, image: str, gpu: str, timeout: float, server: bool
     options = SmokeOptions(gpu=gpu, timeout=timeout, server=server,
                            contract=profile or "neurips-2023")
     result = run_smoke(image, options)
-    click.echo(to_json(result) if fmt == "json" else to_text(result))
+    click.echo(render(result, fmt).stdout, nl=False)
     ctx.exit(EXIT_OK if result.passed else EXIT_FINDINGS)

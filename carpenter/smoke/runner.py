@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from carpenter import containers
 from carpenter.core.errors import CarpenterError, EngineError
 from carpenter.core.redact import redact
-from carpenter.smoke import containers
+from carpenter.smoke.containers import create_and_start
 from carpenter.smoke.result import FAIL, PASS, Check, SmokeResult
 
 HARNESS_DIR = Path(__file__).resolve().parent / "harness"
@@ -87,7 +88,7 @@ def run_harness(client, image: str, options: SmokeOptions, result: SmokeResult) 
         device = {"none": "cpu", "auto": "auto", "all": "cuda"}[options.gpu]
         gpu_kwargs = container_kwargs(options, harness, device, gpu_attached=options.gpu != "none")
         cpu_kwargs = container_kwargs(options, harness, "cpu", gpu_attached=False)
-        container, result.gpu_fallback = containers.create_and_start(
+        container, result.gpu_fallback = create_and_start(
             client, image, options.gpu, gpu_kwargs, cpu_kwargs)
         result.timings["container_start"] = round(time.monotonic() - started, 3)
         wait_and_collect(container, options, result, started)
@@ -205,7 +206,7 @@ def check_gpu_visible(result: SmokeResult) -> None:
 
 def smoke(image: str, options: SmokeOptions, client=None) -> SmokeResult:
     """The stage's entry point: harness run, then (optionally) the server contract check."""
-    client = client or containers.connect()
+    client = client or containers.connect(objects=True)
     image_obj = containers.get_image(client, image)
     containers.sweep(client)
     result = SmokeResult(image=image, image_id=image_obj.id, gpu_requested=options.gpu)
@@ -219,10 +220,7 @@ def smoke(image: str, options: SmokeOptions, client=None) -> SmokeResult:
     except CarpenterError:
         raise
     except Exception as exc:  # the engine went away or refused mid-run (docker/requests errors)
-        import docker
-        import requests
-
-        if isinstance(exc, docker.errors.DockerException | requests.RequestException):
+        if containers.is_engine_failure(exc):
             raise EngineError(f"the Docker engine failed during the smoke: {exc}") from exc
         raise
     result.timings["total"] = round(time.monotonic() - started, 3)

@@ -11,8 +11,9 @@ import ipaddress
 import time
 import uuid
 
+from carpenter import containers
 from carpenter.core.redact import redact
-from carpenter.smoke import containers
+from carpenter.smoke.containers import create_and_start
 from carpenter.smoke.contract import ContractClient, check_contract, load_contract
 from carpenter.smoke.result import ServerResult, SmokeResult
 
@@ -136,7 +137,7 @@ def check_server(docker_client, image: str, options, result: SmokeResult) -> Ser
             labels=containers.labels(run_id))
         kwargs = {"network": network.name, "mem_limit": "8g", "memswap_limit": "8g",
                   "labels": containers.labels(run_id)}
-        container, fallback = containers.create_and_start(docker_client, image, options.gpu,
+        container, fallback = create_and_start(docker_client, image, options.gpu,
                                                           kwargs)
         if fallback and not result.gpu_fallback:
             result.gpu_fallback = fallback

@@ -76,7 +76,7 @@ def test_missing_path_exit_2(tmp_path):
 
 
 def test_freeze_diff():
-    from carpenter.rebuild.cli import freeze_diff
+    from carpenter.rebuild.compare import freeze_diff
 
     assert freeze_diff(["a==1", "b==2"], ["a==1", "b==3", "c==1"]) == {
         "only_original": ["b==2"], "only_fixed": ["b==3", "c==1"]}

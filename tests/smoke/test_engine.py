@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from carpenter.smoke.containers import LABEL
+from carpenter.containers import SMOKE_LABEL as LABEL
 
 pytestmark = pytest.mark.engine
 
