@@ -56,7 +56,7 @@ def test_no_engine_is_exit_2_without_traceback():
 
 @pytest.mark.parametrize("args", [
     ["--memory", "plenty"],
-    ["--build-arg", "NOVALUE"],
+    ["--build-arg", "1BAD=x"],
     ["--secret", "id=x"],
     ["--network", "host"],
     ["--timeout", "0"],
