@@ -138,6 +138,25 @@ def _one_per_value(hits: list[FileHit]) -> list[FileHit]:
     return sorted(best.values(), key=lambda h: (h.path, h.line))
 
 
+def without_name_only_hits(hits: list[FileHit]) -> list[FileHit]:
+    """Drop hits that are a secret-named variable holding a reference, not a value (Python
+    and notebooks), and shapes that are a coincidence inside a base64 blob."""
+    from carpenter.scan.secret_filters import keep_hit
+
+    texts: dict[str, str] = {}
+    kept = []
+    for hit in hits:
+        if hit.path not in texts:
+            try:
+                with open(hit.path, encoding="utf-8", errors="replace") as handle:
+                    texts[hit.path] = handle.read()
+            except OSError:
+                texts[hit.path] = ""
+        if keep_hit(hit.path, texts[hit.path], hit.line, hit.kind, hit.value):
+            kept.append(hit)
+    return kept
+
+
 def _known_prefix(value: str) -> str:
     for shape in secret_data().tokens:
         match = shape.regex.match(value)
@@ -258,6 +277,7 @@ def context_secrets(context) -> ContextSecrets:
     by_path = {context.fs_path(rel): rel for rel in chosen}
     found = scan_files([context.fs_path(r) for r in engine])
     found += _scan_files_with_regexes([context.fs_path(r) for r in rest])
+    found = without_name_only_hits(found)
     hits = [(by_path.get(h.path, h.path), h) for h in found]
     result = ContextSecrets(hits, read, skipped, truncated)
     result.read_bytes = total
