@@ -268,7 +268,9 @@ def context_secrets(context) -> ContextSecrets:
     rest: list[str] = []
     for rel in chosen:
         size = context.entries[rel].size
-        if (len(engine) < data.max_engine_files and size <= data.max_engine_file_bytes
+        if not _needs_engine(rel, context.fs_path(rel)):
+            rest.append(rel)
+        elif (len(engine) < data.max_engine_files and size <= data.max_engine_file_bytes
                 and engine_bytes + size <= data.max_engine_bytes):
             engine.append(rel)
             engine_bytes += size
@@ -283,6 +285,26 @@ def context_secrets(context) -> ContextSecrets:
     result.read_bytes = total
     context.facts["secrets"] = result
     return result
+
+
+PYTHON_LIKE = (".py", ".pyi", ".ipynb")
+
+
+@lru_cache(maxsize=1)
+def _python_engine_gate() -> re.Pattern[bytes]:
+    return re.compile(secret_data().raw["context_files"]["engine_gate_python"].encode())
+
+
+def _needs_engine(rel: str, path: str) -> bool:
+    """Whether detect-secrets could add anything to Carpenter's own pass on this file."""
+    if not rel.lower().endswith(PYTHON_LIKE):
+        return True
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError:
+        return False
+    return _python_engine_gate().search(data.lower()) is not None
 
 
 def _may_hold_secret(path: str, prefilter: re.Pattern[bytes]) -> bool:

@@ -60,3 +60,16 @@ def test_unterminated_python_never_crashes() -> None:
     text = 'x = (\napi_key = "b0Tz8BbwTKx8EqwtHmcOJEZq"\n"""unterminated\n'
     assert keep_hit("a.py", text, 2, "generic-secret", "b0Tz8BbwTKx8EqwtHmcOJEZq")
     assert keep_hit("a.py", text, 9, "generic-secret", "zzz") in (True, False)
+
+
+def test_python_files_without_quoted_secret_values_skip_the_engine(tmp_path) -> None:
+    from carpenter.scan.secrets import _needs_engine
+
+    code = tmp_path / "server.py"
+    code.write_text("self.hf_token = args.hf_access_token\npad_token = tokenizer.eos_token\n")
+    assert not _needs_engine("server.py", str(code))
+    code.write_text('db_password = "hunter2hunter2"\n')  # detect-secrets' keyword detector
+    assert _needs_engine("server.py", str(code))
+    yaml = tmp_path / "c.yaml"
+    yaml.write_text("password: hunter2\n")  # unquoted values count outside Python
+    assert _needs_engine("c.yaml", str(yaml))
