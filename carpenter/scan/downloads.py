@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 SHA40 = re.compile(r"\b[0-9a-f]{40}\b")
 # Hosts that serve weights or datasets.
@@ -111,3 +112,33 @@ def url_concern(url: str) -> str | None:
     if MODEL_HOST.match(url):
         return "downloads weights or data from a model host without a pinned revision"
     return None
+
+
+@lru_cache(maxsize=1)
+def _gated_patterns() -> re.Pattern[str]:
+    import fnmatch
+    import tomllib
+
+    from carpenter.core.errors import ConfigError
+    from carpenter.core.resources import data_dir
+
+    path = data_dir() / "gated_models.toml"
+    try:
+        with open(path, "rb") as handle:
+            patterns = tomllib.load(handle)["patterns"]
+    except (OSError, tomllib.TOMLDecodeError, KeyError) as exc:
+        raise ConfigError(f"cannot load the gated model list: {exc}", path=str(path)) from None
+    return re.compile("|".join(fnmatch.translate(p.lower()) for p in patterns))
+
+
+def is_gated(repo: str | None) -> bool:
+    """Whether a Hub repo id is gated (needs an accepted licence and a token)."""
+    return bool(repo) and _gated_patterns().match(repo.lower()) is not None  # type: ignore[union-attr]
+
+
+def hub_fix_hint(repo: str | None, option: str = 'revision="<40-character commit sha>"') -> str:
+    """Pin the revision or move the download to run time; say when the repo needs a token."""
+    hint = f"pass {option}, or download at run time and mount the weights"
+    if is_gated(repo):
+        hint += f"; {repo} is gated: the build needs a token, pass it with --secret (never ARG/ENV)"
+    return hint

@@ -17,9 +17,15 @@ from carpenter.scan.registry import Rule, all_rules
 if TYPE_CHECKING:  # the parser (a Go library) and the pool load only when a file is scanned
     from carpenter.model.dockerfile import Dockerfile
 
+# Dockerfile, dockerfile, Dockerfile1, Dockerfile_2, Dockerfile-base, Dockerfile.train,
+# train.Dockerfile, Containerfile (real submissions use all of them).
 DOCKERFILE_NAME = re.compile(
-    r"^(?:Dockerfile|Containerfile)(?:\..+)?$|.+\.(?:Dockerfile|dockerfile|Containerfile)$"
+    r"(?i)^(?:dockerfile|containerfile)(?:\d+|[._\-][\w.\-]+)?$|.+\.(?:dockerfile|containerfile)$"
 )
+# Files named after a Dockerfile that are not one (notes, templates, backups, scripts).
+NOT_DOCKERFILE_SUFFIXES = (".dockerignore", ".md", ".rst", ".txt", ".json", ".yaml", ".yml",
+                           ".sh", ".py", ".toml", ".lock", ".bak", ".orig", ".swp", ".j2",
+                           ".jinja", ".jinja2", ".tpl", ".tmpl", ".patch", ".diff", ".html")
 SKIP_DIRS = frozenset(
     {".git", ".hg", ".svn", "node_modules", ".venv", "venv", "env", ".tox", ".nox",
      "__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache", "site-packages"}
@@ -68,7 +74,8 @@ class ScanReport:
 
 
 def is_dockerfile_name(name: str) -> bool:
-    return DOCKERFILE_NAME.match(name) is not None and not name.endswith((".dockerignore", ".md"))
+    return DOCKERFILE_NAME.match(name) is not None \
+        and not name.lower().endswith(NOT_DOCKERFILE_SUFFIXES)
 
 
 def discover(paths: Iterable[str]) -> tuple[list[str], list[dict[str, Any]]]:

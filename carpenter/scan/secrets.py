@@ -138,6 +138,25 @@ def _one_per_value(hits: list[FileHit]) -> list[FileHit]:
     return sorted(best.values(), key=lambda h: (h.path, h.line))
 
 
+def without_name_only_hits(hits: list[FileHit]) -> list[FileHit]:
+    """Drop hits that are a secret-named variable holding a reference, not a value (Python
+    and notebooks), and shapes that are a coincidence inside a base64 blob."""
+    from carpenter.scan.secret_filters import keep_hit
+
+    texts: dict[str, str] = {}
+    kept = []
+    for hit in hits:
+        if hit.path not in texts:
+            try:
+                with open(hit.path, encoding="utf-8", errors="replace") as handle:
+                    texts[hit.path] = handle.read()
+            except OSError:
+                texts[hit.path] = ""
+        if keep_hit(hit.path, texts[hit.path], hit.line, hit.kind, hit.value):
+            kept.append(hit)
+    return kept
+
+
 def _known_prefix(value: str) -> str:
     for shape in secret_data().tokens:
         match = shape.regex.match(value)
@@ -249,7 +268,9 @@ def context_secrets(context) -> ContextSecrets:
     rest: list[str] = []
     for rel in chosen:
         size = context.entries[rel].size
-        if (len(engine) < data.max_engine_files and size <= data.max_engine_file_bytes
+        if not _needs_engine(rel, context.fs_path(rel)):
+            rest.append(rel)
+        elif (len(engine) < data.max_engine_files and size <= data.max_engine_file_bytes
                 and engine_bytes + size <= data.max_engine_bytes):
             engine.append(rel)
             engine_bytes += size
@@ -258,11 +279,32 @@ def context_secrets(context) -> ContextSecrets:
     by_path = {context.fs_path(rel): rel for rel in chosen}
     found = scan_files([context.fs_path(r) for r in engine])
     found += _scan_files_with_regexes([context.fs_path(r) for r in rest])
+    found = without_name_only_hits(found)
     hits = [(by_path.get(h.path, h.path), h) for h in found]
     result = ContextSecrets(hits, read, skipped, truncated)
     result.read_bytes = total
     context.facts["secrets"] = result
     return result
+
+
+PYTHON_LIKE = (".py", ".pyi", ".ipynb")
+
+
+@lru_cache(maxsize=1)
+def _python_engine_gate() -> re.Pattern[bytes]:
+    return re.compile(secret_data().raw["context_files"]["engine_gate_python"].encode())
+
+
+def _needs_engine(rel: str, path: str) -> bool:
+    """Whether detect-secrets could add anything to Carpenter's own pass on this file."""
+    if not rel.lower().endswith(PYTHON_LIKE):
+        return True
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError:
+        return False
+    return _python_engine_gate().search(data.lower()) is not None
 
 
 def _may_hold_secret(path: str, prefilter: re.Pattern[bytes]) -> bool:

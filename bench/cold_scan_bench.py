@@ -1,0 +1,150 @@
+"""Benchmark: a cold `carpenter scan` of ONE submission against hadolint + detect-secrets.
+
+Issue 14: per submission, the tools Carpenter replaces are hadolint on the Dockerfile plus
+detect-secrets on the build context. This generates ~30 realistic LLM submissions (Dockerfile
+and ~20 context files: server/training code full of `token` look-alikes, requirements, configs,
+a notebook, scripts; a few carry a real-looking leak) and runs one process per submission per
+tool, as a CI job would. Prints medians and the ratio; no assertions (the machine is shared).
+
+    .venv/bin/python bench/cold_scan_bench.py                 # 30 submissions, 3 rounds
+    .venv/bin/python bench/cold_scan_bench.py --count 10 --rounds 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import string
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+BASES = ["pytorch/pytorch:2.1.0-cuda12.1-cudnn8-runtime", "nvidia/cuda:12.1.1-devel-ubuntu22.04",
+         "python:3.10-slim", "huggingface/transformers-pytorch-gpu:4.35.2"]
+MODELS = ["mistralai/Mistral-7B-v0.1", "meta-llama/Llama-2-7b-hf", "Qwen/Qwen-7B-Chat",
+          "EleutherAI/pythia-1b", "tiiuae/falcon-7b"]
+
+SERVER = '''import argparse
+import os
+
+import torch
+from fastapi import FastAPI
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+app = FastAPI()
+MODEL_DIR = os.environ.get("MODEL_DIR", "/models/{n}")
+
+
+class Engine:
+    def __init__(self, config, tokenizer, args):
+        self.token_dim = config.token_dim
+        self.pad_token = tokenizer.eos_token
+        self.hf_token = args.hf_access_token
+        self.special = {{"eos_token": tokenizer.convert_ids_to_tokens(tokenizer.eos_token_id)}}
+
+    def generate(self, input_data):
+        generate_token_num = input_data.max_new_tokens
+        return generate_token_num
+
+
+@app.post("/process")
+def process(req: dict) -> dict:
+    tokenizer = AutoTokenizer.from_pretrained(MODEL_DIR)
+    model = AutoModelForCausalLM.from_pretrained(MODEL_DIR, torch_dtype=torch.bfloat16)
+    ids = tokenizer(req["prompt"], return_tensors="pt").input_ids
+    out = model.generate(ids, max_new_tokens=req.get("max_new_tokens", {n}))
+    return {{"text": tokenizer.decode(out[0])}}
+'''
+MODULE = '''"""Helper {i}."""
+import math
+
+import torch
+
+
+def layer_{i}(x: torch.Tensor, scale: float = {f}) -> torch.Tensor:
+    return torch.nn.functional.gelu(x) * math.sqrt(scale)
+
+
+def chunks_{i}(items: list, size: int = {n}) -> list:
+    return [items[k:k + size] for k in range(0, len(items), size)]
+'''
+LEAK = "login(token='hf_{}')\n"
+
+
+def _token(rng: random.Random) -> str:
+    return "".join(rng.choice(string.ascii_letters) for _ in range(34))
+
+
+def make_submission(root: Path, index: int, rng: random.Random) -> Path:
+    sub = root / f"sub{index:03d}"
+    (sub / "src").mkdir(parents=True)
+    model = rng.choice(MODELS)
+    (sub / "Dockerfile").write_text(
+        f"FROM {rng.choice(BASES)}\nWORKDIR /app\nRUN apt-get update && apt-get install -y git "
+        "curl && rm -rf /var/lib/apt/lists/*\nCOPY requirements.txt .\n"
+        "RUN pip install --no-cache-dir -r requirements.txt\n"
+        f"RUN pip install flash-attn=={rng.choice(['2.3.3', '2.5.6'])} --no-build-isolation\n"
+        f"RUN huggingface-cli download {model} --local-dir /models/m\n"
+        "COPY . .\nEXPOSE 80\nCMD [\"uvicorn\", \"src.server:app\", \"--host\", \"0.0.0.0\", "
+        "\"--port\", \"80\"]\n")
+    (sub / "requirements.txt").write_text(
+        "torch==2.1.0\ntransformers==4.35.2\naccelerate==0.24.1\nfastapi==0.104.1\n"
+        "uvicorn==0.24.0\npeft==0.6.2\nsentencepiece\n")
+    (sub / "src" / "server.py").write_text(SERVER.format(n=rng.randint(64, 1024)))
+    for i in range(rng.randint(12, 16)):
+        (sub / "src" / f"mod_{i}.py").write_text(
+            MODULE.format(i=i, f=rng.random(), n=rng.randint(2, 64)))
+    (sub / "config.yaml").write_text(f"model: {model}\nlr: 2.0e-5\nepochs: 3\nlora_r: 16\n")
+    (sub / "README.md").write_text(f"# Submission {index}\n\nFine-tune of {model} with LoRA.\n")
+    (sub / "run.sh").write_text("#!/bin/sh\nset -e\npython -m src.train --config config.yaml\n")
+    notebook = {"cells": [{"cell_type": "code", "source": ["import torch\n", "print(1)\n"],
+                           "metadata": {}, "outputs": [], "execution_count": 1}],
+                "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    (sub / "explore.ipynb").write_text(json.dumps(notebook, indent=1))
+    if index % 5 == 0:  # one in five leaks a token
+        (sub / "src" / "login.py").write_text("from huggingface_hub import login\n"
+                                             + LEAK.format(_token(rng)))
+    return sub
+
+
+def timed(argv: list[str], cwd: Path | None = None) -> float:
+    start = time.perf_counter()
+    subprocess.run(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   env={**os.environ, "PYTHONPATH": str(ROOT)}, check=False)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=30)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    rng = random.Random(14)
+    with tempfile.TemporaryDirectory() as tmp:
+        subs = [make_submission(Path(tmp), i, rng) for i in range(args.count)]
+        carpenter: list[float] = []
+        pair: list[float] = []
+        for _ in range(args.rounds):
+            for sub in subs:
+                carpenter.append(timed([sys.executable, "-m", "carpenter.cli", "scan",
+                                        "--no-cache", str(sub)]))
+                pair.append(timed([str(BIN / "hadolint"), "--no-fail", "Dockerfile"], sub)
+                            + timed([str(BIN / "detect-secrets"), "scan", "--all-files", "."],
+                                    sub))
+    med_c, med_p = statistics.median(carpenter), statistics.median(pair)
+    print(f"submissions: {args.count} x {args.rounds} rounds, one process each")
+    print(f"carpenter scan --no-cache   median {med_c:.3f} s  (min {min(carpenter):.3f})")
+    print(f"hadolint + detect-secrets   median {med_p:.3f} s  (min {min(pair):.3f})")
+    print(f"ratio (pair / carpenter)    {med_p / med_c:.1f}x")
+
+
+if __name__ == "__main__":
+    main()
