@@ -8,10 +8,14 @@ CARPENTER_REQUIRE_ENGINE=1 (scripts/test.sh installs them): then they fail.
 from __future__ import annotations
 
 import contextlib
+import http.server
+import json
 import os
+import re
 import shutil
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +23,7 @@ from pathlib import Path
 import pytest
 
 REGISTRY_BIN = "docker-registry"  # Debian's package name for distribution's `registry`
+RECORDED = Path(__file__).parent / "hub_recorded"
 BASE_IMAGE = os.environ.get("CARPENTER_BASE_IMAGE", "carpenter/bookworm-python:local")
 
 
@@ -91,3 +96,52 @@ def git_daemon(base: Path) -> Iterator[int]:
             "--listen=127.0.0.1", f"--port={port}", "--informative-errors", str(base)]
     with running(argv, port):
         yield port
+
+
+class RecordedHub(http.server.BaseHTTPRequestHandler):
+    """Answers /api/models/<org>/<name>/commits/main[?p=N] from hub_recorded/<org>__<name>.pN.json
+    with the hub's Link paging; 404 with the hub's error JSON for anything else."""
+
+    seen_auth: list[str] = []
+
+    def do_GET(self) -> None:
+        self.seen_auth.append(self.headers.get("Authorization", ""))
+        match = re.fullmatch(r"/api/models/([^/]+)/([^/]+)/commits/main(?:\?p=(\d+))?",
+                             self.path)
+        page = int(match.group(3) or 0) if match else 0
+        file = RECORDED / f"{match.group(1)}__{match.group(2)}.p{page}.json" if match else None
+        if file is None or not file.is_file():
+            self._send(404, {"error": "Repository not found"})
+            return
+        nxt = file.with_name(file.name.replace(f".p{page}.", f".p{page + 1}."))
+        link = {}
+        if nxt.is_file():
+            host = self.headers.get("Host")
+            link = {"Link": f'<http://{host}{self.path.split("?")[0]}?p={page + 1}>; rel="next"'}
+        self._send(200, json.loads(file.read_text()), link)
+
+    def _send(self, status: int, body: object, extra: dict | None = None) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for key, value in (extra or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def recorded_hub() -> Iterator[str]:
+    """The recorded hub answers on a loopback port; yields its endpoint (for HF_ENDPOINT)."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), RecordedHub)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

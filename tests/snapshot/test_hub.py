@@ -3,68 +3,17 @@ live test that runs only where huggingface.co answers."""
 
 from __future__ import annotations
 
-import http.server
-import json
-import re
-import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 import requests
 
 from carpenter.snapshot.hub import HubClient, HubError, parse_commit
 
-RECORDED = Path(__file__).parent / "hub_recorded"
+from .servers import RecordedHub, recorded_hub
+
 CUTOFF = datetime(2023, 12, 1, tzinfo=UTC)
 TOKEN = "hf_" + "Q" * 34  # a token-shaped value; it must never reach a message
-
-
-class _Recorded(http.server.BaseHTTPRequestHandler):
-    """Answers /api/models/<org>/<name>/commits/main[?p=N] from hub_recorded/<org>__<name>.pN.json
-    with the hub's Link paging; 404 with the hub's error JSON for anything else."""
-
-    seen_auth: list[str] = []
-
-    def do_GET(self) -> None:
-        self.seen_auth.append(self.headers.get("Authorization", ""))
-        match = re.fullmatch(r"/api/models/([^/]+)/([^/]+)/commits/main(?:\?p=(\d+))?",
-                             self.path)
-        page = int(match.group(3) or 0) if match else 0
-        file = RECORDED / f"{match.group(1)}__{match.group(2)}.p{page}.json" if match else None
-        if file is None or not file.is_file():
-            self._send(404, {"error": "Repository not found"})
-            return
-        nxt = file.with_name(file.name.replace(f".p{page}.", f".p{page + 1}."))
-        link = {}
-        if nxt.is_file():
-            host = self.headers.get("Host")
-            link = {"Link": f'<http://{host}{self.path.split("?")[0]}?p={page + 1}>; rel="next"'}
-        self._send(200, json.loads(file.read_text()), link)
-
-    def _send(self, status: int, body: object, extra: dict | None = None) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        for key, value in (extra or {}).items():
-            self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Recorded)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
 
 
 def test_the_revision_is_the_last_commit_before_the_date_across_pages(endpoint: str) -> None:
@@ -89,9 +38,9 @@ def test_missing_or_gated_repositories_and_bad_ids(endpoint: str) -> None:
 
 
 def test_the_token_is_sent_but_never_printed(endpoint: str) -> None:
-    _Recorded.seen_auth.clear()
+    RecordedHub.seen_auth.clear()
     HubClient(endpoint, token=TOKEN).revision_at("meta-llama/Llama-2-7b-hf", CUTOFF)
-    assert _Recorded.seen_auth[0] == f"Bearer {TOKEN}"
+    assert RecordedHub.seen_auth[0] == f"Bearer {TOKEN}"
     with pytest.raises(HubError) as info:
         HubClient("http://127.0.0.1:9", token=TOKEN, timeout=2).revision_at("a/b", CUTOFF)
     assert "does not answer" in str(info.value) and TOKEN not in str(info.value)
@@ -117,3 +66,9 @@ def test_live_hub_gives_a_2023_revision_of_gpt2() -> None:
         pytest.skip("huggingface.co does not answer from here")
     found = HubClient(token="").revision_at("openai-community/gpt2", CUTOFF)
     assert found.date <= CUTOFF and len(found.commit) == 40
+
+
+@pytest.fixture(scope="module")
+def endpoint():
+    with recorded_hub() as url:
+        yield url

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import subprocess
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +20,7 @@ from carpenter.snapshot.registry import (
     parse_push_time,
 )
 
-from .servers import BASE_IMAGE, need, registry_server
+from .conftest import docker_cli as _docker
 
 # -- names -----------------------------------------------------------------------------------
 
@@ -110,34 +109,6 @@ def test_docker_hub_push_time_prefers_tag_last_pushed() -> None:
 
 
 # -- the real reference registry -------------------------------------------------------------
-
-def _docker(*args: str) -> str:
-    need("docker")
-    done = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=300)
-    if done.returncode != 0:
-        raise AssertionError(f"docker {' '.join(args)}: {done.stderr.strip()}")
-    return done.stdout.strip()
-
-
-@pytest.fixture(scope="module")
-def pushed(tmp_path_factory: pytest.TempPathFactory):
-    """A registry with the local base image pushed as ml/base:2.1.0; yields (port, digest)."""
-    need("docker")
-    try:
-        _docker("image", "inspect", BASE_IMAGE)
-    except AssertionError:
-        pytest.skip(f"no {BASE_IMAGE}; run scripts/engine.sh")
-    with registry_server(tmp_path_factory.mktemp("registry")) as port:
-        ref = f"localhost:{port}/ml/base:2.1.0"
-        _docker("tag", BASE_IMAGE, ref)
-        try:
-            out = _docker("push", ref)
-            # The engine prints "2.1.0: digest: sha256:... size: N" after a push.
-            digest = next(w for w in out.split() if w.startswith("sha256:"))
-            yield port, digest
-        finally:
-            subprocess.run(["docker", "image", "rm", ref], capture_output=True, timeout=60)
-
 
 @pytest.mark.engine
 def test_a_pushed_tag_resolves_to_the_digest_the_engine_reports(pushed) -> None:
