@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 
 import pytest
@@ -24,6 +25,8 @@ def pushed(tmp_path_factory: pytest.TempPathFactory):
     try:
         docker_cli("image", "inspect", BASE_IMAGE)
     except AssertionError:
+        if os.environ.get("CARPENTER_REQUIRE_ENGINE") == "1":
+            pytest.fail(f"no {BASE_IMAGE}; run scripts/engine.sh")
         pytest.skip(f"no {BASE_IMAGE}; run scripts/engine.sh")
     with registry_server(tmp_path_factory.mktemp("registry")) as port:
         ref = f"localhost:{port}/ml/base:2.1.0"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import subprocess
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -127,3 +128,18 @@ def test_a_missing_tag_is_reported_as_such(pushed) -> None:
     port, _ = pushed
     with pytest.raises(RegistryError, match="no such tag"):
         RegistryClient(timeout=10).resolve(f"localhost:{port}/ml/base:9.9.9")
+
+
+@pytest.mark.engine
+def test_a_multi_arch_tag_gives_its_index_digest(pushed) -> None:
+    port, single = pushed
+    index = f"localhost:{port}/ml/multi:2.1.0"
+    _docker("manifest", "create", "--insecure", index, f"localhost:{port}/ml/base:2.1.0")
+    try:
+        # `manifest push` prints the digest of the list it pushed, last.
+        pushed_digest = _docker("manifest", "push", "--insecure", index).split()[-1]
+    finally:
+        subprocess.run(["docker", "manifest", "rm", index], capture_output=True, timeout=60)
+    found = RegistryClient(timeout=10).resolve(index)
+    assert found.digest == pushed_digest != single
+    assert found.media_type == "application/vnd.docker.distribution.manifest.list.v2+json"
