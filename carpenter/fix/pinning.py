@@ -252,6 +252,10 @@ def _pypi_instead(finding: Finding, job: Job, start: int, end: int, original: st
     quote, inner, _ = split_quotes(original)
     if github is None or "subdirectory=" in inner:  # a sub-package is another project
         return None
+    text = job.source(finding.path).text
+    before = text[text.rfind("\n", 0, start) + 1:start].rstrip()
+    if before.endswith("@"):  # `name @ git+...` with only the URL in the span: leave it
+        return None
     egg = re.search(r"#egg=([A-Za-z0-9_.-]+)", inner)
     named = re.match(r"^([A-Za-z0-9_.-]+)(\[[^\]]*\])?\s*@\s*git\+", inner)
     name = (named.group(1) if named else egg.group(1) if egg else github.group("project"))
