@@ -155,6 +155,22 @@ ensure_base_image() {
     log "$BASE_IMAGE ready (recipe ${RECIPE_HASH:0:12})"
 }
 
+# The look-up tests start real servers on loopback: Debian's reference registry (package
+# docker-registry, distribution 2.8) and git daemon.
+ensure_test_servers() {
+    local missing=()
+    command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
+    command -v git >/dev/null 2>&1 || missing+=(git)
+    if (( ${#missing[@]} )); then
+        log "installing ${missing[*]} for the look-up tests"
+        apt_install "${missing[@]}"
+    fi
+    # The package enables a system service on port 5000; the tests start their own servers.
+    if command -v systemctl >/dev/null 2>&1; then
+        systemctl disable --now docker-registry >/dev/null 2>&1 || true
+    fi
+}
+
 main() {
     if [[ $EUID -ne 0 ]]; then
         log "must run as root (installs packages, starts dockerd, runs debootstrap)"
@@ -166,6 +182,7 @@ main() {
     flock 9
     ensure_engine
     ensure_base_image
+    ensure_test_servers
 }
 
 main "$@"

@@ -6,3 +6,8 @@ import os
 # rewrite files quickly must always see a fresh scan; the cache has its own tests, which pass
 # a cache folder explicitly (tests/scan/context/test_result_cache.py).
 os.environ.setdefault("CARPENTER_NO_CACHE", "1")  # CARPENTER_NO_CACHE= runs them cached
+
+# `carpenter fix` looks digests, commits and revisions up online by default. The suite runs
+# offline so that its results do not depend on which registries answer; the look-up tests
+# (tests/snapshot/test_lookup.py and the real servers they start) go online explicitly.
+os.environ.setdefault("CARPENTER_OFFLINE", "1")

@@ -39,11 +39,16 @@ from carpenter.snapshot.model import DEFAULT_SNAPSHOT, load_snapshot
               help="Worker processes (default: one per CPU; 1 = no workers).")
 @click.option("--resolve", is_flag=True, help="Resolve packages missing from the snapshot at "
               "its date (needs network access to PyPI).")
+@click.option("--offline", is_flag=True, envvar="CARPENTER_OFFLINE",
+              help="Use only the bundled snapshot: no registry, git, hub or PyPI look-ups "
+                   "(default: look digests, commits and revisions up as of the snapshot date, "
+                   "falling back to the snapshot where a source does not answer).")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Scan configuration file (default: nearest .carpenter.toml).")
 def fix(paths: tuple[str, ...], snapshot_name: str, context: str | None,
         build_args: tuple[str, ...], strategy: str, write: bool, out: Path | None, fmt: str,
-        max_jobs: int, jobs: int, resolve: bool, config_file: Path | None) -> None:
+        max_jobs: int, jobs: int, resolve: bool, offline: bool,
+        config_file: Path | None) -> None:
     """Pin what `scan` finds in PATHS against a snapshot.
 
     Prints a unified diff (secrets redacted) unless --write or --out is given.
@@ -58,7 +63,8 @@ def fix(paths: tuple[str, ...], snapshot_name: str, context: str | None,
     config = resolve_config({}, config_file=config_file)
     scan = ScanOptions(config=config, context=context, build_args=parse_build_args(build_args))
     workers = jobs if jobs > 0 else (os.cpu_count() or 1)
-    result = fix_paths(paths, FixOptions(snapshot, strategy, scan, max_jobs, workers, resolve))
+    result = fix_paths(paths, FixOptions(snapshot, strategy, scan, max_jobs, workers, resolve,
+                                         online=not offline))
     if not result.errors:
         if write:
             result.written = write_in_place(result.files)

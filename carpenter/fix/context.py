@@ -13,6 +13,7 @@ from carpenter.model.dockerfile import Dockerfile, Instruction, Stage
 from carpenter.model.shell import SimpleCommand, Word, all_commands
 from carpenter.model.source import SourceFile, read_source
 from carpenter.scan.finding import Finding
+from carpenter.snapshot.lookup import Lookups
 from carpenter.snapshot.model import Snapshot
 
 PIP_NAMES = frozenset({"pip", "pip3", "pip3.10", "pip3.11", "pip3.12"})
@@ -57,8 +58,12 @@ class Job:
     sources: dict[str, SourceFile] = field(default_factory=dict)
     installed: set[str] = field(default_factory=set)  # canonical pip names installed anywhere
     resolved: dict[str, str] = field(default_factory=dict)  # --resolve results (name -> version)
+    # Digests, commits and revisions as of the snapshot date; offline unless the run says so.
+    lookups: Lookups | None = None
 
     def __post_init__(self) -> None:
+        if self.lookups is None:
+            self.lookups = Lookups(self.snapshot, online=False)
         self.sources[self.dockerfile.path] = self.dockerfile.source
         self.installed = self._installed_names()
 

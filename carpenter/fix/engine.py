@@ -37,6 +37,7 @@ from carpenter.model.dockerfile import Dockerfile, load_dockerfile
 from carpenter.scan.engine import ScanOptions, discover, scan_dockerfile
 from carpenter.scan.finding import Finding
 from carpenter.scan.registry import all_rules
+from carpenter.snapshot.lookup import Lookups
 from carpenter.snapshot.model import Snapshot
 
 STRATEGIES = ("rewrite", "constraints")
@@ -65,10 +66,16 @@ class FixOptions:
     max_jobs: int = 4
     jobs: int = 1  # worker processes over Dockerfiles
     resolve: bool = False  # resolve packages missing from the snapshot (needs the network)
+    online: bool = False  # look up digests, commits and revisions (the CLI's default)
 
     @cached_property
     def fix_scan(self) -> ScanOptions:
         return fix_scan_options(self.scan)
+
+    @cached_property
+    def lookups(self) -> Lookups:
+        """Shared by every Dockerfile of the run, so each source is asked once."""
+        return Lookups(self.snapshot, online=self.online)
 
 
 @dataclass
@@ -271,7 +278,7 @@ def _new_job(dockerfile: Dockerfile, path: str, options: FixOptions,
              findings: list[Finding]) -> Job:
     return Job(dockerfile, path, _context_dir(path, options), options.snapshot,
                [f for f in findings if fixable(f)], strategy=options.strategy,
-               max_jobs=options.max_jobs)
+               max_jobs=options.max_jobs, lookups=options.lookups)
 
 
 def _fix_job(job: Job, options: FixOptions, report: FixResult,

@@ -19,6 +19,7 @@ from carpenter.fix.pipreq import (
     unquoted_word_end,
 )
 from carpenter.scan.finding import Finding
+from carpenter.snapshot.lookup import Pin
 from carpenter.snapshot.model import normalize_image_ref
 
 _SHELL_SPECIAL = set(" \t;<>|&()$`\"'*?[]{}!#~")
@@ -157,17 +158,26 @@ def fix_base_image(finding: Finding, job: Job) -> Outcome:
         return Outcome.skip("the image reference comes from a build argument without a value")
     if "@" in ref:
         return Outcome.skip("already pinned by digest")
-    digest = job.snapshot.image_digest(ref)
+    pin = job.lookups.image_digest(ref)
+    digest = pin.value
     if digest is None:
         return Outcome.skip(
-            f"no digest for {normalize_image_ref(ref)} in snapshot {job.snapshot.name}; pin it "
-            "by hand from a pulled image: docker inspect --format '{{index .RepoDigests 0}}' "
-            + ref)
+            f"{pin.reason or 'no digest for ' + normalize_image_ref(ref)}; pin it by hand "
+            "from a pulled image: docker inspect --format '{{index .RepoDigests 0}}' " + ref)
     if "$" not in stage.base_raw:
         end = stage.base_span.end_offset
-        return Outcome([Change(finding.path, Edit(end, end, "@" + digest))],
-                       summary=f"FROM {ref} -> {ref}@{digest[:19]}...")
-    return _pin_arg_default(finding, job, stage.base_raw, ref, digest)
+        outcome = Outcome([Change(finding.path, Edit(end, end, "@" + digest))],
+                          summary=f"FROM {ref} -> {ref}@{digest[:19]}... ({pin.origin})")
+    else:
+        outcome = _pin_arg_default(finding, job, stage.base_raw, ref, digest)
+    return _noted(outcome, pin)
+
+
+def _noted(outcome: Outcome, pin: Pin) -> Outcome:
+    """Say where an applied pin came from (looked up, or the bundled table)."""
+    if outcome.changes and pin.note:
+        outcome.notes.append(pin.note)
+    return outcome
 
 
 def _pin_arg_default(finding: Finding, job: Job, raw: str, ref: str, digest: str) -> Outcome:
@@ -210,17 +220,52 @@ def _pin_vcs_requirement(finding: Finding, job: Job) -> Outcome:
     if match is None:
         return Outcome.skip(f"no VCS URL in {original!r}")
     url = match.group(0)
-    commit = job.snapshot.git_commit(url)
-    if commit is None:
-        return Outcome.skip(f"no commit for {url} in snapshot {job.snapshot.name}")
     # The ref is an @ after the repository path (not the one in user@host).
     scheme_end = url.index("://") + 3
     path_start = url.find("/", scheme_end)
     at = url.find("@", path_start) if path_start != -1 else -1
-    new_url = (url[:at] if at != -1 else url) + "@" + commit
+    repo_url, ref = (url[:at], url[at + 1:]) if at != -1 else (url, "")
+    if ref and is_commit(ref):
+        return Outcome.skip("already pinned to a commit")
+    # Only a bare URL: `@branch` asks for unreleased code, which a release would not have.
+    released = None if ref else _pypi_instead(finding, job, start, end, original, repo_url)
+    if released is not None:
+        return released
+    pin = job.lookups.git_commit(repo_url.removeprefix("git+"), ref or None)
+    if pin.value is None:
+        return Outcome.skip(pin.reason or f"no commit for {url}")
+    commit = pin.value
     abs_start = start + match.start()
-    return Outcome([Change(finding.path, Edit(abs_start, abs_start + len(url), new_url))],
-                   summary=f"{url} -> @{commit[:12]}")
+    return _noted(Outcome([Change(finding.path, Edit(abs_start, abs_start + len(url),
+                                                     repo_url + "@" + commit))],
+                          summary=f"{url} -> @{commit[:12]} ({pin.origin})"), pin)
+
+
+_GITHUB = re.compile(r"^git\+https?://github\.com/(?P<org>[^/]+)/(?P<project>[^/@#]+?)(?:\.git)?/?$")
+
+
+def _pypi_instead(finding: Finding, job: Job, start: int, end: int, original: str,
+                  repo_url: str) -> Outcome | None:
+    """`git+https://github.com/<org>/<project>` whose project was on PyPI at the date: the
+    release of that date replaces the clone (no build-time GitHub download, hashes on PyPI)."""
+    github = _GITHUB.match(repo_url)
+    quote, inner, _ = split_quotes(original)
+    if github is None or "subdirectory=" in inner:  # a sub-package is another project
+        return None
+    text = job.source(finding.path).text
+    before = text[text.rfind("\n", 0, start) + 1:start].rstrip()
+    if before.endswith("@"):  # `name @ git+...` with only the URL in the span: leave it
+        return None
+    egg = re.search(r"#egg=([A-Za-z0-9_.-]+)", inner)
+    named = re.match(r"^([A-Za-z0-9_.-]+)(\[[^\]]*\])?\s*@\s*git\+", inner)
+    name = (named.group(1) if named else egg.group(1) if egg else github.group("project"))
+    extras = named.group(2) or "" if named else ""
+    pin = job.lookups.pypi_release(name, github.group("project"))
+    if pin.value is None:
+        return None
+    new = f"{quote}{name}{extras}=={pin.value}{quote}"
+    return _noted(Outcome([Change(finding.path, Edit(start, end, new))],
+                          summary=f"{original} -> {new} ({pin.origin})"), pin)
 
 
 def _pin_clone(finding: Finding, job: Job, cmd) -> Outcome:
@@ -229,10 +274,15 @@ def _pin_clone(finding: Finding, job: Job, cmd) -> Outcome:
     positional = []
     skip_next = False
     shallow = False
-    for w in args:
+    branch: str | None = None
+    for i, w in enumerate(args):
         if skip_next:
             skip_next = False
             continue
+        if w.text in ("-b", "--branch") and i + 1 < len(args):
+            branch = args[i + 1].text  # the ref whose date matters
+        elif w.text.startswith("--branch="):
+            branch = w.text.split("=", 1)[1]
         if w.text in ("--depth", "-b", "--branch", "--origin", "-o", "--shallow-since",
                       "--reference", "--separate-git-dir", "-c", "--config", "-j", "--jobs"):
             skip_next = True
@@ -247,10 +297,16 @@ def _pin_clone(finding: Finding, job: Job, cmd) -> Outcome:
     url = positional[0].text
     if "$" in url:
         return Outcome.skip("the repository URL uses a variable")
-    commit = job.snapshot.git_commit(url)
-    if commit is None:
-        return Outcome.skip(f"no commit for {url} in snapshot {job.snapshot.name}")
     later = _later_checkout(job, cmd)
+    pin = job.lookups.git_commit(url, later.text if later is not None else branch)
+    if pin.value is None:
+        return Outcome.skip(pin.reason or f"no commit for {url}")
+    return _noted(_clone_edit(finding, job, cmd, url, positional, pin.value, later, shallow),
+                  pin)
+
+
+def _clone_edit(finding: Finding, job: Job, cmd, url: str, positional: list, commit: str,
+                later, shallow: bool) -> Outcome:
     if later is not None:  # `git checkout v1.2` after the clone: it decides, so pin it there
         if shallow:
             return Outcome.skip("shallow clone followed by a checkout: fetch the commit "
@@ -315,9 +371,18 @@ def _cli_revision(finding: Finding, job: Job, words, argv: list[str]) -> Outcome
     if not repos:
         return Outcome.skip("download without a repository id")
     repo = repos[0].text
-    revision = job.snapshot.downloads.get(repo)
-    if revision is None:
-        return Outcome.skip(f"no revision for {repo} in snapshot {job.snapshot.name}")
+    repo_type = argv[argv.index("--repo-type") + 1] if "--repo-type" in argv[:-1] else "model"
+    given = argv[argv.index("--revision") + 1] if "--revision" in argv[:-1] else "main"
+    if is_commit(given):
+        return Outcome.skip("already pinned to a commit")
+    pin = job.lookups.hub_revision(repo, repo_type, given)
+    if pin.value is None:
+        return Outcome.skip(pin.reason or f"no revision for {repo}")
+    return _noted(_cli_revision_edit(finding, words, repos, repo, pin.value, pin.origin), pin)
+
+
+def _cli_revision_edit(finding: Finding, words, repos, repo: str, revision: str,
+                       origin: str) -> Outcome:
     for i, word in enumerate(words):
         if word.text == "--revision" and i + 1 < len(words):  # a branch or tag: replace it
             value = words[i + 1]
@@ -330,7 +395,7 @@ def _cli_revision(finding: Finding, job: Job, words, argv: list[str]) -> Outcome
             return Outcome.skip("--revision=VALUE form: set the commit by hand")
     end = repos[0].end_offset
     return Outcome([Change(finding.path, Edit(end, end, f" --revision {revision}"))],
-                   summary=f"{repo} -> --revision {revision[:12]}")
+                   summary=f"{repo} -> --revision {revision[:12]} ({origin})")
 
 
 def _call_revision(finding: Finding, job: Job, text: str) -> Outcome:
@@ -342,22 +407,30 @@ def _call_revision(finding: Finding, job: Job, text: str) -> Outcome:
         if close is None:
             break
         repo = match.group("repo")
-        revision = job.snapshot.downloads.get(repo)
-        if revision is None:
-            return Outcome.skip(f"no revision for {repo} in snapshot {job.snapshot.name}")
-        given = re.search(r"\brevision\s*=\s*(['\"])([^'\"]*)\1", text[match.start():close])
-        if given is not None:  # revision="main": a moving branch, replace the value
-            if is_commit(given.group(2)):
-                return Outcome.skip("already pinned to a commit")
-            at = match.start() + given.start(2)
-            return Outcome([Change(finding.path, Edit(at, at + len(given.group(2)),
-                                                      revision))],
-                           summary=f"revision={given.group(2)} -> {revision[:12]}")
-        quote = "'" if '"' in _enclosing_quote(text, finding.offset, job) else '"'
-        return Outcome([Change(finding.path, Edit(close, close,
-                                                  f", revision={quote}{revision}{quote}"))],
-                       summary=f"{repo} -> revision={revision[:12]}")
+        call = text[match.start():close]
+        kind = re.search(r"\brepo_type\s*=\s*['\"](\w+)['\"]", call)
+        given = re.search(r"\brevision\s*=\s*(['\"])([^'\"]*)\1", call)
+        if given is not None and is_commit(given.group(2)):
+            return Outcome.skip("already pinned to a commit")
+        pin = job.lookups.hub_revision(repo, kind.group(1) if kind else "model",
+                                       given.group(2) if given else "main")
+        if pin.value is None:
+            return Outcome.skip(pin.reason or f"no revision for {repo}")
+        return _noted(_call_revision_edit(finding, job, text, match, close, given, pin.value,
+                                          pin.origin), pin)
     return Outcome.skip("no download call with a literal repository id found")
+
+
+def _call_revision_edit(finding: Finding, job: Job, text: str, match: re.Match, close: int,
+                        given: re.Match | None, revision: str, origin: str) -> Outcome:
+    if given is not None:  # revision="main": a moving branch, replace the value
+        at = match.start() + given.start(2)
+        return Outcome([Change(finding.path, Edit(at, at + len(given.group(2)), revision))],
+                       summary=f"revision={given.group(2)} -> {revision[:12]} ({origin})")
+    quote = "'" if '"' in _enclosing_quote(text, finding.offset, job) else '"'
+    return Outcome([Change(finding.path, Edit(close, close,
+                                              f", revision={quote}{revision}{quote}"))],
+                   summary=f"{match.group('repo')} -> revision={revision[:12]} ({origin})")
 
 
 def _enclosing_quote(text: str, offset: int, job: Job) -> str:
