@@ -7,10 +7,9 @@ from collections.abc import Iterator
 from carpenter.model.apt import INSTALL_VERBS, apt_commands
 from carpenter.scan.context import ScanContext
 from carpenter.scan.finding import Finding
-from carpenter.scan.registry import Rule, register
+from carpenter.scan.registry import Rule
 
 
-@register
 class AptUnpinnedPackage(Rule):
     """Flag `apt-get`/`apt`/`aptitude install` packages without an exact `=version`.
 

@@ -7,10 +7,9 @@ from collections.abc import Iterator
 from carpenter.model.apt import UPGRADE_VERBS, apt_commands
 from carpenter.scan.context import ScanContext
 from carpenter.scan.finding import Finding
-from carpenter.scan.registry import Rule, register
+from carpenter.scan.registry import Rule
 
 
-@register
 class AptUpgrade(Rule):
     """Flag `apt-get upgrade`, `dist-upgrade` and `full-upgrade` inside a build.
 

@@ -8,12 +8,11 @@ from collections.abc import Iterator
 from carpenter.model.shell import all_commands
 from carpenter.scan.context import ScanContext
 from carpenter.scan.finding import Finding
-from carpenter.scan.registry import Rule, register
+from carpenter.scan.registry import Rule
 
 _PPA = re.compile(r"^ppa:[\w.+-]+/[\w.+-]+$")
 
 
-@register
 class AptPpa(Rule):
     """Note `add-apt-repository ppa:...` (PPAs keep only the latest build of a package).
 

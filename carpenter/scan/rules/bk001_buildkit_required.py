@@ -6,10 +6,9 @@ from collections.abc import Iterator
 
 from carpenter.scan.context import ScanContext
 from carpenter.scan.finding import Finding
-from carpenter.scan.registry import Rule, register
+from carpenter.scan.registry import Rule
 
 
-@register
 class BuildkitRequired(Rule):
     """Note each feature that needs BuildKit (heredocs, `RUN --mount`, `COPY --link`...).
 

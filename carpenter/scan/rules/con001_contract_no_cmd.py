@@ -14,10 +14,9 @@ from carpenter.scan.contract import (
     start_instruction,
 )
 from carpenter.scan.finding import Finding
-from carpenter.scan.registry import Rule, register
+from carpenter.scan.registry import Rule
 
 
-@register
 class ContractNoServer(Rule):
     """Report images whose CMD does not start the inference server (competition profile).
 

@@ -14,10 +14,9 @@ from carpenter.scan.contract import (
     start_instruction,
 )
 from carpenter.scan.finding import Finding
-from carpenter.scan.registry import Rule, register
+from carpenter.scan.registry import Rule
 
 
-@register
 class ContractPort(Rule):
     """Report servers that do not listen on the contract's port on all interfaces.
 

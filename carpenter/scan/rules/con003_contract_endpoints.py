@@ -15,10 +15,9 @@ from carpenter.scan.contract import (
     start_instruction,
 )
 from carpenter.scan.finding import Finding
-from carpenter.scan.registry import Rule, register
+from carpenter.scan.registry import Rule
 
 
-@register
 class ContractEndpoints(Rule):
     """Report required endpoints missing from the server code (or with the wrong method).
 

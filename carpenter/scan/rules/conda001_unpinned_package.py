@@ -7,10 +7,9 @@ from collections.abc import Iterator
 from carpenter.model.conda import conda_commands
 from carpenter.scan.context import ScanContext
 from carpenter.scan.finding import Finding
-from carpenter.scan.registry import Rule, register
+from carpenter.scan.registry import Rule
 
 
-@register
 class CondaUnpinnedPackage(Rule):
     """Flag `conda`/`mamba`/`micromamba install|create` packages without a version.
 

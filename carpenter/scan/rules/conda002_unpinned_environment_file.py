@@ -16,10 +16,9 @@ from carpenter.model.source import SourceFile
 from carpenter.scan.context import ScanContext
 from carpenter.scan.facts import locate
 from carpenter.scan.finding import Finding
-from carpenter.scan.registry import Rule, register
+from carpenter.scan.registry import Rule
 
 
-@register
 class CondaUnpinnedEnvironmentFile(Rule):
     """Read the `environment.yml` a build uses and flag each unpinned dependency in it.
 

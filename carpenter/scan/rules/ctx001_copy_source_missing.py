@@ -7,10 +7,9 @@ from collections.abc import Iterator
 from carpenter.model.context import classify_missing
 from carpenter.scan.context import ScanContext
 from carpenter.scan.finding import Finding
-from carpenter.scan.registry import Rule, register
+from carpenter.scan.registry import Rule
 
 
-@register
 class CopySourceMissing(Rule):
     """Report COPY/ADD sources that match nothing in the build context.
 

@@ -7,10 +7,9 @@ from collections.abc import Iterator
 
 from carpenter.scan.context import ScanContext
 from carpenter.scan.finding import Finding
-from carpenter.scan.registry import Rule, register
+from carpenter.scan.registry import Rule
 
 
-@register
 class CopySourceDockerignored(Rule):
     """Report COPY/ADD sources that exist on disk but are excluded by `.dockerignore`.
 

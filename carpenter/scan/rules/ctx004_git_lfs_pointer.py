@@ -6,12 +6,11 @@ from collections.abc import Iterator
 
 from carpenter.scan.context import ScanContext
 from carpenter.scan.finding import Finding
-from carpenter.scan.registry import Rule, register
+from carpenter.scan.registry import Rule
 
 MAX_LISTED = 3
 
 
-@register
 class GitLfsPointer(Rule):
     """Report COPY/ADD of Git LFS pointer files instead of their content.
 

@@ -6,10 +6,9 @@ from collections.abc import Iterator
 
 from carpenter.scan.context import ScanContext
 from carpenter.scan.finding import Finding
-from carpenter.scan.registry import Rule, register
+from carpenter.scan.registry import Rule
 
 
-@register
 class UninitialisedSubmodule(Rule):
     """Report copies of git submodules that are empty here or in a fresh clone.
 

@@ -6,12 +6,11 @@ from collections.abc import Iterator
 
 from carpenter.scan.context import ScanContext
 from carpenter.scan.finding import Finding
-from carpenter.scan.registry import Rule, register
+from carpenter.scan.registry import Rule
 
 MAX_LISTED = 3
 
 
-@register
 class SymlinkOutsideContext(Rule):
     """Report symbolic links in copied paths whose target lies outside the build context.
 

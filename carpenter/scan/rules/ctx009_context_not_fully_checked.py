@@ -7,10 +7,9 @@ from collections.abc import Iterator
 from carpenter.model.context import MAX_ENTRIES
 from carpenter.scan.context import ScanContext
 from carpenter.scan.finding import Finding
-from carpenter.scan.registry import Rule, register
+from carpenter.scan.registry import Rule
 
 
-@register
 class ContextNotFullyChecked(Rule):
     """Say when the build context could not be listed completely.
 

@@ -25,10 +25,9 @@ from carpenter.scan.cuda import (
 )
 from carpenter.scan.facts import pip_uses
 from carpenter.scan.finding import Finding
-from carpenter.scan.registry import Rule, register
+from carpenter.scan.registry import Rule
 
 
-@register
 class CudaExtensionSourceBuild(Rule):
     """Report installs that compile CUDA extensions (flash-attn, xformers, apex, deepspeed ops...).
 

@@ -18,10 +18,9 @@ from carpenter.scan.cuda import (
     package_for_url,
 )
 from carpenter.scan.finding import Finding
-from carpenter.scan.registry import Rule, register
+from carpenter.scan.registry import Rule
 
 
-@register
 class CudaCompileStep(Rule):
     """Report `nvcc` calls and source builds that CUDA build variables point at.
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from carpenter.model.dockerfile import KNOWN_INSTRUCTIONS
 from carpenter.scan.context import ScanContext
 from carpenter.scan.finding import Finding
-from carpenter.scan.registry import Rule, register
+from carpenter.scan.registry import Rule
 
 # Words that start a shell command: a line beginning with one lost its RUN (or its `\`).
 _SHELL_WORDS_TEXT = (
@@ -18,7 +18,6 @@ _SHELL_WORDS_TEXT = (
 SHELL_WORDS = frozenset(_SHELL_WORDS_TEXT.split())
 
 
-@register
 class UnknownInstruction(Rule):
     """Flag lines whose first word is not a Dockerfile instruction.
 

@@ -11,12 +11,11 @@ from carpenter.model.shell import PYTHONS, Script, SimpleCommand, scripts_of
 from carpenter.scan.context import ScanContext
 from carpenter.scan.downloads import SHA40, hub_calls
 from carpenter.scan.finding import Finding
-from carpenter.scan.registry import Rule, register
+from carpenter.scan.registry import Rule
 
 HF_CLIS = frozenset({"huggingface-cli", "hf"})
 
 
-@register
 class BuildTimeModelDownload(Rule):
     """Report weights and datasets fetched from a hub at build time without a fixed revision.
 

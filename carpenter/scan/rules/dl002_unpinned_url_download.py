@@ -9,13 +9,12 @@ from carpenter.model.shell import scripts_of
 from carpenter.scan.context import ScanContext
 from carpenter.scan.downloads import CHECKSUM_TOOLS, url_concern
 from carpenter.scan.finding import Finding
-from carpenter.scan.registry import Rule, register
+from carpenter.scan.registry import Rule
 
 FETCHERS = frozenset({"wget", "curl", "aria2c", "axel", "gdown"})
 _URL = re.compile(r"^[a-z][a-z0-9+.\-]*://", re.IGNORECASE)
 
 
-@register
 class UnpinnedUrlDownload(Rule):
     """Report `wget`/`curl` downloads of moving URLs that nothing verifies.
 

@@ -8,13 +8,12 @@ from collections.abc import Iterator
 from carpenter.model.context import source_words
 from carpenter.scan.context import ScanContext
 from carpenter.scan.finding import Finding
-from carpenter.scan.registry import Rule, register
+from carpenter.scan.registry import Rule
 
 _URL = re.compile(r"^(?:https?|ftp)://", re.IGNORECASE)
 _GIT = re.compile(r"^(?:git@|git://|https?://\S+\.git(?:[#?]|$))", re.IGNORECASE)
 
 
-@register
 class AddUrlWithoutChecksum(Rule):
     """Report remote ADD sources that nothing pins.
 

@@ -14,10 +14,9 @@ from carpenter.model.git import (
 )
 from carpenter.scan.context import ScanContext
 from carpenter.scan.finding import Finding
-from carpenter.scan.registry import Rule, register
+from carpenter.scan.registry import Rule
 
 
-@register
 class GitCloneUnpinned(Rule):
     """Flag `git clone` that is not followed by a checkout of a 40-hex commit.
 

@@ -10,10 +10,9 @@ from carpenter.model.source import SourceFile
 from carpenter.scan.context import ScanContext
 from carpenter.scan.facts import pip_uses
 from carpenter.scan.finding import Finding
-from carpenter.scan.registry import Rule, register
+from carpenter.scan.registry import Rule
 
 
-@register
 class PipVcsUnpinned(Rule):
     """Flag pip VCS requirements (`git+https://...`) that do not name a 40-hex commit.
 

@@ -7,10 +7,9 @@ from collections.abc import Iterator
 from carpenter.model.images import image_refs
 from carpenter.scan.context import ScanContext
 from carpenter.scan.finding import Finding
-from carpenter.scan.registry import Rule, register
+from carpenter.scan.registry import Rule
 
 
-@register
 class UnresolvedBaseImage(Rule):
     """Note image references whose build argument has no default and was not given.
 

@@ -9,12 +9,11 @@ from carpenter.model.pip import PipRequirement, requirement_value_word
 from carpenter.scan.context import ScanContext
 from carpenter.scan.facts import PipUse, pip_uses
 from carpenter.scan.finding import Finding
-from carpenter.scan.registry import Rule, register
+from carpenter.scan.registry import Rule
 
 _HEAD = re.compile(r"\s*[A-Za-z0-9][A-Za-z0-9._-]*\s*(?:\[[^\]]*\])?\s*")
 
 
-@register
 class PipUnpinnedRequirement(Rule):
     """Flag packages installed by `pip`/`uv pip` on a RUN line without an exact `==` pin.
 

@@ -8,10 +8,9 @@ from carpenter.model.requirements import ReqLine, RequirementsFile
 from carpenter.scan.context import ScanContext
 from carpenter.scan.facts import pip_uses
 from carpenter.scan.finding import Finding
-from carpenter.scan.registry import Rule, register
+from carpenter.scan.registry import Rule
 
 
-@register
 class PipUnpinnedRequirementsFile(Rule):
     """Follow `-r` files into the build context and flag each unpinned line where it is written.
 

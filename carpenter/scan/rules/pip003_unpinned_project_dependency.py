@@ -12,12 +12,11 @@ from carpenter.model.project import project_dependencies
 from carpenter.scan.context import ScanContext
 from carpenter.scan.facts import PipUse, locate, pip_uses
 from carpenter.scan.finding import Finding
-from carpenter.scan.registry import Rule, register
+from carpenter.scan.registry import Rule
 
 _EXTRAS = re.compile(r"\[([^\]]*)\]$")
 
 
-@register
 class PipUnpinnedProjectDependency(Rule):
     """Read `pyproject.toml`/`setup.cfg`/`setup.py` of a project installed from the context.
 

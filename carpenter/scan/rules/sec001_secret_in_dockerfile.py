@@ -9,7 +9,7 @@ from carpenter.model.dockerfile import Instruction
 from carpenter.model.shell import scripts_of
 from carpenter.scan.context import ScanContext
 from carpenter.scan.finding import Finding
-from carpenter.scan.registry import Rule, register
+from carpenter.scan.registry import Rule
 from carpenter.scan.secrets import (
     SECRET_OPTIONS,
     Hit,
@@ -20,7 +20,6 @@ from carpenter.scan.secrets import (
 )
 
 
-@register
 class SecretInDockerfile(Rule):
     """Report tokens, keys and passwords written into the Dockerfile.
 

@@ -6,11 +6,10 @@ from collections.abc import Iterator
 
 from carpenter.scan.context import ScanContext
 from carpenter.scan.finding import Finding
-from carpenter.scan.registry import Rule, register
+from carpenter.scan.registry import Rule
 from carpenter.scan.secrets import context_secrets, fingerprint_of, masked
 
 
-@register
 class SecretInContextFile(Rule):
     """Report tokens and keys in the files the build sends to Docker.
 

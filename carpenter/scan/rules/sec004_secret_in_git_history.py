@@ -9,11 +9,10 @@ from collections.abc import Iterator
 from carpenter.model.history import scan_history
 from carpenter.scan.context import ScanContext
 from carpenter.scan.finding import Finding
-from carpenter.scan.registry import Rule, register
+from carpenter.scan.registry import Rule
 from carpenter.scan.secrets import fingerprint_of, masked
 
 
-@register
 class SecretInGitHistory(Rule):
     """Report secrets that any commit of the repository added, with that commit.
 

@@ -7,11 +7,10 @@ from collections.abc import Iterator
 from carpenter.model.variables import split_assignments
 from carpenter.scan.context import ScanContext
 from carpenter.scan.finding import Finding
-from carpenter.scan.registry import Rule, register
+from carpenter.scan.registry import Rule
 from carpenter.scan.secrets import find_assignment_secrets, is_placeholder, is_secret_name
 
 
-@register
 class SecretBuildVariable(Rule):
     """Recommend build secrets for secret-named ENV/ARG that hold placeholders or variables.
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from carpenter.model.shell import scripts_of
 from carpenter.scan.context import ScanContext
 from carpenter.scan.finding import Finding
-from carpenter.scan.registry import Rule, register
+from carpenter.scan.registry import Rule
 
 LOGINS = {
     ("huggingface-cli", "login"): "HF_TOKEN",
@@ -16,7 +16,6 @@ LOGINS = {
 }
 
 
-@register
 class LoginPersistsToken(Rule):
     """Report CLI logins in RUN: they write the token into the image layer.
 

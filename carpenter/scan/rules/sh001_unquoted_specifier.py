@@ -7,10 +7,9 @@ from collections.abc import Iterator
 from carpenter.model.shell import all_commands
 from carpenter.scan.context import ScanContext
 from carpenter.scan.finding import Finding
-from carpenter.scan.registry import Rule, register
+from carpenter.scan.registry import Rule
 
 
-@register
 class UnquotedSpecifierRedirect(Rule):
     """Flag `pip install torch>=2.0.1` without quotes: the shell reads `>` as a redirect.
 

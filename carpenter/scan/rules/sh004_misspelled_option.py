@@ -8,10 +8,9 @@ from carpenter.model.apt import apt_commands
 from carpenter.model.pip import pip_installs
 from carpenter.scan.context import ScanContext
 from carpenter.scan.finding import Finding
-from carpenter.scan.registry import Rule, register
+from carpenter.scan.registry import Rule
 
 
-@register
 class MisspelledOption(Rule):
     """Flag pip/uv and apt options that are close to, but not, a real option.
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from carpenter.scan.context import ScanContext
 from carpenter.scan.finding import Finding
-from carpenter.scan.registry import Rule, register
+from carpenter.scan.registry import Rule
 
 
 def json_problem(text: str) -> str:
@@ -20,7 +20,6 @@ def json_problem(text: str) -> str:
     return "it is not a JSON array of strings"
 
 
-@register
 class ExecFormNotJson(Rule):
     """Flag `CMD [...]`/`ENTRYPOINT [...]`/`RUN [...]` that Docker does not read as JSON.
 
