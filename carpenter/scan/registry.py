@@ -22,7 +22,8 @@ if TYPE_CHECKING:
     from carpenter.model.source import SourceFile
     from carpenter.scan.context import ScanContext
 
-HELP_BASE = "https://github.com/carpenter-ml/carpenter/blob/main/docs/rules.md#"
+# Each rule's page, generated from its docstring by `python -m carpenter.scan.docs`.
+HELP_BASE = "https://github.com/carpenter-ml/carpenter/blob/main/docs/rules/"
 
 @dataclass(frozen=True)
 class RuleDoc:
@@ -96,6 +97,14 @@ class Rule:
     def doc(cls) -> RuleDoc:
         return parse_doc(inspect.getdoc(cls) or "")
 
+    @classmethod
+    def summary(cls) -> str:
+        """The docstring's first paragraph: the rule's one-line title."""
+        first = (inspect.getdoc(cls) or "").split("\n\n", 1)[0].strip()
+        if not first or first.startswith("##"):
+            return cls.name.replace("-", " ")
+        return " ".join(first.split())
+
 
 _SECTION = re.compile(r"^##\s+(.+?)\s*$", re.MULTILINE)
 
@@ -158,4 +167,4 @@ def find_rule(key: str) -> type[Rule] | None:
 
 
 def help_uri(rule: type[Rule]) -> str:
-    return HELP_BASE + rule.id.lower()
+    return f"{HELP_BASE}{rule.id}.md"

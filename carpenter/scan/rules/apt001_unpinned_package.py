@@ -31,6 +31,12 @@ class AptUnpinnedPackage(Rule):
     ## Fix
     Install from a dated snapshot mirror (Debian/Ubuntu snapshot archives) and pin the
     versions that matter: `apt-get install -y git=1:2.34.1-1ubuntu1.10`.
+
+    ```dockerfile
+    RUN apt-get update && apt-get install -y --no-install-recommends \\
+            git=1:2.34.1-1ubuntu1.10 libgl1=1.4.0-1 \\
+        && rm -rf /var/lib/apt/lists/*
+    ```
     """
 
     id = "APT001"

@@ -29,6 +29,11 @@ class AptUpgrade(Rule):
     ## Fix
     Drop the upgrade and pin a newer base image (by digest) instead; install only the packages
     you need, pinned.
+
+    ```dockerfile
+    FROM nvidia/cuda:12.1.0-runtime-ubuntu22.04@sha256:<digest>
+    RUN apt-get update && apt-get install -y --no-install-recommends git=1:2.34.1-1ubuntu1.10
+    ```
     """
 
     id = "APT002"

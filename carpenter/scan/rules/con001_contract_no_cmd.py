@@ -41,6 +41,12 @@ class ContractNoServer(Rule):
     ## Fix
     End the Dockerfile with the server: `CMD ["uvicorn", "main:app", "--host", "0.0.0.0",
     "--port", "80"]`.
+
+    ```dockerfile
+    FROM pytorch/pytorch:2.1.0-cuda12.1-cudnn8-runtime@sha256:<digest>
+    COPY . /app
+    CMD ["uvicorn", "main:app", "--host", "0.0.0.0", "--port", "80"]
+    ```
     """
 
     id = "CON001"

@@ -38,6 +38,10 @@ class ContractPort(Rule):
 
     ## Fix
     `CMD ["uvicorn", "main:app", "--host", "0.0.0.0", "--port", "80"]`.
+
+    ```dockerfile
+    CMD ["uvicorn", "main:app", "--host", "0.0.0.0", "--port", "80"]
+    ```
     """
 
     id = "CON002"

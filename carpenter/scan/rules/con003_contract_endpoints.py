@@ -42,6 +42,14 @@ class ContractEndpoints(Rule):
     ## Fix
     Serve `@app.post("/process")` and `@app.post("/tokenize")` (and `/decode`) with the
     request and response fields the contract documents.
+
+    ```python
+    @app.post("/process")
+    def process(req: ProcessRequest) -> ProcessResponse: ...
+
+    @app.post("/tokenize")
+    def tokenize(req: TokenizeRequest) -> TokenizeResponse: ...
+    ```
     """
 
     id = "CON003"

@@ -31,6 +31,11 @@ class CondaUnpinnedPackage(Rule):
     ## Fix
     Give every package a version (`pytorch=2.1.0 torchvision=0.16.0`), or install from a
     `conda-lock` lock file.
+
+    ```dockerfile
+    RUN conda install -y -c pytorch -c nvidia \\
+            pytorch=2.1.0 torchvision=0.16.0 pytorch-cuda=12.1
+    ```
     """
 
     id = "CONDA001"

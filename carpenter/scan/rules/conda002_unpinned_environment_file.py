@@ -46,6 +46,14 @@ class CondaUnpinnedEnvironmentFile(Rule):
     ## Fix
     Pin each dependency (`pytorch=2.1.0`, `transformers==4.35.1`) or lock the environment
     with `conda-lock`.
+
+    ```yaml
+    dependencies:
+      - python=3.10.13
+      - pytorch=2.1.0
+      - pip:
+        - transformers==4.35.1
+    ```
     """
 
     id = "CONDA002"

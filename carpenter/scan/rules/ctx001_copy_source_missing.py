@@ -32,6 +32,11 @@ class CopySourceMissing(Rule):
     Add the file to the repository (small files), download it at run time from a pinned
     revision (weights), or remove the COPY. Paths are relative to the build context, never to
     the Dockerfile or your machine.
+
+    ```dockerfile
+    # the adapter is committed under adapter/ in the repository
+    COPY adapter/ /app/adapter/
+    ```
     """
 
     id = "CTX001"

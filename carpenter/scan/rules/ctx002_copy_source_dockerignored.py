@@ -30,6 +30,12 @@ class CopySourceDockerignored(Rule):
 
     ## Fix
     Add an exception after the excluding line (`!adapter_model.bin`) or stop copying the file.
+
+    ```text
+    # .dockerignore
+    *.bin
+    !adapter_model.bin
+    ```
     """
 
     id = "CTX002"

@@ -40,6 +40,11 @@ class CopySourceNotCommitted(Rule):
     ## Fix
     Commit the file (use Git LFS for large weights), or fetch it during the build from a
     pinned revision, or publish it and download it at start-up.
+
+    ```dockerfile
+    # after `git lfs track "*.safetensors" && git add outputs/lora-adapter`:
+    COPY outputs/lora-adapter /app/adapter
+    ```
     """
 
     id = "CTX003"

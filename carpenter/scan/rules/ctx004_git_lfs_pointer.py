@@ -31,6 +31,11 @@ class GitLfsPointer(Rule):
     ## Fix
     Run `git lfs pull` before building, or download the weights from a pinned Hub revision
     (`revision=<commit sha>`), or commit them as regular files if small.
+
+    ```dockerfile
+    # run `git lfs pull` before `docker build`, or fetch a pinned revision:
+    RUN huggingface-cli download org/llama-lora --revision <40-hex commit> --local-dir /app/adapter
+    ```
     """
 
     id = "CTX004"

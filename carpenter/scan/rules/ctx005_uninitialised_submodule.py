@@ -29,6 +29,11 @@ class UninitialisedSubmodule(Rule):
     ## Fix
     Clone with `--recurse-submodules` (say so in the README), or vendor the code, or `git clone`
     it in the Dockerfile at a pinned commit.
+
+    ```dockerfile
+    RUN git clone https://github.com/Lightning-AI/lit-gpt /app/lit-gpt \\
+        && git -C /app/lit-gpt checkout <40-hex commit>
+    ```
     """
 
     id = "CTX005"

@@ -58,6 +58,11 @@ class AbsoluteHostPath(Rule):
     ## Fix
     Put the files in the build context and use a relative source, or download them from a
     pinned revision, and point the variables at the in-image location.
+
+    ```dockerfile
+    COPY adapter/ /app/adapter
+    ENV MODEL_PATH=/app/adapter
+    ```
     """
 
     id = "CTX006"

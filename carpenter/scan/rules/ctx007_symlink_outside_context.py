@@ -32,6 +32,10 @@ class SymlinkOutsideContext(Rule):
     ## Fix
     Replace the link by the real files (or download them at build time from a pinned
     revision), or make it a relative link to a file inside the context.
+
+    ```text
+    models/base -> ../weights/llama-2-7b    (relative, inside the context)
+    ```
     """
 
     id = "CTX007"

@@ -33,6 +33,10 @@ class CopySourceOtherContext(Rule):
     ## Fix
     Build from the folder the message names (`docker build -f docker/Dockerfile .`), or rewrite
     the paths relative to the context the organizers use.
+
+    ```sh
+    docker build -f docker/Dockerfile .
+    ```
     """
 
     id = "CTX008"

@@ -25,8 +25,21 @@ class ContextNotFullyChecked(Rule):
     ## Example
     A repository with `outputs/` holding 300,000 checkpoint shards and no `.dockerignore`.
 
+    ```text
+    repository/
+      Dockerfile          (no .dockerignore)
+      outputs/            300,000 checkpoint shards
+    ```
+
     ## Fix
     Add the large folders to `.dockerignore`, or build from a smaller folder.
+
+    ```text
+    # .dockerignore
+    outputs/
+    wandb/
+    **/checkpoint-*
+    ```
     """
 
     id = "CTX009"

@@ -29,6 +29,11 @@ class DockerignoreInvalid(Rule):
 
     ## Fix
     Delete the line or complete the exception (`!keep.bin`).
+
+    ```text
+    *.bin
+    !keep.bin
+    ```
     """
 
     id = "CTX010"

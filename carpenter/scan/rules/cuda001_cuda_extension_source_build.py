@@ -56,6 +56,11 @@ class CudaExtensionSourceBuild(Rule):
     Install a prebuilt wheel matching the image (the message names one), pinned by version or
     URL; when a compile is unavoidable, set `MAX_JOBS` and `TORCH_CUDA_ARCH_LIST` to the target
     GPU and build it once into a wheelhouse.
+
+    ```dockerfile
+    RUN pip install \\
+        https://github.com/Dao-AILab/flash-attention/releases/download/v2.3.3/flash_attn-2.3.3+cu122torch2.1cxx11abiFALSE-cp310-cp310-linux_x86_64.whl
+    ```
     """
 
     id = "CUDA001"

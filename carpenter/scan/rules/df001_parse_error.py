@@ -29,6 +29,12 @@ class ParseError(Rule):
 
     ## Fix
     Close the heredoc with its terminator on a line of its own (`EOF`), or fix the reported line.
+
+    ```dockerfile
+    RUN <<EOF
+    pip install torch==2.1.0
+    EOF
+    ```
     """
 
     id = "DF001"

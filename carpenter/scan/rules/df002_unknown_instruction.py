@@ -38,6 +38,11 @@ class UnknownInstruction(Rule):
 
     ## Fix
     Put `RUN` in front of the command, or end the previous line with `\\` to continue it.
+
+    ```dockerfile
+    RUN apt-get update && \\
+        apt-get install -y git=1:2.34.1-1ubuntu1.10
+    ```
     """
 
     id = "DF002"

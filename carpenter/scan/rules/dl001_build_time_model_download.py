@@ -40,6 +40,11 @@ class BuildTimeModelDownload(Rule):
     ## Fix
     Pin the revision to a commit (`--revision 8cca527612d856d7d32bd94f8103728d614eb852`,
     `revision="<sha>"`), or ship the weights with the submission.
+
+    ```dockerfile
+    RUN huggingface-cli download meta-llama/Llama-2-7b-hf \\
+            --revision 8cca527612d856d7d32bd94f8103728d614eb852 --local-dir /models/llama
+    ```
     """
 
     id = "DL001"

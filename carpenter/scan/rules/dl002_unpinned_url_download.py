@@ -36,6 +36,11 @@ class UnpinnedUrlDownload(Rule):
     ## Fix
     Put the commit in the URL (`/resolve/<sha>/`), or check the file:
     `echo "<sha256>  adapter_model.bin" | sha256sum -c`.
+
+    ```dockerfile
+    RUN wget https://huggingface.co/org/model/resolve/<40-hex commit>/adapter_model.bin \\
+        && echo "<sha256>  adapter_model.bin" | sha256sum -c -
+    ```
     """
 
     id = "DL002"

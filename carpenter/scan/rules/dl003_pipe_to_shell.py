@@ -38,6 +38,12 @@ class PipeToShell(Rule):
     ## Fix
     Download a versioned installer, verify its sha256, then run it; or install the tool from a
     pinned package.
+
+    ```dockerfile
+    RUN curl -fsSLo install.sh https://get.example.sh/v1.4.2/install.sh \\
+        && echo "<sha256>  install.sh" | sha256sum -c - \\
+        && bash install.sh
+    ```
     """
 
     id = "DL003"

@@ -33,6 +33,11 @@ class AddUrlWithoutChecksum(Rule):
     ## Fix
     Add `--checksum=sha256:<digest>` (BuildKit, Dockerfile 1.6+), or download with `curl` and
     verify with `sha256sum -c`.
+
+    ```dockerfile
+    # syntax=docker/dockerfile:1.7
+    ADD --checksum=sha256:<digest> https://example.org/tokenizer.json /app/
+    ```
     """
 
     id = "DL004"

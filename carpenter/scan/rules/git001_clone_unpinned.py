@@ -41,6 +41,12 @@ class GitCloneUnpinned(Rule):
     ## Fix
     Check out the tested commit: `git clone URL repo && git -C repo checkout <40-hex sha>`
     (`carpenter fix` can add it from a snapshot).
+
+    ```dockerfile
+    RUN git clone https://github.com/Dao-AILab/flash-attention && \\
+        git -C flash-attention checkout <40-hex commit> && \\
+        cd flash-attention && python setup.py install
+    ```
     """
 
     id = "GIT001"

@@ -34,6 +34,12 @@ class PipVcsUnpinned(Rule):
     ## Fix
     Append the tested commit: `git+https://github.com/huggingface/transformers@<sha>`, or
     use the released version with `==`.
+
+    ```dockerfile
+    RUN pip install "git+https://github.com/huggingface/transformers@<40-hex commit>"
+    # or the release:
+    RUN pip install transformers==4.35.1
+    ```
     """
 
     id = "GIT002"

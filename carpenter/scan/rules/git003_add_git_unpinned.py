@@ -53,6 +53,10 @@ class AddGitUnpinned(Rule):
 
     ## Fix
     `ADD https://github.com/tloen/alpaca-lora.git#<40-hex sha> /src/alpaca-lora`.
+
+    ```dockerfile
+    ADD https://github.com/tloen/alpaca-lora.git#<40-hex commit> /src/alpaca-lora
+    ```
     """
 
     id = "GIT003"

@@ -54,6 +54,10 @@ class FloatingBaseTag(Rule):
     ## Fix
     Use a release tag and pin its digest:
     `FROM pytorch/pytorch:2.1.0-cuda12.1-cudnn8-runtime@sha256:<digest>`.
+
+    ```dockerfile
+    FROM pytorch/pytorch:2.1.0-cuda12.1-cudnn8-runtime@sha256:<digest>
+    ```
     """
 
     id = "IMG001"

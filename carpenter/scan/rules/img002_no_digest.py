@@ -32,6 +32,10 @@ class BaseImageWithoutDigest(Rule):
     Keep the tag for readers and add the digest:
     `FROM nvidia/cuda:12.1.0-devel-ubuntu22.04@sha256:<digest>` (`carpenter fix` adds it
     from a snapshot; `docker inspect --format '{{index .RepoDigests 0}}' IMAGE` shows it).
+
+    ```dockerfile
+    FROM nvidia/cuda:12.1.0-devel-ubuntu22.04@sha256:<digest>
+    ```
     """
 
     id = "IMG002"

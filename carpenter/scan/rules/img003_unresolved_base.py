@@ -32,6 +32,11 @@ class UnresolvedBaseImage(Rule):
     Give the argument a pinned default
     (`ARG BASE_IMAGE=nvidia/cuda:12.1.0-runtime-ubuntu22.04@sha256:...`), or scan with
     `--build-arg BASE_IMAGE=...`.
+
+    ```dockerfile
+    ARG BASE_IMAGE=nvidia/cuda:12.1.0-runtime-ubuntu22.04@sha256:<digest>
+    FROM ${BASE_IMAGE}
+    ```
     """
 
     id = "IMG003"

@@ -41,6 +41,10 @@ class PipUnpinnedRequirement(Rule):
     Pin every package to the version that was tested, e.g. `transformers==4.35.1 peft==0.6.2`,
     or install from a hash-pinned lock file. `carpenter fix` picks the versions from a dated
     snapshot.
+
+    ```dockerfile
+    RUN pip install "transformers==4.35.1" peft==0.6.2 accelerate==0.24.1
+    ```
     """
 
     id = "PIP001"

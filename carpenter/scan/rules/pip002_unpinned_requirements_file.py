@@ -36,6 +36,12 @@ class PipUnpinnedRequirementsFile(Rule):
     ## Fix
     Pin each line (`transformers==4.35.1`), or generate a lock with
     `uv pip compile --generate-hashes`. `carpenter fix` rewrites the lines in place.
+
+    ```text
+    # requirements.txt
+    transformers==4.35.1
+    peft==0.6.2
+    ```
     """
 
     id = "PIP002"

@@ -39,6 +39,11 @@ class PipUnpinnedProjectDependency(Rule):
     ## Fix
     Pin the dependencies in the project file, or install a pinned lock file first
     (`pip install -r requirements.lock` then `pip install --no-deps .`).
+
+    ```dockerfile
+    COPY requirements.lock pyproject.toml ./
+    RUN pip install -r requirements.lock && pip install --no-deps .
+    ```
     """
 
     id = "PIP003"

@@ -55,6 +55,10 @@ class PipThirdPartyIndex(Rule):
     ## Fix
     Pin exact versions (ideally with hashes) so the index only serves known files; prefer
     PyPI releases, and keep private mirrors out of submissions.
+
+    ```dockerfile
+    RUN pip install torch==2.1.0+cu121 --index-url https://download.pytorch.org/whl/cu121
+    ```
     """
 
     id = "PIP004"

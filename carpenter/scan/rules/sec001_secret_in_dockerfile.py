@@ -47,6 +47,11 @@ class SecretInDockerfile(Rule):
     Revoke the token, then pass it as a build secret for the one command that needs it:
     `RUN --mount=type=secret,id=hf_token HF_TOKEN=$(cat /run/secrets/hf_token) python
     download.py` and `docker build --secret id=hf_token,env=HF_TOKEN .`
+
+    ```dockerfile
+    RUN --mount=type=secret,id=hf_token \\
+        HF_TOKEN=$(cat /run/secrets/hf_token) python download.py
+    ```
     """
 
     id = "SEC001"

@@ -35,6 +35,11 @@ class SecretInContextFile(Rule):
     ## Fix
     Revoke the token, read it from the environment (`os.environ["HF_TOKEN"]`) and pass it as a
     build or run-time secret; add `.env` and token files to `.dockerignore`.
+
+    ```python
+    # download.py
+    snapshot_download("meta-llama/Llama-2-7b-hf", token=os.environ["HF_TOKEN"])
+    ```
     """
 
     id = "SEC002"

@@ -34,6 +34,13 @@ class TokenFileInContext(Rule):
     ## Fix
     Add the files to `.dockerignore` (`**/.cache/huggingface`, `.env*`, `.netrc`...), revoke the
     token, and pass credentials with `--secret`.
+
+    ```text
+    # .dockerignore
+    **/.cache/huggingface
+    .env*
+    .netrc
+    ```
     """
 
     id = "SEC003"

@@ -31,9 +31,20 @@ class SecretInGitHistory(Rule):
     Commit `3f2a1bc` "add download script" wrote `HF_TOKEN = "hf_..."` into `download.py`; commit
     `9e8d7c6` removed it.
 
+    ```text
+    3f2a1bc add download script   download.py: HF_TOKEN = "hf_AbCd..."
+    9e8d7c6 remove token          download.py: HF_TOKEN = os.environ["HF_TOKEN"]
+    ```
+
     ## Fix
     Revoke the token first (that is the only real fix), then rewrite the history if the
     repository must stay clean (`git filter-repo --replace-text`), and force-push.
+
+    ```sh
+    # after revoking the token:
+    git filter-repo --replace-text <(echo 'hf_AbCd...==>REMOVED')
+    git push --force
+    ```
     """
 
     id = "SEC004"

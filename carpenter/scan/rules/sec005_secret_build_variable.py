@@ -35,6 +35,11 @@ class SecretBuildVariable(Rule):
     Drop the ENV/ARG and mount the secret where it is used: `RUN --mount=type=secret,id=hf_token
     HF_TOKEN=$(cat /run/secrets/hf_token) python download.py`, built with `docker build --secret
     id=hf_token,env=HF_TOKEN .`.
+
+    ```dockerfile
+    RUN --mount=type=secret,id=hf_token \\
+        HF_TOKEN=$(cat /run/secrets/hf_token) python download.py
+    ```
     """
 
     id = "SEC005"

@@ -36,6 +36,12 @@ class LoginPersistsToken(Rule):
     Do not log in: set `HF_TOKEN` / `WANDB_API_KEY` for the one command that downloads, from a
     secret mount: `RUN --mount=type=secret,id=hf_token HF_TOKEN=$(cat /run/secrets/hf_token)
     huggingface-cli download ...`.
+
+    ```dockerfile
+    RUN --mount=type=secret,id=hf_token \\
+        HF_TOKEN=$(cat /run/secrets/hf_token) \\
+        huggingface-cli download meta-llama/Llama-2-7b-hf --revision <40-hex commit>
+    ```
     """
 
     id = "SEC006"

@@ -30,6 +30,10 @@ class UnquotedSpecifierRedirect(Rule):
 
     ## Fix
     Quote the requirement (`"torch==2.1.0"`) and pin an exact version.
+
+    ```dockerfile
+    RUN pip install "torch==2.1.0" "transformers==4.35.1"
+    ```
     """
 
     id = "SH001"

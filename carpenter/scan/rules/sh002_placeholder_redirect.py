@@ -30,6 +30,11 @@ class PlaceholderRedirect(Rule):
     ## Fix
     Replace the placeholder with the real value, a build argument (`${MODEL_ID}`), or quote
     it if the angle brackets are meant literally.
+
+    ```dockerfile
+    ARG MODEL_ID=meta-llama/Llama-2-7b-hf
+    RUN huggingface-cli download "${MODEL_ID}" --local-dir /models
+    ```
     """
 
     id = "SH002"

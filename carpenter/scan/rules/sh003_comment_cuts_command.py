@@ -57,6 +57,12 @@ class CommentCutsCommand(Rule):
     ## Fix
     Move the comment onto its own line above the RUN (whole-line comments inside a
     continuation are removed by Docker), or drop it.
+
+    ```dockerfile
+    # torch pinned for CUDA 12.1
+    RUN pip install torch==2.1.0 \\
+        transformers==4.35.1
+    ```
     """
 
     id = "SH003"

@@ -31,6 +31,10 @@ class MisspelledOption(Rule):
 
     ## Fix
     Use the suggested spelling (`-y`, `--no-cache-dir`).
+
+    ```dockerfile
+    RUN apt-get install -y git && pip install --no-cache-dir -r requirements.txt
+    ```
     """
 
     id = "SH004"

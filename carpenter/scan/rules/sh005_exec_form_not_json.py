@@ -39,6 +39,10 @@ class ExecFormNotJson(Rule):
 
     ## Fix
     Use double quotes and valid JSON: `CMD ["uvicorn", "main:app", "--host", "0.0.0.0"]`.
+
+    ```dockerfile
+    CMD ["uvicorn", "main:app", "--host", "0.0.0.0"]
+    ```
     """
 
     id = "SH005"

@@ -30,6 +30,10 @@ class ShellParseError(Rule):
 
     ## Fix
     Balance the quotes/parentheses, or split the command into simpler steps.
+
+    ```dockerfile
+    RUN pip install "transformers==4.35.1" && python -c 'import torch'
+    ```
     """
 
     id = "SH006"
