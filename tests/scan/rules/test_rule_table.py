@@ -39,7 +39,7 @@ def test_all_rules_returns_the_table_classes() -> None:
 
 
 def test_a_wrong_entry_is_refused_with_its_id() -> None:
-    with pytest.raises(TypeError, match="PIP001.*APT001"):
+    with pytest.raises(TypeError, match=r"PIP001.*APT001"):
         load_rule("PIP001", "apt001_unpinned_package:AptUnpinnedPackage")
     with pytest.raises(TypeError, match="PIP009"):
         load_rule("PIP009", "pip001_unpinned_requirement:NoSuchClass")
