@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from carpenter.scan import rules as rules_package
 from carpenter.scan.finding import CATEGORIES, SEVERITIES, Finding
+from carpenter.scan.payloads import Payload
 from carpenter.scan.rules import RULE_TABLE
 
 if TYPE_CHECKING:
@@ -70,9 +71,13 @@ class Rule:
         severity: str | None = None,
         source: SourceFile | None = None,
         fixable: bool | None = None,
+        payload: Payload | None = None,
         **data: object,
     ) -> Finding:
-        """A finding over file offsets [start, end) of `source` (default: the Dockerfile)."""
+        """A finding over file offsets [start, end) of `source` (default: the Dockerfile).
+
+        `payload` carries the typed facts `fix` consumes; its `to_dict()` goes into `data`.
+        """
         src = source or ctx.source
         span = src.span(start, end)
         return Finding(
@@ -90,7 +95,8 @@ class Rule:
             fixable=self.fixable if fixable is None else fixable,
             offset=start,
             end_offset=end,
-            data=dict(data),
+            data={**payload.to_dict(), **data} if payload else dict(data),
+            payload=payload,
         )
 
     @classmethod

@@ -16,6 +16,7 @@ from carpenter.model.source import SourceFile
 from carpenter.scan.context import ScanContext
 from carpenter.scan.facts import locate
 from carpenter.scan.finding import Finding
+from carpenter.scan.payloads import PipPin
 from carpenter.scan.registry import Rule
 
 
@@ -112,7 +113,7 @@ class CondaUnpinnedEnvironmentFile(Rule):
             why = "is not pinned" if not req.specifier else f"{req.specifier} is a range"
             yield self.at(ctx, start, end, f"pip dependency {label} {why}",
                           fix_hint=f"pin it: {label}==<version>", source=source,
-                          package=req.name, requirement=text, manager="pip")
+                          payload=PipPin(package=req.name, requirement=text, manager="pip"))
 
     def _pip_file(
         self, ctx: ScanContext, inst: Instruction, option: str, folder: str, seen: set[str]
@@ -135,9 +136,10 @@ class CondaUnpinnedEnvironmentFile(Rule):
             yield self.at(ctx, req.word.offset, req.word.end_offset,
                           f"pip dependency {label} {why} (read by the pip: section of an "
                           "environment file)", fix_hint=f"pin it: {label}==<version>",
-                          source=source, package=req.name, requirement=req.text,
-                          manager="pip", spec_offset=line.spec_offset,
-                          spec_end_offset=line.spec_end_offset)
+                          source=source,
+                          payload=PipPin(package=req.name, requirement=req.text, manager="pip",
+                                         spec_offset=line.spec_offset,
+                                         spec_end_offset=line.spec_end_offset))
 
 
 def _env_files(conda: CondaCommand) -> list[str]:

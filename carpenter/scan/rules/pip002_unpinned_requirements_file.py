@@ -8,6 +8,7 @@ from carpenter.model.requirements import ReqLine, RequirementsFile
 from carpenter.scan.context import ScanContext
 from carpenter.scan.facts import pip_uses
 from carpenter.scan.finding import Finding
+from carpenter.scan.payloads import PipPin
 from carpenter.scan.registry import Rule
 
 
@@ -75,7 +76,9 @@ class PipUnpinnedRequirementsFile(Rule):
             ctx, req.word.offset, req.word.end_offset, message,
             fix_hint=f"pin one version: {label}==<version>",
             source=file.source,
-            package=req.name, requirement=req.text, extras=list(req.extras), marker=req.marker,
-            specifier=req.specifier, spec_offset=line.spec_offset,
-            spec_end_offset=line.spec_end_offset, file=file.rel,
+            payload=PipPin(
+                package=req.name, requirement=req.text, extras=tuple(req.extras),
+                marker=req.marker, specifier=req.specifier, spec_offset=line.spec_offset,
+                spec_end_offset=line.spec_end_offset, file=file.rel,
+            ),
         )

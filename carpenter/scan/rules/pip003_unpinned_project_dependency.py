@@ -12,6 +12,7 @@ from carpenter.model.project import project_dependencies
 from carpenter.scan.context import ScanContext
 from carpenter.scan.facts import PipUse, locate, pip_uses
 from carpenter.scan.finding import Finding
+from carpenter.scan.payloads import PipPin
 from carpenter.scan.registry import Rule
 
 _EXTRAS = re.compile(r"\[([^\]]*)\]$")
@@ -90,5 +91,5 @@ class PipUnpinnedProjectDependency(Rule):
                 f"`pip install {req.text}`)",
                 fix_hint=f"pin {label}==<version> here, or install a lock file and then "
                 "`pip install --no-deps .`",
-                source=declared.source, package=dep.name, requirement=declared.text,
+                source=declared.source, payload=PipPin(package=dep.name, requirement=declared.text),
             )

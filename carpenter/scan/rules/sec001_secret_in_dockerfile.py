@@ -9,6 +9,7 @@ from carpenter.model.dockerfile import Instruction
 from carpenter.model.shell import scripts_of
 from carpenter.scan.context import ScanContext
 from carpenter.scan.finding import Finding
+from carpenter.scan.payloads import SecretMove
 from carpenter.scan.registry import Rule
 from carpenter.scan.secrets import (
     SECRET_OPTIONS,
@@ -76,9 +77,11 @@ class SecretInDockerfile(Rule):
                 ctx, hit.start, hit.end, message,
                 fix_hint="rotate the token; use RUN --mount=type=secret,id=... and "
                          "docker build --secret",
-                secret_kind=hit.kind, variable=variable or hit.variable,
-                fingerprint=fingerprint_of(hit.value), confidence=hit.confidence,
-                instruction=inst.keyword if inst else None)
+                payload=SecretMove(
+                    secret_kind=hit.kind, variable=variable or hit.variable,
+                    fingerprint=fingerprint_of(hit.value), confidence=hit.confidence,
+                    instruction=inst.keyword if inst else None,
+                ))
 
 
 def _option_values(ctx: ScanContext) -> list[Hit]:

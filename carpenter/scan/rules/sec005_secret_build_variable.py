@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from carpenter.model.variables import split_assignments
 from carpenter.scan.context import ScanContext
 from carpenter.scan.finding import Finding
+from carpenter.scan.payloads import SecretMove
 from carpenter.scan.registry import Rule
 from carpenter.scan.secrets import find_assignment_secrets, is_placeholder, is_secret_name
 
@@ -81,4 +82,4 @@ class SecretBuildVariable(Rule):
                 yield self.at(ctx, start, end, message, severity=severity,
                               fix_hint="RUN --mount=type=secret,id=<id> and docker build "
                                        "--secret id=<id>,env=" + name,
-                              variable=name, secret_kind="placeholder")
+                              payload=SecretMove(secret_kind="placeholder", variable=name))

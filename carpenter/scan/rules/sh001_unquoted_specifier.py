@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from carpenter.model.shell import all_commands
 from carpenter.scan.context import ScanContext
 from carpenter.scan.finding import Finding
+from carpenter.scan.payloads import PipPin
 from carpenter.scan.registry import Rule
 
 
@@ -67,5 +68,5 @@ class UnquotedSpecifierRedirect(Rule):
                         f"unquoted {written}: the shell reads {redirect.op!r} as a redirect, so "
                         f"this installs any {word.text} and {effect}",
                         fix_hint=f'quote it: "{written}" (and pin an exact version)',
-                        package=word.text, requirement=written,
+                        payload=PipPin(package=word.text, requirement=written),
                     )
