@@ -14,6 +14,7 @@ from carpenter.model.shell import SimpleCommand, Word, all_commands
 from carpenter.model.source import SourceFile, read_source
 from carpenter.scan.finding import Finding
 from carpenter.snapshot.lookup import Lookups
+from carpenter.scan.payloads import PipPin
 from carpenter.snapshot.model import Snapshot
 
 PIP_NAMES = frozenset({"pip", "pip3", "pip3.10", "pip3.11", "pip3.12"})
@@ -138,7 +139,9 @@ class Job:
 
         names: set[str] = set()
         for finding in self.findings:
-            name = finding.data.get("name") or finding.data.get("package")
+            # Rules without a typed payload yet (conda, CUDA, ...) still name it in `data`.
+            pin = finding.payload
+            name = pin.package if isinstance(pin, PipPin) else finding.data.get("package")
             if isinstance(name, str):
                 names.add(canonicalize_name(name))
         for inst in self.dockerfile.instructions:

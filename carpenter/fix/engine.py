@@ -36,6 +36,7 @@ from carpenter.fix.secrets import fix_secret
 from carpenter.model.dockerfile import Dockerfile, load_dockerfile
 from carpenter.scan.engine import ScanOptions, discover, scan_dockerfile
 from carpenter.scan.finding import Finding
+from carpenter.scan.payloads import PipPin, SecretMove
 from carpenter.scan.registry import all_rules
 from carpenter.snapshot.lookup import Lookups
 from carpenter.snapshot.model import Snapshot
@@ -43,13 +44,13 @@ from carpenter.snapshot.model import Snapshot
 STRATEGIES = ("rewrite", "constraints")
 Fixer = Callable[[Finding, Job], Outcome]
 
+# Findings with a typed payload (carpenter.scan.payloads) are dispatched on its type in
+# _run_fixer; the categories below have no payload type yet and still go by category.
 FIXERS: dict[str, Fixer] = {
-    "unpinned-pip": fix_pip,
     "unpinned-conda": fix_conda,
     "floating-base-image": fix_base_image,
     "unpinned-git": fix_git,
     "unpinned-apt": fix_apt,
-    "secret": fix_secret,
     "cuda-source-build": fix_cuda_build,
     "build-time-download": fix_download,
 }
@@ -332,14 +333,13 @@ def _covering(finding: Finding, job: Job, states: dict[str, _FileState]) -> FixR
 def _run_fixer(finding: Finding, job: Job) -> Outcome:
     if finding.category == "host-local-artifact":
         return Outcome.skip("cannot be fixed automatically: " + finding.message)
-    if finding.category == "unpinned-pip" and job.strategy == "constraints":
-        return fix_pip_constraints(finding, job)
+    payload = finding.payload
+    if isinstance(payload, PipPin):
+        return _fix_pip_pin(finding, job)
+    if isinstance(payload, SecretMove):
+        return fix_secret(finding, payload, job)
     if finding.category == "shell-bug":
-        if _looks_like_requirement(finding) and _in_pip_install(finding, job):
-            return fix_pip(finding, job)
         return Outcome.skip("shell bug outside a pip install: fix it by hand")
-    if finding.category == "unpinned-conda" and finding.data.get("manager") == "pip":
-        return fix_pip(finding, job)  # the pip: section of an environment.yml
     fixer = FIXERS.get(finding.category)
     if fixer is None:
         return Outcome.skip(f"no automatic fix for {finding.category} findings")
@@ -355,8 +355,14 @@ def _in_pip_install(finding: Finding, job: Job) -> bool:
     return located is not None and pip_install_args(located[1]) is not None
 
 
-def _looks_like_requirement(finding: Finding) -> bool:
-    return bool(finding.data.get("name") or finding.data.get("requirement"))
+def _fix_pip_pin(finding: Finding, job: Job) -> Outcome:
+    """A PipPin: a RUN or requirements-file requirement, an environment.yml `pip:` entry, or
+    an unquoted specifier (SH001) that fix_pip quotes and pins when it is in a pip install."""
+    if finding.category == "shell-bug" and not _in_pip_install(finding, job):
+        return Outcome.skip("shell bug outside a pip install: fix it by hand")
+    if finding.category == "unpinned-pip" and job.strategy == "constraints":
+        return fix_pip_constraints(finding, job)
+    return fix_pip(finding, job)
 
 
 def _accept(outcome: Outcome, job: Job, states: dict[str, _FileState],
@@ -460,8 +466,9 @@ def _resolve_missing(job: Job) -> dict[str, str]:
     """Resolve names the snapshot lacks, at the snapshot's date (network)."""
     from carpenter.snapshot.create import CreateRequest, resolve
 
-    names = {str(f.data.get("package") or f.data.get("name")) for f in job.findings
-             if f.category == "unpinned-pip" and (f.data.get("package") or f.data.get("name"))}
+    names = {f.payload.package for f in job.findings
+             if f.category == "unpinned-pip" and isinstance(f.payload, PipPin)
+             and f.payload.package}
     missing = sorted({canonicalize_name(n) for n in names
                       if job.snapshot.version(n)[0] is None})
     if not missing:

@@ -15,6 +15,7 @@ from carpenter.fix.edits import Edit
 from carpenter.model.dockerfile import Instruction
 from carpenter.model.shell import all_commands
 from carpenter.scan.finding import Finding
+from carpenter.scan.payloads import SecretMove
 
 # Commands that read tokens from the environment (hub downloads, git, trackers).
 CONSUMERS = frozenset({"python", "python3", "huggingface-cli", "hf", "wandb", "git", "curl",
@@ -25,9 +26,11 @@ _PREFIX_VARS = (("hf_", "HF_TOKEN"), ("api_org_", "HF_TOKEN"), ("ghp_", "GITHUB_
 _PAIR = re.compile(r"(?P<key>[A-Za-z_][A-Za-z0-9_]*)=(?P<value>\"(?:[^\"\\]|\\.)*\"|'[^']*'|\S*)")
 
 
-def variable_for(value: str, finding: Finding) -> str:
-    name = finding.data.get("variable") or finding.data.get("env")
-    if isinstance(name, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+def variable_for(value: str, move: SecretMove) -> str:
+    """The variable a literal secret in a RUN becomes: the one the rule saw it assigned to,
+    else one named after the token's prefix."""
+    name = move.variable
+    if name and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
         return name
     for prefix, var in _PREFIX_VARS:
         if value.startswith(prefix):
@@ -37,7 +40,7 @@ def variable_for(value: str, finding: Finding) -> str:
     return "SECRET_TOKEN"
 
 
-def fix_secret(finding: Finding, job: Job) -> Outcome:
+def fix_secret(finding: Finding, move: SecretMove, job: Job) -> Outcome:
     if not job.is_dockerfile(finding):
         return Outcome.skip("secret in a build-context file: delete it there, add the file to "
                             ".dockerignore and rotate the token")
@@ -47,9 +50,9 @@ def fix_secret(finding: Finding, job: Job) -> Outcome:
                             "hand and rotate the token")
     value = job.dockerfile.source.text[finding.offset:finding.end_offset]
     if inst.keyword in ("ENV", "ARG"):
-        return _from_variable(finding, job, inst, value)
+        return _from_variable(finding, move, job, inst, value)
     if inst.keyword == "RUN":
-        return _from_command(finding, job, inst, value)
+        return _from_command(finding, move, job, inst, value)
     return Outcome.skip(f"secret in a {inst.keyword} instruction cannot be moved automatically; "
                         "remove it and rotate the token")
 
@@ -62,7 +65,9 @@ def _pair_at(inst: Instruction, offset: int) -> re.Match[str] | None:
     return None
 
 
-def _from_variable(finding: Finding, job: Job, inst: Instruction, value: str) -> Outcome:
+def _from_variable(
+    finding: Finding, move: SecretMove, job: Job, inst: Instruction, value: str
+) -> Outcome:
     source = job.dockerfile.source
     pair = _pair_at(inst, finding.offset)
     pairs = list(_PAIR.finditer(inst.args))
@@ -78,7 +83,7 @@ def _from_variable(finding: Finding, job: Job, inst: Instruction, value: str) ->
     # literal at all).
     literal = pair.group("value").strip("\"'") if pair is not None else ""
     secret_value = "" if not literal or literal.startswith("$") or \
-        finding.data.get("secret_kind") == "placeholder" else literal
+        move.secret_kind == "placeholder" else literal
     if finding.category == "secret" and value and value != name and "=" not in value:
         secret_value = value
     if pair is None or len(pairs) == 1:
@@ -107,13 +112,15 @@ def _from_variable(finding: Finding, job: Job, inst: Instruction, value: str) ->
                            f"id={secret_id}")
 
 
-def _from_command(finding: Finding, job: Job, inst: Instruction, value: str) -> Outcome:
+def _from_command(
+    finding: Finding, move: SecretMove, job: Job, inst: Instruction, value: str
+) -> Outcome:
     if inst.json_args is not None:
         return Outcome.skip("exec-form RUN: rewrite it in shell form to use a secret mount")
     word = job.word_at(finding.offset)
     if word is not None and word.raw.startswith("'"):
         return Outcome.skip("the secret sits inside single quotes, where $VAR does not expand")
-    name = variable_for(value, finding)
+    name = variable_for(value, move)
     secret_id = name.lower()
     changes = [Change(finding.path, Edit(finding.offset, finding.end_offset, "${" + name + "}"))]
     changes.extend(Change(finding.path, e) for e in _mount_edits(job, inst))
@@ -171,7 +178,7 @@ def _later_runs(job: Job, inst: Instruction, name: str) -> list[Instruction]:
     return runs
 
 
-def _target(finding: Finding, job: Job) -> tuple[str, Instruction] | None:
+def _target(finding: Finding, move: SecretMove, job: Job) -> tuple[str, Instruction] | None:
     """(variable, instruction) a secret finding moves to a mount, as fix_secret decides."""
     if not job.is_dockerfile(finding) or not finding.fixable:
         return None
@@ -184,7 +191,7 @@ def _target(finding: Finding, job: Job) -> tuple[str, Instruction] | None:
         return (name, inst) if name else None
     if inst.keyword == "RUN" and inst.json_args is None:
         value = job.dockerfile.source.text[finding.offset:finding.end_offset]
-        return variable_for(value, finding), inst
+        return variable_for(value, move), inst
     return None
 
 
@@ -195,7 +202,8 @@ def _mounts_for(job: Job, run: Instruction) -> list[str]:
     if plan is None:
         plan = {}
         for finding in job.findings:
-            if finding.category != "secret" or (target := _target(finding, job)) is None:
+            move = finding.payload
+            if not isinstance(move, SecretMove) or (target := _target(finding, move, job)) is None:
                 continue
             name, inst = target
             runs = [inst] if inst.keyword == "RUN" else _later_runs(job, inst, name)

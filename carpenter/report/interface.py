@@ -7,7 +7,6 @@ Every reporter passes any message or source text it prints through `carpenter.co
 
 from __future__ import annotations
 
-import inspect
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -118,11 +117,7 @@ def summary_line(report: ScanReport) -> str:
 
 def rule_summary(rule: type[Rule]) -> str:
     """The docstring's first paragraph: the rule's one-line title."""
-    doc = inspect.getdoc(rule) or ""
-    first = doc.split("\n\n", 1)[0].strip()
-    if first.startswith("##"):
-        return rule.name.replace("-", " ")
-    return " ".join(first.split())
+    return rule.summary()
 
 
 def error_text(error: dict[str, Any]) -> str:

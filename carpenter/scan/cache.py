@@ -46,7 +46,9 @@ if TYPE_CHECKING:
 FORMAT = 1
 RACY_SECONDS = 2.0
 FIELDS = [f.name for f in fields(Finding)]
-_MESSAGE, _HINT, _DATA = (FIELDS.index(name) for name in ("message", "fix_hint", "data"))
+_MESSAGE, _HINT, _DATA, _PAYLOAD = (
+    FIELDS.index(name) for name in ("message", "fix_hint", "data", "payload")
+)
 MAX_STAMP_ENTRIES = 20_000  # a larger context is scanned every time (its walk would dominate)
 DAY = 86_400
 LOCK_TIMEOUT = 10.0  # seconds to wait for another run's write before going without cache
@@ -328,8 +330,9 @@ def _row(finding: Finding) -> list[Any] | None:
     if message is None or hint is None:
         return None
     row = [getattr(finding, name) for name in FIELDS]
-    # `data` is for `fix`, which never reads the cache; it can hold raw URLs with credentials.
-    row[_MESSAGE], row[_HINT], row[_DATA] = message, hint, {}
+    # `data` and `payload` are for `fix`, which never reads the cache; they can hold raw URLs
+    # with credentials (and a payload is no JSON value).
+    row[_MESSAGE], row[_HINT], row[_DATA], row[_PAYLOAD] = message, hint, {}, None
     return row
 
 

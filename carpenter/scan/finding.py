@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from carpenter.scan.payloads import Payload
+
 CATEGORIES = (
     "unpinned-pip",
     "unpinned-apt",
@@ -40,6 +42,8 @@ class Finding:
     offset: int = 0  # file character offsets, for `fix`
     end_offset: int = 0
     data: dict[str, Any] = field(default_factory=dict)  # rule-specific facts for `fix`
+    # The typed facts `fix` consumes (PipPin, SecretMove, ...); `data` holds payload.to_dict().
+    payload: Payload | None = None
 
     def sort_key(self) -> tuple:
         return (self.path, self.line, self.column, self.rule, self.message)
@@ -49,4 +53,5 @@ class Finding:
         out.pop("offset")
         out.pop("end_offset")
         out.pop("data")
+        out.pop("payload")
         return out

@@ -1,4 +1,4 @@
-"""The rule registry: one table of every rule, each rule one module with its documentation.
+"""The rule registry: the Rule base class and the loader of `carpenter.scan.rules.RULE_TABLE`.
 
 A rule's docstring is the single source of its documentation. It has four sections:
 `## What it does`, `## Why it matters`, `## Example`, `## Fix` - rendered by `carpenter rules`,
@@ -9,22 +9,22 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import pkgutil
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
+from carpenter.scan import rules as rules_package
 from carpenter.scan.finding import CATEGORIES, SEVERITIES, Finding
+from carpenter.scan.payloads import Payload
+from carpenter.scan.rules import RULE_TABLE
 
 if TYPE_CHECKING:
     from carpenter.model.source import SourceFile
     from carpenter.scan.context import ScanContext
 
-HELP_BASE = "https://github.com/carpenter-ml/carpenter/blob/main/docs/rules.md#"
-
-REGISTRY: dict[str, type[Rule]] = {}
-
+# Each rule's page, generated from its docstring by `python -m carpenter.scan.docs`.
+HELP_BASE = "https://github.com/carpenter-ml/carpenter/blob/main/docs/rules/"
 
 @dataclass(frozen=True)
 class RuleDoc:
@@ -71,9 +71,13 @@ class Rule:
         severity: str | None = None,
         source: SourceFile | None = None,
         fixable: bool | None = None,
+        payload: Payload | None = None,
         **data: object,
     ) -> Finding:
-        """A finding over file offsets [start, end) of `source` (default: the Dockerfile)."""
+        """A finding over file offsets [start, end) of `source` (default: the Dockerfile).
+
+        `payload` carries the typed facts `fix` consumes; its `to_dict()` goes into `data`.
+        """
         src = source or ctx.source
         span = src.span(start, end)
         return Finding(
@@ -91,12 +95,21 @@ class Rule:
             fixable=self.fixable if fixable is None else fixable,
             offset=start,
             end_offset=end,
-            data=dict(data),
+            data={**payload.to_dict(), **data} if payload else dict(data),
+            payload=payload,
         )
 
     @classmethod
     def doc(cls) -> RuleDoc:
         return parse_doc(inspect.getdoc(cls) or "")
+
+    @classmethod
+    def summary(cls) -> str:
+        """The docstring's first paragraph: the rule's one-line title."""
+        first = (inspect.getdoc(cls) or "").split("\n\n", 1)[0].strip()
+        if not first or first.startswith("##"):
+            return cls.name.replace("-", " ")
+        return " ".join(first.split())
 
 
 _SECTION = re.compile(r"^##\s+(.+?)\s*$", re.MULTILINE)
@@ -115,32 +128,38 @@ def parse_doc(text: str) -> RuleDoc:
     )
 
 
-def register(rule: type[Rule]) -> type[Rule]:
+def _check(rule_id: str, rule: object) -> type[Rule]:
+    """The class a table entry names, or a TypeError that says which entry is wrong."""
+    if not (isinstance(rule, type) and issubclass(rule, Rule)):
+        raise TypeError(f"{rule_id}: {rule!r} is not a Rule subclass")
     for attr in ("id", "name", "category"):
         if not hasattr(rule, attr):
             raise TypeError(f"{rule.__name__} lacks {attr}")
+    if rule.id != rule_id:
+        raise TypeError(f"rule table entry {rule_id} names {rule.__name__}, whose id is {rule.id}")
     if rule.category not in CATEGORIES:
         raise TypeError(f"{rule.id}: unknown category {rule.category!r}")
     if rule.severity not in SEVERITIES:
         raise TypeError(f"{rule.id}: unknown severity {rule.severity!r}")
-    if rule.id in REGISTRY and REGISTRY[rule.id] is not rule:
-        raise TypeError(f"duplicate rule id {rule.id}")
-    REGISTRY[rule.id] = rule
     return rule
 
 
-_loaded = False
+def load_rule(rule_id: str, target: str) -> type[Rule]:
+    """Import the `"<module>:<class>"` a RULE_TABLE entry names."""
+    module_name, _, class_name = target.partition(":")
+    module = importlib.import_module(f"{rules_package.__name__}.{module_name}")
+    return _check(rule_id, getattr(module, class_name, None))
+
+
+_RULES: dict[str, type[Rule]] = {}
 
 
 def all_rules() -> dict[str, type[Rule]]:
-    """Import every module under carpenter.scan.rules once and return the registry."""
-    global _loaded
-    if not _loaded:
-        package = importlib.import_module("carpenter.scan.rules")
-        for info in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
-            importlib.import_module(info.name)
-        _loaded = True
-    return dict(sorted(REGISTRY.items()))
+    """Every rule of the table, in id order (imported once)."""
+    if not _RULES:
+        loaded = {rule_id: load_rule(rule_id, target) for rule_id, target in RULE_TABLE.items()}
+        _RULES.update(sorted(loaded.items()))
+    return dict(_RULES)
 
 
 def find_rule(key: str) -> type[Rule] | None:
@@ -154,4 +173,4 @@ def find_rule(key: str) -> type[Rule] | None:
 
 
 def help_uri(rule: type[Rule]) -> str:
-    return HELP_BASE + rule.id.lower()
+    return f"{HELP_BASE}{rule.id}.md"

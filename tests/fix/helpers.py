@@ -8,6 +8,7 @@ from pathlib import Path
 from carpenter.fix.engine import FixOptions, FixReport, fix_findings, fix_paths
 from carpenter.scan.engine import ScanOptions, scan_paths
 from carpenter.scan.finding import Finding
+from carpenter.scan.payloads import Payload, PipPin, SecretMove
 from carpenter.snapshot.model import Snapshot, load_snapshot, parse_snapshot
 
 SECRET = "hf_" + "QwErTyUiOpAsDfGhJkLzXcVbNmQwErTyUi"
@@ -96,7 +97,20 @@ def finding(path: Path, category: str, needle: str, occurrence: int = 0, **data)
     line = text.count("\n", 0, start) + 1
     return Finding("TEST", "test-rule", category, "warning", str(path), line, line, 1, 1,
                    "test finding", fixable=True, offset=start, end_offset=start + len(needle),
-                   data=data)
+                   data=data, payload=payload_for(category, needle, data))
+
+
+def payload_for(category: str, needle: str, data: dict) -> Payload | None:
+    """The typed payload the real rule of this category attaches (fix dispatches on it)."""
+    pip = category == "unpinned-pip" or (category == "unpinned-conda"
+                                         and data.get("manager") == "pip")
+    if pip or (category == "shell-bug" and data.get("requirement")):
+        return PipPin(package=data.get("package"), requirement=data.get("requirement", needle),
+                      manager=data.get("manager"))
+    if category == "secret":
+        return SecretMove(secret_kind=data.get("secret_kind", "test"),
+                          variable=data.get("variable"))
+    return None
 
 
 def fix_fake(path: Path, findings: list[Finding], snapshot: Snapshot | None = None,

@@ -7,10 +7,9 @@ from collections.abc import Iterator
 from carpenter.model.apt import INSTALL_VERBS, apt_commands
 from carpenter.scan.context import ScanContext
 from carpenter.scan.finding import Finding
-from carpenter.scan.registry import Rule, register
+from carpenter.scan.registry import Rule
 
 
-@register
 class AptUnpinnedPackage(Rule):
     """Flag `apt-get`/`apt`/`aptitude install` packages without an exact `=version`.
 
@@ -32,6 +31,12 @@ class AptUnpinnedPackage(Rule):
     ## Fix
     Install from a dated snapshot mirror (Debian/Ubuntu snapshot archives) and pin the
     versions that matter: `apt-get install -y git=1:2.34.1-1ubuntu1.10`.
+
+    ```dockerfile
+    RUN apt-get update && apt-get install -y --no-install-recommends \\
+            git=1:2.34.1-1ubuntu1.10 libgl1=1.4.0-1 \\
+        && rm -rf /var/lib/apt/lists/*
+    ```
     """
 
     id = "APT001"

@@ -7,10 +7,9 @@ from collections.abc import Iterator
 from carpenter.model.apt import UPGRADE_VERBS, apt_commands
 from carpenter.scan.context import ScanContext
 from carpenter.scan.finding import Finding
-from carpenter.scan.registry import Rule, register
+from carpenter.scan.registry import Rule
 
 
-@register
 class AptUpgrade(Rule):
     """Flag `apt-get upgrade`, `dist-upgrade` and `full-upgrade` inside a build.
 
@@ -30,6 +29,11 @@ class AptUpgrade(Rule):
     ## Fix
     Drop the upgrade and pin a newer base image (by digest) instead; install only the packages
     you need, pinned.
+
+    ```dockerfile
+    FROM nvidia/cuda:12.1.0-runtime-ubuntu22.04@sha256:<digest>
+    RUN apt-get update && apt-get install -y --no-install-recommends git=1:2.34.1-1ubuntu1.10
+    ```
     """
 
     id = "APT002"

@@ -8,12 +8,11 @@ from collections.abc import Iterator
 from carpenter.model.shell import all_commands
 from carpenter.scan.context import ScanContext
 from carpenter.scan.finding import Finding
-from carpenter.scan.registry import Rule, register
+from carpenter.scan.registry import Rule
 
 _PPA = re.compile(r"^ppa:[\w.+-]+/[\w.+-]+$")
 
 
-@register
 class AptPpa(Rule):
     """Note `add-apt-repository ppa:...` (PPAs keep only the latest build of a package).
 
@@ -33,6 +32,13 @@ class AptPpa(Rule):
     ## Fix
     Prefer a base image that already has what you need (e.g. `python:3.10-slim`), or pin
     the exact package versions from the PPA and record them.
+
+    ```dockerfile
+    FROM python:3.10-slim@sha256:<digest>
+    # or, when the PPA is unavoidable, pin what it served on the day you tested:
+    RUN add-apt-repository -y ppa:deadsnakes/ppa \\
+        && apt-get install -y python3.10=3.10.13-1+jammy1
+    ```
     """
 
     id = "APT003"

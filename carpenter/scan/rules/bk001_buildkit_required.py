@@ -6,10 +6,9 @@ from collections.abc import Iterator
 
 from carpenter.scan.context import ScanContext
 from carpenter.scan.finding import Finding
-from carpenter.scan.registry import Rule, register
+from carpenter.scan.registry import Rule
 
 
-@register
 class BuildkitRequired(Rule):
     """Note each feature that needs BuildKit (heredocs, `RUN --mount`, `COPY --link`...).
 
@@ -31,6 +30,11 @@ class BuildkitRequired(Rule):
     ## Fix
     Nothing to fix: build with BuildKit (Carpenter's `rebuild` does). To support the legacy
     builder, replace the feature (e.g. a heredoc with a COPY of a script).
+
+    ```dockerfile
+    # legacy builder: no cache mount, same result
+    RUN pip install --no-cache-dir -r requirements.txt
+    ```
     """
 
     id = "BK001"

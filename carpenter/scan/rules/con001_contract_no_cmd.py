@@ -14,10 +14,9 @@ from carpenter.scan.contract import (
     start_instruction,
 )
 from carpenter.scan.finding import Finding
-from carpenter.scan.registry import Rule, register
+from carpenter.scan.registry import Rule
 
 
-@register
 class ContractNoServer(Rule):
     """Report images whose CMD does not start the inference server (competition profile).
 
@@ -42,6 +41,12 @@ class ContractNoServer(Rule):
     ## Fix
     End the Dockerfile with the server: `CMD ["uvicorn", "main:app", "--host", "0.0.0.0",
     "--port", "80"]`.
+
+    ```dockerfile
+    FROM pytorch/pytorch:2.1.0-cuda12.1-cudnn8-runtime@sha256:<digest>
+    COPY . /app
+    CMD ["uvicorn", "main:app", "--host", "0.0.0.0", "--port", "80"]
+    ```
     """
 
     id = "CON001"

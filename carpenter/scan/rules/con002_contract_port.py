@@ -14,10 +14,9 @@ from carpenter.scan.contract import (
     start_instruction,
 )
 from carpenter.scan.finding import Finding
-from carpenter.scan.registry import Rule, register
+from carpenter.scan.registry import Rule
 
 
-@register
 class ContractPort(Rule):
     """Report servers that do not listen on the contract's port on all interfaces.
 
@@ -39,6 +38,10 @@ class ContractPort(Rule):
 
     ## Fix
     `CMD ["uvicorn", "main:app", "--host", "0.0.0.0", "--port", "80"]`.
+
+    ```dockerfile
+    CMD ["uvicorn", "main:app", "--host", "0.0.0.0", "--port", "80"]
+    ```
     """
 
     id = "CON002"

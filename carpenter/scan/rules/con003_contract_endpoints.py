@@ -15,10 +15,9 @@ from carpenter.scan.contract import (
     start_instruction,
 )
 from carpenter.scan.finding import Finding
-from carpenter.scan.registry import Rule, register
+from carpenter.scan.registry import Rule
 
 
-@register
 class ContractEndpoints(Rule):
     """Report required endpoints missing from the server code (or with the wrong method).
 
@@ -43,6 +42,14 @@ class ContractEndpoints(Rule):
     ## Fix
     Serve `@app.post("/process")` and `@app.post("/tokenize")` (and `/decode`) with the
     request and response fields the contract documents.
+
+    ```python
+    @app.post("/process")
+    def process(req: ProcessRequest) -> ProcessResponse: ...
+
+    @app.post("/tokenize")
+    def tokenize(req: TokenizeRequest) -> TokenizeResponse: ...
+    ```
     """
 
     id = "CON003"

@@ -7,10 +7,9 @@ from collections.abc import Iterator
 from carpenter.model.conda import conda_commands
 from carpenter.scan.context import ScanContext
 from carpenter.scan.finding import Finding
-from carpenter.scan.registry import Rule, register
+from carpenter.scan.registry import Rule
 
 
-@register
 class CondaUnpinnedPackage(Rule):
     """Flag `conda`/`mamba`/`micromamba install|create` packages without a version.
 
@@ -32,6 +31,11 @@ class CondaUnpinnedPackage(Rule):
     ## Fix
     Give every package a version (`pytorch=2.1.0 torchvision=0.16.0`), or install from a
     `conda-lock` lock file.
+
+    ```dockerfile
+    RUN conda install -y -c pytorch -c nvidia \\
+            pytorch=2.1.0 torchvision=0.16.0 pytorch-cuda=12.1
+    ```
     """
 
     id = "CONDA001"

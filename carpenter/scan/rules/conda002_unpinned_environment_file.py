@@ -16,10 +16,10 @@ from carpenter.model.source import SourceFile
 from carpenter.scan.context import ScanContext
 from carpenter.scan.facts import locate
 from carpenter.scan.finding import Finding
-from carpenter.scan.registry import Rule, register
+from carpenter.scan.payloads import PipPin
+from carpenter.scan.registry import Rule
 
 
-@register
 class CondaUnpinnedEnvironmentFile(Rule):
     """Read the `environment.yml` a build uses and flag each unpinned dependency in it.
 
@@ -47,6 +47,14 @@ class CondaUnpinnedEnvironmentFile(Rule):
     ## Fix
     Pin each dependency (`pytorch=2.1.0`, `transformers==4.35.1`) or lock the environment
     with `conda-lock`.
+
+    ```yaml
+    dependencies:
+      - python=3.10.13
+      - pytorch=2.1.0
+      - pip:
+        - transformers==4.35.1
+    ```
     """
 
     id = "CONDA002"
@@ -105,7 +113,7 @@ class CondaUnpinnedEnvironmentFile(Rule):
             why = "is not pinned" if not req.specifier else f"{req.specifier} is a range"
             yield self.at(ctx, start, end, f"pip dependency {label} {why}",
                           fix_hint=f"pin it: {label}==<version>", source=source,
-                          package=req.name, requirement=text, manager="pip")
+                          payload=PipPin(package=req.name, requirement=text, manager="pip"))
 
     def _pip_file(
         self, ctx: ScanContext, inst: Instruction, option: str, folder: str, seen: set[str]
@@ -128,9 +136,10 @@ class CondaUnpinnedEnvironmentFile(Rule):
             yield self.at(ctx, req.word.offset, req.word.end_offset,
                           f"pip dependency {label} {why} (read by the pip: section of an "
                           "environment file)", fix_hint=f"pin it: {label}==<version>",
-                          source=source, package=req.name, requirement=req.text,
-                          manager="pip", spec_offset=line.spec_offset,
-                          spec_end_offset=line.spec_end_offset)
+                          source=source,
+                          payload=PipPin(package=req.name, requirement=req.text, manager="pip",
+                                         spec_offset=line.spec_offset,
+                                         spec_end_offset=line.spec_end_offset))
 
 
 def _env_files(conda: CondaCommand) -> list[str]:

@@ -7,10 +7,9 @@ from collections.abc import Iterator
 from carpenter.model.context import classify_missing
 from carpenter.scan.context import ScanContext
 from carpenter.scan.finding import Finding
-from carpenter.scan.registry import Rule, register
+from carpenter.scan.registry import Rule
 
 
-@register
 class CopySourceMissing(Rule):
     """Report COPY/ADD sources that match nothing in the build context.
 
@@ -33,6 +32,11 @@ class CopySourceMissing(Rule):
     Add the file to the repository (small files), download it at run time from a pinned
     revision (weights), or remove the COPY. Paths are relative to the build context, never to
     the Dockerfile or your machine.
+
+    ```dockerfile
+    # the adapter is committed under adapter/ in the repository
+    COPY adapter/ /app/adapter/
+    ```
     """
 
     id = "CTX001"

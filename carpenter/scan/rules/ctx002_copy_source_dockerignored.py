@@ -7,10 +7,9 @@ from collections.abc import Iterator
 
 from carpenter.scan.context import ScanContext
 from carpenter.scan.finding import Finding
-from carpenter.scan.registry import Rule, register
+from carpenter.scan.registry import Rule
 
 
-@register
 class CopySourceDockerignored(Rule):
     """Report COPY/ADD sources that exist on disk but are excluded by `.dockerignore`.
 
@@ -31,6 +30,12 @@ class CopySourceDockerignored(Rule):
 
     ## Fix
     Add an exception after the excluding line (`!adapter_model.bin`) or stop copying the file.
+
+    ```text
+    # .dockerignore
+    *.bin
+    !adapter_model.bin
+    ```
     """
 
     id = "CTX002"

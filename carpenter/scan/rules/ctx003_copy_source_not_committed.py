@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from carpenter.scan.context import ScanContext
 from carpenter.scan.finding import Finding
-from carpenter.scan.registry import Rule, register
+from carpenter.scan.registry import Rule
 
 # Inside a copied folder only artifacts are worth a finding (not every stray editor file).
 ARTIFACT = re.compile(
@@ -17,7 +17,6 @@ ARTIFACT = re.compile(
 MAX_LISTED = 3
 
 
-@register
 class CopySourceNotCommitted(Rule):
     """Report COPY/ADD sources that exist here but are untracked or ignored by git.
 
@@ -41,6 +40,11 @@ class CopySourceNotCommitted(Rule):
     ## Fix
     Commit the file (use Git LFS for large weights), or fetch it during the build from a
     pinned revision, or publish it and download it at start-up.
+
+    ```dockerfile
+    # after `git lfs track "*.safetensors" && git add outputs/lora-adapter`:
+    COPY outputs/lora-adapter /app/adapter
+    ```
     """
 
     id = "CTX003"

@@ -6,12 +6,11 @@ from collections.abc import Iterator
 
 from carpenter.scan.context import ScanContext
 from carpenter.scan.finding import Finding
-from carpenter.scan.registry import Rule, register
+from carpenter.scan.registry import Rule
 
 MAX_LISTED = 3
 
 
-@register
 class GitLfsPointer(Rule):
     """Report COPY/ADD of Git LFS pointer files instead of their content.
 
@@ -32,6 +31,11 @@ class GitLfsPointer(Rule):
     ## Fix
     Run `git lfs pull` before building, or download the weights from a pinned Hub revision
     (`revision=<commit sha>`), or commit them as regular files if small.
+
+    ```dockerfile
+    # run `git lfs pull` before `docker build`, or fetch a pinned revision:
+    RUN huggingface-cli download org/llama-lora --revision <40-hex commit> --local-dir /app/adapter
+    ```
     """
 
     id = "CTX004"

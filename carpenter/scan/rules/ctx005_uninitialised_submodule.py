@@ -6,10 +6,9 @@ from collections.abc import Iterator
 
 from carpenter.scan.context import ScanContext
 from carpenter.scan.finding import Finding
-from carpenter.scan.registry import Rule, register
+from carpenter.scan.registry import Rule
 
 
-@register
 class UninitialisedSubmodule(Rule):
     """Report copies of git submodules that are empty here or in a fresh clone.
 
@@ -30,6 +29,11 @@ class UninitialisedSubmodule(Rule):
     ## Fix
     Clone with `--recurse-submodules` (say so in the README), or vendor the code, or `git clone`
     it in the Dockerfile at a pinned commit.
+
+    ```dockerfile
+    RUN git clone https://github.com/Lightning-AI/lit-gpt /app/lit-gpt \\
+        && git -C /app/lit-gpt checkout <40-hex commit>
+    ```
     """
 
     id = "CTX005"

@@ -10,7 +10,7 @@ from carpenter.model.dockerfile import Dockerfile
 from carpenter.model.shell import scripts_of
 from carpenter.scan.context import ScanContext
 from carpenter.scan.finding import Finding
-from carpenter.scan.registry import Rule, register
+from carpenter.scan.registry import Rule
 
 # Host folders that cannot be image paths by accident (in RUN/ENV/CMD `~/` and /root, /tmp are
 # the container's own and are not reported).
@@ -35,7 +35,6 @@ CREATING_COMMANDS = frozenset({"mkdir", "touch", "ln", "cp", "mv", "install", "u
                                "adduser", "chown", "chmod"})
 
 
-@register
 class AbsoluteHostPath(Rule):
     """Report paths of the developer's machine used as build inputs or model locations.
 
@@ -59,6 +58,11 @@ class AbsoluteHostPath(Rule):
     ## Fix
     Put the files in the build context and use a relative source, or download them from a
     pinned revision, and point the variables at the in-image location.
+
+    ```dockerfile
+    COPY adapter/ /app/adapter
+    ENV MODEL_PATH=/app/adapter
+    ```
     """
 
     id = "CTX006"

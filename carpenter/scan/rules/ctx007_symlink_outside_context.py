@@ -6,12 +6,11 @@ from collections.abc import Iterator
 
 from carpenter.scan.context import ScanContext
 from carpenter.scan.finding import Finding
-from carpenter.scan.registry import Rule, register
+from carpenter.scan.registry import Rule
 
 MAX_LISTED = 3
 
 
-@register
 class SymlinkOutsideContext(Rule):
     """Report symbolic links in copied paths whose target lies outside the build context.
 
@@ -33,6 +32,10 @@ class SymlinkOutsideContext(Rule):
     ## Fix
     Replace the link by the real files (or download them at build time from a pinned
     revision), or make it a relative link to a file inside the context.
+
+    ```text
+    models/base -> ../weights/llama-2-7b    (relative, inside the context)
+    ```
     """
 
     id = "CTX007"

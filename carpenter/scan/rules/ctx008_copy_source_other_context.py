@@ -8,10 +8,9 @@ from collections.abc import Iterator
 from carpenter.model.context import classify_missing
 from carpenter.scan.context import ScanContext
 from carpenter.scan.finding import Finding
-from carpenter.scan.registry import Rule, register
+from carpenter.scan.registry import Rule
 
 
-@register
 class CopySourceOtherContext(Rule):
     """Report COPY/ADD sources that exist, but relative to another folder than the context.
 
@@ -34,6 +33,10 @@ class CopySourceOtherContext(Rule):
     ## Fix
     Build from the folder the message names (`docker build -f docker/Dockerfile .`), or rewrite
     the paths relative to the context the organizers use.
+
+    ```sh
+    docker build -f docker/Dockerfile .
+    ```
     """
 
     id = "CTX008"

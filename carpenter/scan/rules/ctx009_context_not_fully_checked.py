@@ -7,10 +7,9 @@ from collections.abc import Iterator
 from carpenter.model.context import MAX_ENTRIES
 from carpenter.scan.context import ScanContext
 from carpenter.scan.finding import Finding
-from carpenter.scan.registry import Rule, register
+from carpenter.scan.registry import Rule
 
 
-@register
 class ContextNotFullyChecked(Rule):
     """Say when the build context could not be listed completely.
 
@@ -26,8 +25,21 @@ class ContextNotFullyChecked(Rule):
     ## Example
     A repository with `outputs/` holding 300,000 checkpoint shards and no `.dockerignore`.
 
+    ```text
+    repository/
+      Dockerfile          (no .dockerignore)
+      outputs/            300,000 checkpoint shards
+    ```
+
     ## Fix
     Add the large folders to `.dockerignore`, or build from a smaller folder.
+
+    ```text
+    # .dockerignore
+    outputs/
+    wandb/
+    **/checkpoint-*
+    ```
     """
 
     id = "CTX009"

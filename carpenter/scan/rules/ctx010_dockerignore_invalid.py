@@ -8,10 +8,9 @@ from carpenter.core.errors import InputError
 from carpenter.model.source import SourceFile, read_source
 from carpenter.scan.context import ScanContext
 from carpenter.scan.finding import Finding
-from carpenter.scan.registry import Rule, register
+from carpenter.scan.registry import Rule
 
 
-@register
 class DockerignoreInvalid(Rule):
     """Report `.dockerignore` lines that make `docker build` fail.
 
@@ -30,6 +29,11 @@ class DockerignoreInvalid(Rule):
 
     ## Fix
     Delete the line or complete the exception (`!keep.bin`).
+
+    ```text
+    *.bin
+    !keep.bin
+    ```
     """
 
     id = "CTX010"

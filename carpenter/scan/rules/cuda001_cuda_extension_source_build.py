@@ -25,10 +25,9 @@ from carpenter.scan.cuda import (
 )
 from carpenter.scan.facts import pip_uses
 from carpenter.scan.finding import Finding
-from carpenter.scan.registry import Rule, register
+from carpenter.scan.registry import Rule
 
 
-@register
 class CudaExtensionSourceBuild(Rule):
     """Report installs that compile CUDA extensions (flash-attn, xformers, apex, deepspeed ops...).
 
@@ -57,6 +56,11 @@ class CudaExtensionSourceBuild(Rule):
     Install a prebuilt wheel matching the image (the message names one), pinned by version or
     URL; when a compile is unavoidable, set `MAX_JOBS` and `TORCH_CUDA_ARCH_LIST` to the target
     GPU and build it once into a wheelhouse.
+
+    ```dockerfile
+    RUN pip install \\
+        https://github.com/Dao-AILab/flash-attention/releases/download/v2.3.3/flash_attn-2.3.3+cu122torch2.1cxx11abiFALSE-cp310-cp310-linux_x86_64.whl
+    ```
     """
 
     id = "CUDA001"

@@ -18,10 +18,9 @@ from carpenter.scan.cuda import (
     package_for_url,
 )
 from carpenter.scan.finding import Finding
-from carpenter.scan.registry import Rule, register
+from carpenter.scan.registry import Rule
 
 
-@register
 class CudaCompileStep(Rule):
     """Report `nvcc` calls and source builds that CUDA build variables point at.
 
@@ -44,6 +43,12 @@ class CudaCompileStep(Rule):
     ## Fix
     Build the extension once into a wheel, publish or vendor it, and install that pinned wheel;
     keep `TORCH_CUDA_ARCH_LIST` to the competition GPU to shorten any remaining compile.
+
+    ```dockerfile
+    # built once with `pip wheel --no-deps .` (TORCH_CUDA_ARCH_LIST="8.0"), vendored in wheels/
+    COPY wheels/kernels-0.1.0-cp310-cp310-linux_x86_64.whl /tmp/
+    RUN pip install /tmp/kernels-0.1.0-cp310-cp310-linux_x86_64.whl
+    ```
     """
 
     id = "CUDA002"

@@ -6,10 +6,9 @@ from collections.abc import Iterator
 
 from carpenter.scan.context import ScanContext
 from carpenter.scan.finding import Finding
-from carpenter.scan.registry import Rule, register
+from carpenter.scan.registry import Rule
 
 
-@register
 class ParseError(Rule):
     """Report text that `docker build` cannot parse, with its line and column.
 
@@ -30,6 +29,12 @@ class ParseError(Rule):
 
     ## Fix
     Close the heredoc with its terminator on a line of its own (`EOF`), or fix the reported line.
+
+    ```dockerfile
+    RUN <<EOF
+    pip install torch==2.1.0
+    EOF
+    ```
     """
 
     id = "DF001"

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from carpenter.model.dockerfile import KNOWN_INSTRUCTIONS
 from carpenter.scan.context import ScanContext
 from carpenter.scan.finding import Finding
-from carpenter.scan.registry import Rule, register
+from carpenter.scan.registry import Rule
 
 # Words that start a shell command: a line beginning with one lost its RUN (or its `\`).
 _SHELL_WORDS_TEXT = (
@@ -18,7 +18,6 @@ _SHELL_WORDS_TEXT = (
 SHELL_WORDS = frozenset(_SHELL_WORDS_TEXT.split())
 
 
-@register
 class UnknownInstruction(Rule):
     """Flag lines whose first word is not a Dockerfile instruction.
 
@@ -39,6 +38,11 @@ class UnknownInstruction(Rule):
 
     ## Fix
     Put `RUN` in front of the command, or end the previous line with `\\` to continue it.
+
+    ```dockerfile
+    RUN apt-get update && \\
+        apt-get install -y git=1:2.34.1-1ubuntu1.10
+    ```
     """
 
     id = "DF002"

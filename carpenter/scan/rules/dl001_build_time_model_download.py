@@ -13,12 +13,11 @@ from carpenter.scan.context import ScanContext
 from carpenter.scan.downloads import SHA40, hub_calls, hub_fix_hint
 from carpenter.scan.finding import Finding
 from carpenter.scan.pyscripts import ScriptDownload, code_downloads, script_downloads
-from carpenter.scan.registry import Rule, register
+from carpenter.scan.registry import Rule
 
 HF_CLIS = frozenset({"huggingface-cli", "hf"})
 
 
-@register
 class BuildTimeModelDownload(Rule):
     """Report weights and datasets fetched from a hub at build time without a fixed revision.
 

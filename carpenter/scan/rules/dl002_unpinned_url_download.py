@@ -9,13 +9,12 @@ from carpenter.model.shell import scripts_of
 from carpenter.scan.context import ScanContext
 from carpenter.scan.downloads import CHECKSUM_TOOLS, url_concern
 from carpenter.scan.finding import Finding
-from carpenter.scan.registry import Rule, register
+from carpenter.scan.registry import Rule
 
 FETCHERS = frozenset({"wget", "curl", "aria2c", "axel", "gdown"})
 _URL = re.compile(r"^[a-z][a-z0-9+.\-]*://", re.IGNORECASE)
 
 
-@register
 class UnpinnedUrlDownload(Rule):
     """Report `wget`/`curl` downloads of moving URLs that nothing verifies.
 
@@ -37,6 +36,11 @@ class UnpinnedUrlDownload(Rule):
     ## Fix
     Put the commit in the URL (`/resolve/<sha>/`), or check the file:
     `echo "<sha256>  adapter_model.bin" | sha256sum -c`.
+
+    ```dockerfile
+    RUN wget https://huggingface.co/org/model/resolve/<40-hex commit>/adapter_model.bin \\
+        && echo "<sha256>  adapter_model.bin" | sha256sum -c -
+    ```
     """
 
     id = "DL002"

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from carpenter.model.shell import scripts_of
 from carpenter.scan.context import ScanContext
 from carpenter.scan.finding import Finding
-from carpenter.scan.registry import Rule, register
+from carpenter.scan.registry import Rule
 
 PIPE = re.compile(
     r"\b(?:curl|wget)\b[^|;&\n]*\|\s*(?:sudo\s+(?:-\S+\s+)*)?(?:env\s+\S+=\S+\s+)*"
@@ -19,7 +19,6 @@ PIPE = re.compile(
 )
 
 
-@register
 class PipeToShell(Rule):
     """Report scripts downloaded and executed in one step.
 
@@ -39,6 +38,12 @@ class PipeToShell(Rule):
     ## Fix
     Download a versioned installer, verify its sha256, then run it; or install the tool from a
     pinned package.
+
+    ```dockerfile
+    RUN curl -fsSLo install.sh https://get.example.sh/v1.4.2/install.sh \\
+        && echo "<sha256>  install.sh" | sha256sum -c - \\
+        && bash install.sh
+    ```
     """
 
     id = "DL003"

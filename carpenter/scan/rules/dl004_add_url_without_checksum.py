@@ -8,13 +8,12 @@ from collections.abc import Iterator
 from carpenter.model.context import source_words
 from carpenter.scan.context import ScanContext
 from carpenter.scan.finding import Finding
-from carpenter.scan.registry import Rule, register
+from carpenter.scan.registry import Rule
 
 _URL = re.compile(r"^(?:https?|ftp)://", re.IGNORECASE)
 _GIT = re.compile(r"^(?:git@|git://|https?://\S+\.git(?:[#?]|$))", re.IGNORECASE)
 
 
-@register
 class AddUrlWithoutChecksum(Rule):
     """Report remote ADD sources that nothing pins.
 
@@ -34,6 +33,11 @@ class AddUrlWithoutChecksum(Rule):
     ## Fix
     Add `--checksum=sha256:<digest>` (BuildKit, Dockerfile 1.6+), or download with `curl` and
     verify with `sha256sum -c`.
+
+    ```dockerfile
+    # syntax=docker/dockerfile:1.7
+    ADD --checksum=sha256:<digest> https://example.org/tokenizer.json /app/
+    ```
     """
 
     id = "DL004"

@@ -14,10 +14,9 @@ from carpenter.model.git import (
 )
 from carpenter.scan.context import ScanContext
 from carpenter.scan.finding import Finding
-from carpenter.scan.registry import Rule, register
+from carpenter.scan.registry import Rule
 
 
-@register
 class GitCloneUnpinned(Rule):
     """Flag `git clone` that is not followed by a checkout of a 40-hex commit.
 
@@ -42,6 +41,12 @@ class GitCloneUnpinned(Rule):
     ## Fix
     Check out the tested commit: `git clone URL repo && git -C repo checkout <40-hex sha>`
     (`carpenter fix` can add it from a snapshot).
+
+    ```dockerfile
+    RUN git clone https://github.com/Dao-AILab/flash-attention && \\
+        git -C flash-attention checkout <40-hex commit> && \\
+        cd flash-attention && python setup.py install
+    ```
     """
 
     id = "GIT001"

@@ -10,10 +10,9 @@ from carpenter.model.source import SourceFile
 from carpenter.scan.context import ScanContext
 from carpenter.scan.facts import pip_uses
 from carpenter.scan.finding import Finding
-from carpenter.scan.registry import Rule, register
+from carpenter.scan.registry import Rule
 
 
-@register
 class PipVcsUnpinned(Rule):
     """Flag pip VCS requirements (`git+https://...`) that do not name a 40-hex commit.
 
@@ -35,6 +34,12 @@ class PipVcsUnpinned(Rule):
     ## Fix
     Append the tested commit: `git+https://github.com/huggingface/transformers@<sha>`, or
     use the released version with `==`.
+
+    ```dockerfile
+    RUN pip install "git+https://github.com/huggingface/transformers@<40-hex commit>"
+    # or the release:
+    RUN pip install transformers==4.35.1
+    ```
     """
 
     id = "GIT002"

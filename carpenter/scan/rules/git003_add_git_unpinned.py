@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from carpenter.model.git import SHA_40, is_tag_like
 from carpenter.scan.context import ScanContext
 from carpenter.scan.finding import Finding
-from carpenter.scan.registry import Rule, register
+from carpenter.scan.registry import Rule
 
 _GIT_URL = re.compile(r"^(?:git@[^:]+:|git://|ssh://|https?://[^#\s]+\.git(?:#|$))")
 
@@ -35,7 +35,6 @@ def git_ref(url: str) -> str | None:
     return ref or None
 
 
-@register
 class AddGitUnpinned(Rule):
     """Flag `ADD` of a git repository without a 40-hex commit.
 
@@ -54,6 +53,10 @@ class AddGitUnpinned(Rule):
 
     ## Fix
     `ADD https://github.com/tloen/alpaca-lora.git#<40-hex sha> /src/alpaca-lora`.
+
+    ```dockerfile
+    ADD https://github.com/tloen/alpaca-lora.git#<40-hex commit> /src/alpaca-lora
+    ```
     """
 
     id = "GIT003"

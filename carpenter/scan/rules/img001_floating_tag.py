@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from carpenter.model.images import has_digest, image_refs
 from carpenter.scan.context import ScanContext
 from carpenter.scan.finding import Finding
-from carpenter.scan.registry import Rule, register
+from carpenter.scan.registry import Rule
 
 # Tag components that name a moving build. `devel` (CUDA's toolkit flavour) is not one.
 MOVING = frozenset(
@@ -31,7 +31,6 @@ def moving_tag(tag: str | None) -> str | None:
     return None
 
 
-@register
 class FloatingBaseTag(Rule):
     """Flag base images with no tag, `:latest`, or a nightly/dev tag.
 
@@ -55,6 +54,10 @@ class FloatingBaseTag(Rule):
     ## Fix
     Use a release tag and pin its digest:
     `FROM pytorch/pytorch:2.1.0-cuda12.1-cudnn8-runtime@sha256:<digest>`.
+
+    ```dockerfile
+    FROM pytorch/pytorch:2.1.0-cuda12.1-cudnn8-runtime@sha256:<digest>
+    ```
     """
 
     id = "IMG001"

@@ -7,11 +7,10 @@ from collections.abc import Iterator
 from carpenter.model.images import has_digest, image_refs
 from carpenter.scan.context import ScanContext
 from carpenter.scan.finding import Finding
-from carpenter.scan.registry import Rule, register
+from carpenter.scan.registry import Rule
 from carpenter.scan.rules.img001_floating_tag import moving_tag
 
 
-@register
 class BaseImageWithoutDigest(Rule):
     """Flag image references with a release tag but no `@sha256:` digest.
 
@@ -33,6 +32,10 @@ class BaseImageWithoutDigest(Rule):
     Keep the tag for readers and add the digest:
     `FROM nvidia/cuda:12.1.0-devel-ubuntu22.04@sha256:<digest>` (`carpenter fix` adds it
     from a snapshot; `docker inspect --format '{{index .RepoDigests 0}}' IMAGE` shows it).
+
+    ```dockerfile
+    FROM nvidia/cuda:12.1.0-devel-ubuntu22.04@sha256:<digest>
+    ```
     """
 
     id = "IMG002"

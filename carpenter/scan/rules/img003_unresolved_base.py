@@ -7,10 +7,9 @@ from collections.abc import Iterator
 from carpenter.model.images import image_refs
 from carpenter.scan.context import ScanContext
 from carpenter.scan.finding import Finding
-from carpenter.scan.registry import Rule, register
+from carpenter.scan.registry import Rule
 
 
-@register
 class UnresolvedBaseImage(Rule):
     """Note image references whose build argument has no default and was not given.
 
@@ -33,6 +32,11 @@ class UnresolvedBaseImage(Rule):
     Give the argument a pinned default
     (`ARG BASE_IMAGE=nvidia/cuda:12.1.0-runtime-ubuntu22.04@sha256:...`), or scan with
     `--build-arg BASE_IMAGE=...`.
+
+    ```dockerfile
+    ARG BASE_IMAGE=nvidia/cuda:12.1.0-runtime-ubuntu22.04@sha256:<digest>
+    FROM ${BASE_IMAGE}
+    ```
     """
 
     id = "IMG003"

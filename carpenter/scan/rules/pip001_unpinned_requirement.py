@@ -9,12 +9,12 @@ from carpenter.model.pip import PipRequirement, requirement_value_word
 from carpenter.scan.context import ScanContext
 from carpenter.scan.facts import PipUse, pip_uses
 from carpenter.scan.finding import Finding
-from carpenter.scan.registry import Rule, register
+from carpenter.scan.payloads import PipPin
+from carpenter.scan.registry import Rule
 
 _HEAD = re.compile(r"\s*[A-Za-z0-9][A-Za-z0-9._-]*\s*(?:\[[^\]]*\])?\s*")
 
 
-@register
 class PipUnpinnedRequirement(Rule):
     """Flag packages installed by `pip`/`uv pip` on a RUN line without an exact `==` pin.
 
@@ -42,6 +42,10 @@ class PipUnpinnedRequirement(Rule):
     Pin every package to the version that was tested, e.g. `transformers==4.35.1 peft==0.6.2`,
     or install from a hash-pinned lock file. `carpenter fix` picks the versions from a dated
     snapshot.
+
+    ```dockerfile
+    RUN pip install "transformers==4.35.1" peft==0.6.2 accelerate==0.24.1
+    ```
     """
 
     id = "PIP001"
@@ -76,22 +80,19 @@ class PipUnpinnedRequirement(Rule):
             message += " (--pre also allows pre-releases and nightlies)"
         if use.install.upgrade:
             message += " (-U upgrades it to the newest release)"
-        data: dict[str, object] = {
-            "package": req.name,
-            "requirement": req.text,
-            "extras": list(req.extras),
-            "marker": req.marker,
-            "specifier": req.specifier,
-        }
+        spec_offset = spec_end_offset = None
         raw = ctx.source.text[start:end]
         head = _HEAD.match(raw)
         if req.kind == "requirement" and raw == req.text and head:
             spec_end = raw.split(";", 1)[0].rstrip()
-            data["spec_offset"] = start + head.end()
-            data["spec_end_offset"] = start + max(head.end(), len(spec_end))
+            spec_offset = start + head.end()
+            spec_end_offset = start + max(head.end(), len(spec_end))
+        pin = PipPin(package=req.name, requirement=req.text, extras=tuple(req.extras),
+                     marker=req.marker, specifier=req.specifier, spec_offset=spec_offset,
+                     spec_end_offset=spec_end_offset)
         hint = (
             f"pin one version: {req.raw_name or req.name}==<version>"
             if req.kind == "requirement"
             else "use a wheel URL of a fixed file, or a package==version pin"
         )
-        return self.at(ctx, start, end, message, fix_hint=hint, **data)
+        return self.at(ctx, start, end, message, fix_hint=hint, payload=pin)

@@ -8,10 +8,10 @@ from carpenter.model.requirements import ReqLine, RequirementsFile
 from carpenter.scan.context import ScanContext
 from carpenter.scan.facts import pip_uses
 from carpenter.scan.finding import Finding
-from carpenter.scan.registry import Rule, register
+from carpenter.scan.payloads import PipPin
+from carpenter.scan.registry import Rule
 
 
-@register
 class PipUnpinnedRequirementsFile(Rule):
     """Follow `-r` files into the build context and flag each unpinned line where it is written.
 
@@ -37,6 +37,12 @@ class PipUnpinnedRequirementsFile(Rule):
     ## Fix
     Pin each line (`transformers==4.35.1`), or generate a lock with
     `uv pip compile --generate-hashes`. `carpenter fix` rewrites the lines in place.
+
+    ```text
+    # requirements.txt
+    transformers==4.35.1
+    peft==0.6.2
+    ```
     """
 
     id = "PIP002"
@@ -70,7 +76,9 @@ class PipUnpinnedRequirementsFile(Rule):
             ctx, req.word.offset, req.word.end_offset, message,
             fix_hint=f"pin one version: {label}==<version>",
             source=file.source,
-            package=req.name, requirement=req.text, extras=list(req.extras), marker=req.marker,
-            specifier=req.specifier, spec_offset=line.spec_offset,
-            spec_end_offset=line.spec_end_offset, file=file.rel,
+            payload=PipPin(
+                package=req.name, requirement=req.text, extras=tuple(req.extras),
+                marker=req.marker, specifier=req.specifier, spec_offset=line.spec_offset,
+                spec_end_offset=line.spec_end_offset, file=file.rel,
+            ),
         )

@@ -12,12 +12,12 @@ from carpenter.model.project import project_dependencies
 from carpenter.scan.context import ScanContext
 from carpenter.scan.facts import PipUse, locate, pip_uses
 from carpenter.scan.finding import Finding
-from carpenter.scan.registry import Rule, register
+from carpenter.scan.payloads import PipPin
+from carpenter.scan.registry import Rule
 
 _EXTRAS = re.compile(r"\[([^\]]*)\]$")
 
 
-@register
 class PipUnpinnedProjectDependency(Rule):
     """Read `pyproject.toml`/`setup.cfg`/`setup.py` of a project installed from the context.
 
@@ -40,6 +40,11 @@ class PipUnpinnedProjectDependency(Rule):
     ## Fix
     Pin the dependencies in the project file, or install a pinned lock file first
     (`pip install -r requirements.lock` then `pip install --no-deps .`).
+
+    ```dockerfile
+    COPY requirements.lock pyproject.toml ./
+    RUN pip install -r requirements.lock && pip install --no-deps .
+    ```
     """
 
     id = "PIP003"
@@ -86,5 +91,5 @@ class PipUnpinnedProjectDependency(Rule):
                 f"`pip install {req.text}`)",
                 fix_hint=f"pin {label}==<version> here, or install a lock file and then "
                 "`pip install --no-deps .`",
-                source=declared.source, package=dep.name, requirement=declared.text,
+                source=declared.source, payload=PipPin(package=dep.name, requirement=declared.text),
             )

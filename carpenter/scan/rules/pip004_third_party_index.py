@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from carpenter.scan.context import ScanContext
 from carpenter.scan.facts import pip_uses
 from carpenter.scan.finding import Finding
-from carpenter.scan.registry import Rule, register
+from carpenter.scan.registry import Rule
 
 PYPI_HOSTS = frozenset({"pypi.org", "pypi.python.org", "files.pythonhosted.org"})
 INDEX_OPTIONS = frozenset(
@@ -33,7 +33,6 @@ def third_party(url: str | None) -> bool:
     return bool(host) and host not in PYPI_HOSTS
 
 
-@register
 class PipThirdPartyIndex(Rule):
     """Note `--index-url`/`--extra-index-url`/`--find-links` pointing somewhere other than PyPI.
 
@@ -56,6 +55,10 @@ class PipThirdPartyIndex(Rule):
     ## Fix
     Pin exact versions (ideally with hashes) so the index only serves known files; prefer
     PyPI releases, and keep private mirrors out of submissions.
+
+    ```dockerfile
+    RUN pip install torch==2.1.0+cu121 --index-url https://download.pytorch.org/whl/cu121
+    ```
     """
 
     id = "PIP004"

@@ -9,7 +9,8 @@ from carpenter.model.dockerfile import Instruction
 from carpenter.model.shell import scripts_of
 from carpenter.scan.context import ScanContext
 from carpenter.scan.finding import Finding
-from carpenter.scan.registry import Rule, register
+from carpenter.scan.payloads import SecretMove
+from carpenter.scan.registry import Rule
 from carpenter.scan.secrets import (
     SECRET_OPTIONS,
     Hit,
@@ -20,7 +21,6 @@ from carpenter.scan.secrets import (
 )
 
 
-@register
 class SecretInDockerfile(Rule):
     """Report tokens, keys and passwords written into the Dockerfile.
 
@@ -48,6 +48,11 @@ class SecretInDockerfile(Rule):
     Revoke the token, then pass it as a build secret for the one command that needs it:
     `RUN --mount=type=secret,id=hf_token HF_TOKEN=$(cat /run/secrets/hf_token) python
     download.py` and `docker build --secret id=hf_token,env=HF_TOKEN .`
+
+    ```dockerfile
+    RUN --mount=type=secret,id=hf_token \\
+        HF_TOKEN=$(cat /run/secrets/hf_token) python download.py
+    ```
     """
 
     id = "SEC001"
@@ -72,9 +77,11 @@ class SecretInDockerfile(Rule):
                 ctx, hit.start, hit.end, message,
                 fix_hint="rotate the token; use RUN --mount=type=secret,id=... and "
                          "docker build --secret",
-                secret_kind=hit.kind, variable=variable or hit.variable,
-                fingerprint=fingerprint_of(hit.value), confidence=hit.confidence,
-                instruction=inst.keyword if inst else None)
+                payload=SecretMove(
+                    secret_kind=hit.kind, variable=variable or hit.variable,
+                    fingerprint=fingerprint_of(hit.value), confidence=hit.confidence,
+                    instruction=inst.keyword if inst else None,
+                ))
 
 
 def _option_values(ctx: ScanContext) -> list[Hit]:

@@ -6,11 +6,10 @@ from collections.abc import Iterator
 
 from carpenter.scan.context import ScanContext
 from carpenter.scan.finding import Finding
-from carpenter.scan.registry import Rule, register
+from carpenter.scan.registry import Rule
 from carpenter.scan.secrets import context_secrets, fingerprint_of, masked
 
 
-@register
 class SecretInContextFile(Rule):
     """Report tokens and keys in the files the build sends to Docker.
 
@@ -36,6 +35,11 @@ class SecretInContextFile(Rule):
     ## Fix
     Revoke the token, read it from the environment (`os.environ["HF_TOKEN"]`) and pass it as a
     build or run-time secret; add `.env` and token files to `.dockerignore`.
+
+    ```python
+    # download.py
+    snapshot_download("meta-llama/Llama-2-7b-hf", token=os.environ["HF_TOKEN"])
+    ```
     """
 
     id = "SEC002"

@@ -7,11 +7,10 @@ from collections.abc import Iterator
 from carpenter.model.source import SourceFile
 from carpenter.scan.context import ScanContext
 from carpenter.scan.finding import Finding
-from carpenter.scan.registry import Rule, register
+from carpenter.scan.registry import Rule
 from carpenter.scan.secrets import token_file_patterns
 
 
-@register
 class TokenFileInContext(Rule):
     """Report credential files that the build sends to Docker or copies into the image.
 
@@ -35,6 +34,13 @@ class TokenFileInContext(Rule):
     ## Fix
     Add the files to `.dockerignore` (`**/.cache/huggingface`, `.env*`, `.netrc`...), revoke the
     token, and pass credentials with `--secret`.
+
+    ```text
+    # .dockerignore
+    **/.cache/huggingface
+    .env*
+    .netrc
+    ```
     """
 
     id = "SEC003"

@@ -9,11 +9,10 @@ from collections.abc import Iterator
 from carpenter.model.history import scan_history
 from carpenter.scan.context import ScanContext
 from carpenter.scan.finding import Finding
-from carpenter.scan.registry import Rule, register
+from carpenter.scan.registry import Rule
 from carpenter.scan.secrets import fingerprint_of, masked
 
 
-@register
 class SecretInGitHistory(Rule):
     """Report secrets that any commit of the repository added, with that commit.
 
@@ -32,9 +31,20 @@ class SecretInGitHistory(Rule):
     Commit `3f2a1bc` "add download script" wrote `HF_TOKEN = "hf_..."` into `download.py`; commit
     `9e8d7c6` removed it.
 
+    ```text
+    3f2a1bc add download script   download.py: HF_TOKEN = "hf_AbCd..."
+    9e8d7c6 remove token          download.py: HF_TOKEN = os.environ["HF_TOKEN"]
+    ```
+
     ## Fix
     Revoke the token first (that is the only real fix), then rewrite the history if the
     repository must stay clean (`git filter-repo --replace-text`), and force-push.
+
+    ```sh
+    # after revoking the token:
+    git filter-repo --replace-text <(echo 'hf_AbCd...==>REMOVED')
+    git push --force
+    ```
     """
 
     id = "SEC004"

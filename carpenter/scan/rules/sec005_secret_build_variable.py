@@ -7,11 +7,11 @@ from collections.abc import Iterator
 from carpenter.model.variables import split_assignments
 from carpenter.scan.context import ScanContext
 from carpenter.scan.finding import Finding
-from carpenter.scan.registry import Rule, register
+from carpenter.scan.payloads import SecretMove
+from carpenter.scan.registry import Rule
 from carpenter.scan.secrets import find_assignment_secrets, is_placeholder, is_secret_name
 
 
-@register
 class SecretBuildVariable(Rule):
     """Recommend build secrets for secret-named ENV/ARG that hold placeholders or variables.
 
@@ -36,6 +36,11 @@ class SecretBuildVariable(Rule):
     Drop the ENV/ARG and mount the secret where it is used: `RUN --mount=type=secret,id=hf_token
     HF_TOKEN=$(cat /run/secrets/hf_token) python download.py`, built with `docker build --secret
     id=hf_token,env=HF_TOKEN .`.
+
+    ```dockerfile
+    RUN --mount=type=secret,id=hf_token \\
+        HF_TOKEN=$(cat /run/secrets/hf_token) python download.py
+    ```
     """
 
     id = "SEC005"
@@ -77,4 +82,4 @@ class SecretBuildVariable(Rule):
                 yield self.at(ctx, start, end, message, severity=severity,
                               fix_hint="RUN --mount=type=secret,id=<id> and docker build "
                                        "--secret id=<id>,env=" + name,
-                              variable=name, secret_kind="placeholder")
+                              payload=SecretMove(secret_kind="placeholder", variable=name))

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from carpenter.model.shell import scripts_of
 from carpenter.scan.context import ScanContext
 from carpenter.scan.finding import Finding
-from carpenter.scan.registry import Rule, register
+from carpenter.scan.registry import Rule
 
 LOGINS = {
     ("huggingface-cli", "login"): "HF_TOKEN",
@@ -16,7 +16,6 @@ LOGINS = {
 }
 
 
-@register
 class LoginPersistsToken(Rule):
     """Report CLI logins in RUN: they write the token into the image layer.
 
@@ -37,6 +36,12 @@ class LoginPersistsToken(Rule):
     Do not log in: set `HF_TOKEN` / `WANDB_API_KEY` for the one command that downloads, from a
     secret mount: `RUN --mount=type=secret,id=hf_token HF_TOKEN=$(cat /run/secrets/hf_token)
     huggingface-cli download ...`.
+
+    ```dockerfile
+    RUN --mount=type=secret,id=hf_token \\
+        HF_TOKEN=$(cat /run/secrets/hf_token) \\
+        huggingface-cli download meta-llama/Llama-2-7b-hf --revision <40-hex commit>
+    ```
     """
 
     id = "SEC006"

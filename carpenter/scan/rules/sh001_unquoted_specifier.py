@@ -7,10 +7,10 @@ from collections.abc import Iterator
 from carpenter.model.shell import all_commands
 from carpenter.scan.context import ScanContext
 from carpenter.scan.finding import Finding
-from carpenter.scan.registry import Rule, register
+from carpenter.scan.payloads import PipPin
+from carpenter.scan.registry import Rule
 
 
-@register
 class UnquotedSpecifierRedirect(Rule):
     """Flag `pip install torch>=2.0.1` without quotes: the shell reads `>` as a redirect.
 
@@ -31,6 +31,10 @@ class UnquotedSpecifierRedirect(Rule):
 
     ## Fix
     Quote the requirement (`"torch==2.1.0"`) and pin an exact version.
+
+    ```dockerfile
+    RUN pip install "torch==2.1.0" "transformers==4.35.1"
+    ```
     """
 
     id = "SH001"
@@ -64,5 +68,5 @@ class UnquotedSpecifierRedirect(Rule):
                         f"unquoted {written}: the shell reads {redirect.op!r} as a redirect, so "
                         f"this installs any {word.text} and {effect}",
                         fix_hint=f'quote it: "{written}" (and pin an exact version)',
-                        package=word.text, requirement=written,
+                        payload=PipPin(package=word.text, requirement=written),
                     )

@@ -7,10 +7,9 @@ from collections.abc import Iterator
 from carpenter.model.shell import all_commands
 from carpenter.scan.context import ScanContext
 from carpenter.scan.finding import Finding
-from carpenter.scan.registry import Rule, register
+from carpenter.scan.registry import Rule
 
 
-@register
 class PlaceholderRedirect(Rule):
     """Flag `<your_token>`-style placeholders in shell commands.
 
@@ -31,6 +30,11 @@ class PlaceholderRedirect(Rule):
     ## Fix
     Replace the placeholder with the real value, a build argument (`${MODEL_ID}`), or quote
     it if the angle brackets are meant literally.
+
+    ```dockerfile
+    ARG MODEL_ID=meta-llama/Llama-2-7b-hf
+    RUN huggingface-cli download "${MODEL_ID}" --local-dir /models
+    ```
     """
 
     id = "SH002"

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from carpenter.model.dockerfile import Instruction
 from carpenter.scan.context import ScanContext
 from carpenter.scan.finding import Finding
-from carpenter.scan.registry import Rule, register
+from carpenter.scan.registry import Rule
 
 
 def comment_start(args: str) -> int | None:
@@ -35,7 +35,6 @@ def comment_start(args: str) -> int | None:
     return None
 
 
-@register
 class CommentCutsCommand(Rule):
     """Flag a `#` comment inside a RUN continued with backslashes: the rest is never run.
 
@@ -58,6 +57,12 @@ class CommentCutsCommand(Rule):
     ## Fix
     Move the comment onto its own line above the RUN (whole-line comments inside a
     continuation are removed by Docker), or drop it.
+
+    ```dockerfile
+    # torch pinned for CUDA 12.1
+    RUN pip install torch==2.1.0 \\
+        transformers==4.35.1
+    ```
     """
 
     id = "SH003"

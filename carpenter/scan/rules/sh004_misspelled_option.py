@@ -8,10 +8,9 @@ from carpenter.model.apt import apt_commands
 from carpenter.model.pip import pip_installs
 from carpenter.scan.context import ScanContext
 from carpenter.scan.finding import Finding
-from carpenter.scan.registry import Rule, register
+from carpenter.scan.registry import Rule
 
 
-@register
 class MisspelledOption(Rule):
     """Flag pip/uv and apt options that are close to, but not, a real option.
 
@@ -32,6 +31,10 @@ class MisspelledOption(Rule):
 
     ## Fix
     Use the suggested spelling (`-y`, `--no-cache-dir`).
+
+    ```dockerfile
+    RUN apt-get install -y git && pip install --no-cache-dir -r requirements.txt
+    ```
     """
 
     id = "SH004"

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from carpenter.scan.context import ScanContext
 from carpenter.scan.finding import Finding
-from carpenter.scan.registry import Rule, register
+from carpenter.scan.registry import Rule
 
 
 def json_problem(text: str) -> str:
@@ -20,7 +20,6 @@ def json_problem(text: str) -> str:
     return "it is not a JSON array of strings"
 
 
-@register
 class ExecFormNotJson(Rule):
     """Flag `CMD [...]`/`ENTRYPOINT [...]`/`RUN [...]` that Docker does not read as JSON.
 
@@ -40,6 +39,10 @@ class ExecFormNotJson(Rule):
 
     ## Fix
     Use double quotes and valid JSON: `CMD ["uvicorn", "main:app", "--host", "0.0.0.0"]`.
+
+    ```dockerfile
+    CMD ["uvicorn", "main:app", "--host", "0.0.0.0"]
+    ```
     """
 
     id = "SH005"

@@ -7,10 +7,9 @@ from collections.abc import Iterator
 from carpenter.model.shell import scripts_of
 from carpenter.scan.context import ScanContext
 from carpenter.scan.finding import Finding
-from carpenter.scan.registry import Rule, register
+from carpenter.scan.registry import Rule
 
 
-@register
 class ShellParseError(Rule):
     """Note RUN scripts that bashlex cannot parse; they are checked with a simpler split.
 
@@ -31,6 +30,10 @@ class ShellParseError(Rule):
 
     ## Fix
     Balance the quotes/parentheses, or split the command into simpler steps.
+
+    ```dockerfile
+    RUN pip install "transformers==4.35.1" && python -c 'import torch'
+    ```
     """
 
     id = "SH006"

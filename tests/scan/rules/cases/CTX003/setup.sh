@@ -1,0 +1,4 @@
+set -e
+git init -q .
+git add Dockerfile serve.py .gitignore
+git commit -qm 'serve'

@@ -1,0 +1,3 @@
+set -e
+mkdir -p ../src
+echo "print('serve')" > ../src/serve.py

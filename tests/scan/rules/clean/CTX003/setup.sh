@@ -1,0 +1,3 @@
+set -e
+git init -q .
+git add . && git commit -qm init

@@ -1,0 +1,3 @@
+set -e
+mkdir -p models
+ln -s ../weights/config.json models/config.json
