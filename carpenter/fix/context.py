@@ -13,8 +13,8 @@ from carpenter.model.dockerfile import Dockerfile, Instruction, Stage
 from carpenter.model.shell import SimpleCommand, Word, all_commands
 from carpenter.model.source import SourceFile, read_source
 from carpenter.scan.finding import Finding
-from carpenter.snapshot.lookup import Lookups
 from carpenter.scan.payloads import PipPin
+from carpenter.snapshot.lookup import Lookups
 from carpenter.snapshot.model import Snapshot
 
 PIP_NAMES = frozenset({"pip", "pip3", "pip3.10", "pip3.11", "pip3.12"})
