@@ -68,6 +68,8 @@ def batch(input_path: Path, out: Path, executor: str, ray_address: str | None,
     finally:
         runner.close()
     progress.finish(tally)
+    click.echo(f"ran {sum(tally.stages.values())} stage(s) in this run; {tally.resumed} "
+               "submission(s) were already complete", err=True)
     paths = write_exports(out)
     click.echo(f"results: {paths['csv']}  {paths['json']}", err=True)
     click.echo(f"report: {paths['html']}")

@@ -60,7 +60,7 @@ def _built_verdict(stages: dict[str, dict[str, Any]]) -> tuple[str, list[str]]:
     repaired_ok, repaired_why = (_image_ok("repaired", repaired, smoke) if repaired
                                  else (False, [_no_repair(stages.get("fix"))]))
     if repaired_ok:
-        return REPAIRED, why_not + ["the repaired copy builds" + _smoke_said(smoke, "repaired")]
+        return REPAIRED, [*why_not, "the repaired copy builds" + _smoke_said(smoke, "repaired")]
     blame = [n for n in build.get("base_notes", []) if "not the submission's fault" in n]
     return NEEDS_HUMAN, why_not + repaired_why + blame
 
