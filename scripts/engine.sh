@@ -155,6 +155,15 @@ ensure_base_image() {
     log "$BASE_IMAGE ready (recipe ${RECIPE_HASH:0:12})"
 }
 
+# The batch report is checked in a real headless browser (tests/batch/test_report_browser.py).
+ensure_browser() {
+    if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then
+        return
+    fi
+    log "installing chromium and chromium-driver (batch report test)"
+    apt_install chromium chromium-driver
+}
+
 main() {
     if [[ $EUID -ne 0 ]]; then
         log "must run as root (installs packages, starts dockerd, runs debootstrap)"
@@ -166,6 +175,7 @@ main() {
     flock 9
     ensure_engine
     ensure_base_image
+    ensure_browser
 }
 
 main "$@"
