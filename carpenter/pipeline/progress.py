@@ -41,7 +41,9 @@ class Progress:
             self.stream.flush()
 
     def say(self, text: str) -> None:
-        self._write(text, final=True)
+        """A whole message (never clipped: it may be a path the user needs)."""
+        self.stream.write(("\r" if self.tty else "") + text + "\n")
+        self.stream.flush()
 
     def stage_started_now(self, name: str) -> None:
         self.stage = name

@@ -15,21 +15,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "fixtures" / "batch"
-BASE_IMAGE = os.environ.get("CARPENTER_BASE_IMAGE", "carpenter/bookworm-python:local")
 sys.path.insert(0, str(ROOT / "tests" / "rebuild"))
+sys.path.insert(0, str(ROOT / "tests" / "batch"))
 
-
-def engine_problem() -> str | None:
-    try:
-        import docker
-
-        client = docker.APIClient(version="auto", timeout=30)
-        client.ping()
-        client.inspect_image(BASE_IMAGE)
-        client.close()
-    except Exception as exc:
-        return f"no engine or no {BASE_IMAGE} ({type(exc).__name__}: {exc}); run scripts/engine.sh"
-    return None
+from batch_engine import engine_problem  # noqa: E402
 
 
 @pytest.fixture(scope="session")
