@@ -61,7 +61,8 @@ class State:
             self.db.execute("BEGIN")
             for position, entry in enumerate(entries):
                 self.db.execute("INSERT OR IGNORE INTO submissions VALUES (?, ?, ?)",
-                                (entry["id"], position, json.dumps(entry, sort_keys=True)))
+                                (entry["id"], position,
+                                 safe_text(json.dumps(entry, sort_keys=True))))
 
     def done(self) -> dict[str, dict[str, dict[str, Any]]]:
         """submission id -> stage -> stored result."""
