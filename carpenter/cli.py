@@ -24,6 +24,8 @@ COMMANDS: dict[str, str] = {
     "snapshot": "carpenter.snapshot.cli:snapshot",
     "rebuild": "carpenter.rebuild.cli:rebuild",
     "smoke": "carpenter.smoke.cli:smoke",
+    "check": "carpenter.pipeline.cli:check",
+    "batch": "carpenter.batch.cli:batch",
 }
 
 HELP = {
@@ -34,6 +36,8 @@ HELP = {
     "snapshot": "Create, show and compare lockfile snapshots.",
     "rebuild": "Build a submission on a real Docker engine under limits.",
     "smoke": "Fine-tune and serve a tiny model inside a built image.",
+    "check": "Scan, fix, rebuild and smoke one submission: one verdict.",
+    "batch": "Check many submissions (folder or manifest), resumable; HTML report.",
 }
 
 

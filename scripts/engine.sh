@@ -171,6 +171,15 @@ ensure_test_servers() {
     fi
 }
 
+# The batch report is checked in a real headless browser (tests/batch/test_report_browser.py).
+ensure_browser() {
+    if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then
+        return
+    fi
+    log "installing chromium and chromium-driver (batch report test)"
+    apt_install chromium chromium-driver
+}
+
 main() {
     if [[ $EUID -ne 0 ]]; then
         log "must run as root (installs packages, starts dockerd, runs debootstrap)"
@@ -183,6 +192,7 @@ main() {
     ensure_engine
     ensure_base_image
     ensure_test_servers
+    ensure_browser
 }
 
 main "$@"

@@ -95,6 +95,9 @@ def render(result: object, **options: Any) -> Output:
         # Smoke results carry image output (log tails, check details): redact the whole text.
         "SmokeResult": lambda r: redact(json.dumps(r.to_dict(), indent=2, sort_keys=True,
                                                    default=str)) + "\n",
+        # Stage results were redacted as they were made; the whole text once more for safety.
+        "CheckResult": lambda r: redact(json.dumps(r.to_dict(), indent=2, sort_keys=True,
+                                                   default=str)) + "\n",
     }
     renderer = renderers.get(type(result).__name__)
     if renderer is None:

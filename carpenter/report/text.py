@@ -184,6 +184,7 @@ def render(result: object, **options: Any) -> Output:
         "BuildResult": lambda r: Output(build_text(r) + "\n"),
         "CompareResult": _compare,
         "SmokeResult": lambda r: Output(smoke_text(r) + "\n"),
+        "CheckResult": lambda r: Output(check_text(r.to_dict()) + "\n"),
     }
     renderer = renderers.get(type(result).__name__)
     if renderer is None:
@@ -316,3 +317,43 @@ def _server_lines(server: ServerResult) -> list[str]:
         lines.append("    server log (last lines):")
         lines += _indent(server.log_tail)
     return lines
+
+
+def check_text(data: dict[str, Any]) -> str:
+    """`carpenter check`: the verdict first, then why, then one line per stage."""
+    lines = [f"carpenter check: {data['path']}: {data['verdict'].upper()}"]
+    lines += [f"  because: {redact(r)}" for r in data["reasons"]]
+    lines += [f"  note: {redact(n)}" for n in data["notes"]]
+    for name, stage in data["stages"].items():
+        lines.append(f"  {name}: {_stage_summary(name, stage)} ({stage.get('duration_s', 0)}s)")
+    if data.get("patch"):
+        lines.append(f"  patch: {data['patch']}  (git apply from the submission folder)")
+    if data.get("repaired"):
+        lines.append(f"  repaired copy: {data['repaired']}")
+    lines.append(f"  report: {data['out']}/report.json")
+    return "\n".join(lines)
+
+
+def _stage_summary(name: str, stage: dict[str, Any]) -> str:
+    if stage.get("status") == "error":
+        return f"error: {redact(str(stage.get('error')))}"
+    if name == "scan":
+        cats = ", ".join(f"{k} {v}" for k, v in sorted(stage.get("categories", {}).items()))
+        return f"{len(stage.get('findings', []))} finding(s)" + (f": {cats}" if cats else "")
+    if name == "fix":
+        return (f"{stage['status']}, {stage.get('applied', 0)} applied, "
+                f"{stage.get('skipped', 0)} skipped")
+    if name == "rebuild":
+        parts = []
+        for which in ("original", "repaired"):
+            build = stage.get(which)
+            if build:
+                state = build["status"] + (f" ({build['failure_class']})"
+                                           if build.get("failure_class") else "")
+                parts.append(f"{which} {state} in {build.get('duration_s', 0):.1f}s")
+        return "; ".join(parts)
+    if name == "smoke":
+        return "; ".join(f"{w} {'passed' if (stage.get(w) or {}).get('passed') else 'failed'}"
+                         for w in ("original", "repaired") if stage.get(w)) or str(
+                             stage.get("reason", stage.get("status")))
+    return str(stage.get("status"))
