@@ -25,6 +25,11 @@ READY = "server ready on port"
 LOG_LINES = 400
 # Never let a probe of a slow server eat the whole run: stop after this many seconds.
 PROBE_CAP_S = 120.0
+# The internal network already blocks the hub, but each DNS lookup there takes 10 s and the hub
+# client retries: a server looking up an id nobody named took 250 s to fail. Pointing the hub's
+# names at loopback refuses at once (60 s with the client's retries) and the log still names the
+# URL, hence the repo id to substitute on the retry.
+HUB_HOSTS = ("huggingface.co", "hf.co", "cdn-lfs.huggingface.co", "cdn-lfs.hf.co")
 
 
 @dataclass
@@ -84,7 +89,8 @@ class OwnRun:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def container_kwargs(self) -> dict[str, Any]:
-        return {"environment": {**self.env, **self.tiny.env()}, "volumes": self.tiny.volumes()}
+        return {"environment": {**self.env, **self.tiny.env()}, "volumes": self.tiny.volumes(),
+                "extra_hosts": {host: "127.0.0.1" for host in HUB_HOSTS}}
 
     def after_contract(self, client, contract, out: ServerResult) -> None:
         if self.spec is None or self.probe_requests <= 0 or any(c.failed for c in out.checks):
