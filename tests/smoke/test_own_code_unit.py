@@ -12,7 +12,8 @@ from carpenter.smoke.own_code import parse_adapter, parse_secret, secret_value
 @pytest.mark.parametrize(("repo", "family"), [
     ("mistralai/Mistral-7B-v0.1", "mistral"), ("meta-llama/Llama-2-7b-hf", "llama"),
     ("Qwen/Qwen1.5-7B", "qwen2"), ("tiiuae/falcon-7b", "falcon"), ("microsoft/phi-2", "phi"),
-    ("EleutherAI/pythia-1b", "gpt_neox"), ("gpt2", "gpt2"), ("openlm-research/open_llama_3b", "llama"),
+    ("EleutherAI/pythia-1b", "gpt_neox"), ("gpt2", "gpt2"),
+    ("openlm-research/open_llama_3b", "llama"),
 ])
 def test_families_match_the_ids_submissions_load(repo: str, family: str) -> None:
     found = tinymodel.load_shapes().family_for(repo)
