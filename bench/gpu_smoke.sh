@@ -115,7 +115,7 @@ print("requests/s %.2f, mean %.3f s, max %.3f s" % (len(times) / sum(times), mea
 for name, ok, text in budget.stage_verdicts(spec, mean):
     print("  %-6s %s" % (name, text))
 EOF
-    echo "GPU memory used (MiB), max over the run: $(sort -n "$OUT/gpu_mem.txt" | tail -n 1)"
+    echo "GPU memory used (MiB), max over the run: $(sort -n "$OUT/gpu_mem.txt" | tail -n 1 | grep . || echo "n/a (no nvidia-smi)")"
     kill "$SERVER_PID" "$SAMPLER_PID" 2>/dev/null; wait "$SERVER_PID" "$SAMPLER_PID" 2>/dev/null
 else
     echo "skipped: fastapi/uvicorn not installed for $PY"
