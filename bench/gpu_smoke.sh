@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Run the smoke harness directly (no Docker) on a GPU machine that has torch, transformers and
-# peft installed; print the results. At most 170 s: runs are capped at 80 + 45 + 45 s.
+# peft installed; print the results. At most ~260 s: runs are capped at 80 + 45 + 45 + 90 s.
 #
 #   bash bench/gpu_smoke.sh                 # uses python3 from PATH
 #   PYTHON=/path/to/python bash bench/gpu_smoke.sh
@@ -76,4 +76,48 @@ fi
 
 OMP_NUM_THREADS=1 run cpu 45 --device cpu
 show cpu
+
+# 4) Own-code budget + memory (issue 12): build a tiny Mistral under its hub id with the builder
+# smoke uses, serve it with the starter-kit-shaped fixture server (uvicorn + fastapi needed),
+# time HELM-shaped requests with carpenter.smoke.budget and sample GPU memory with nvidia-smi.
+# Tiny weights: this times the code path and the machine, not a 7 B model. At most ~90 s.
+echo; echo "== own-code budget + memory (tiny Mistral, fixture server)"
+if "$PY" -c 'import fastapi, uvicorn' 2>/dev/null; then
+    SPEC=$(PYTHONPATH="$ROOT" "$PY" -c 'import json,sys
+from carpenter.smoke import tinymodel
+todo = tinymodel.plan(tinymodel.load_shapes(), ["mistralai/Mistral-7B-v0.1"], {}, "bench")
+print(json.dumps({"out": sys.argv[1], "models": todo.models}))' "$OUT/hf/hub")
+    timeout 60 "$PY" -B "$ROOT/carpenter/smoke/harness/tiny_model.py" "$SPEC" | tail -c 300; echo
+    ( cd "$ROOT/fixtures/smoke/server-hub" && exec env HF_HUB_OFFLINE=1 timeout 90 "$PY" -m uvicorn \
+        server:app --host 127.0.0.1 --port 18080 >"$OUT/server.log" 2>&1 ) &
+    SERVER_PID=$!
+    ( for _ in $(seq 1 180); do nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits 2>/dev/null; sleep 0.5; done ) >"$OUT/gpu_mem.txt" &
+    SAMPLER_PID=$!
+    PYTHONPATH="$ROOT" timeout 80 "$PY" - <<'EOF'
+import json, time, urllib.request
+from carpenter.smoke import budget
+spec = budget.load_budget("neurips-2023")
+def post(path, body):
+    req = urllib.request.Request("http://127.0.0.1:18080" + path, json.dumps(body).encode(),
+                                 {"Content-Type": "application/json"})
+    start = time.perf_counter()
+    with urllib.request.urlopen(req, timeout=60) as resp:
+        json.load(resp)
+    return time.perf_counter() - start
+for _ in range(120):
+    try:
+        post("/tokenize", {"text": "hi"}); break
+    except Exception:
+        time.sleep(0.5)
+times = [post("/process", b) for b in budget.request_bodies(spec, {"prompt": "x"}, 20)]
+mean = sum(times) / len(times)
+print("requests/s %.2f, mean %.3f s, max %.3f s" % (len(times) / sum(times), mean, max(times)))
+for name, ok, text in budget.stage_verdicts(spec, mean):
+    print("  %-6s %s" % (name, text))
+EOF
+    echo "GPU memory used (MiB), max over the run: $(sort -n "$OUT/gpu_mem.txt" | tail -n 1 | grep . || echo "n/a (no nvidia-smi)")"
+    kill "$SERVER_PID" "$SAMPLER_PID" 2>/dev/null; wait "$SERVER_PID" "$SAMPLER_PID" 2>/dev/null
+else
+    echo "skipped: fastapi/uvicorn not installed for $PY"
+fi
 exit "$cuda_rc"

@@ -309,7 +309,12 @@ def smoke_text(result: SmokeResult) -> str:
 
 def _server_lines(server: ServerResult) -> list[str]:
     lines = [f"  server ({server.contract} contract, port {server.port}):"]
+    lines += [f"    note: {note}" for note in server.notes]
     lines += _check_lines(server.checks)
+    if server.failure:
+        lines.append(f"    failure: {server.failure['class']}: {server.failure['evidence']}")
+        if server.failure.get("hint"):
+            lines.append(f"      ({server.failure['hint']})")
     if server.latency_ms:
         lines.append("    latency: " + ", ".join(
             f"{k} {v:.0f} ms" for k, v in server.latency_ms.items()))

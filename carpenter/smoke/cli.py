@@ -22,24 +22,54 @@ PROFILES = ("neurips-2023",)
                    "(default: on under --profile neurips-2023).")
 @click.option("--profile", type=click.Choice(PROFILES), default=None,
               help="Competition profile: picks the server contract.")
+@click.option("--harness/--no-harness", default=True, show_default=True,
+              help="Run the generic LoRA harness (--no-harness: only the server check).")
+@click.option("--model", "models", multiple=True, metavar="ORG/NAME",
+              help="Hub id the server loads: served offline by a tiny random-weight model of "
+                   "the same architecture (repeatable).")
+@click.option("--adapter", "adapters", multiple=True, metavar="ORG/NAME[=BASE]",
+              help="LoRA adapter id the server loads (PeftModel.from_pretrained); BASE "
+                   "defaults to the first --model.")
+@click.option("--no-tiny-model", "no_tiny", is_flag=True,
+              help="Never substitute tiny models (the server must bring its own weights).")
+@click.option("--env", "envs", multiple=True, metavar="K=V",
+              help="Variable for the server (bare K: take this shell's value).")
+@click.option("--secret", "secrets", multiple=True, metavar="id=NAME,env=VAR|src=FILE",
+              help="Secret given to the server as variable NAME; never printed.")
+@click.option("--budget-requests", type=click.IntRange(min=0), default=None,
+              help="HELM-shaped requests timed for the budget verdict (default: the "
+                   "contract's; 0: skip).")
+@click.option("--track", type=click.Choice(["4090", "A100"]), default=None,
+              help="Competition track whose GPU memory limit the result compares with.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True)
 @click.pass_context
 def smoke(ctx: click.Context, image: str, gpu: str, timeout: float, server: bool | None,
-          profile: str | None, fmt: str) -> None:
+          profile: str | None, harness: bool, models: tuple[str, ...],
+          adapters: tuple[str, ...], no_tiny: bool, envs: tuple[str, ...],
+          secrets: tuple[str, ...], budget_requests: int | None, track: str | None,
+          fmt: str) -> None:
     """Fine-tune a tiny model with LoRA inside IMAGE using the image's own libraries.
 
     Exit 0 when every check passes, 1 when a check fails (a missing library included),
     2 when the smoke could not run (no engine, no such image).
     """
+    from carpenter.core.options import parse_build_args
     from carpenter.report.interface import render
+    from carpenter.smoke.own_code import parse_adapter, parse_secret
     from carpenter.smoke.runner import SmokeOptions
     from carpenter.smoke.runner import smoke as run_smoke
+    from carpenter.smoke.tinymodel import check_repo_id
 
     if server is None:
-        server = profile == "neurips-2023"
+        server = profile == "neurips-2023" or bool(models or adapters or envs or secrets)
+    models = tuple(check_repo_id(m) for m in models)
     options = SmokeOptions(gpu=gpu, timeout=timeout, server=server,
-                           contract=profile or "neurips-2023")
+                           contract=profile or "neurips-2023", harness=harness, models=models,
+                           adapters=tuple(parse_adapter(a, models) for a in adapters),
+                           env=parse_build_args(envs, option="--env"),
+                           secrets=tuple(parse_secret(s) for s in secrets), tiny=not no_tiny,
+                           budget_requests=budget_requests, track=track)
     result = run_smoke(image, options)
     click.echo(render(result, fmt).stdout, nl=False)
     ctx.exit(EXIT_OK if result.passed else EXIT_FINDINGS)

@@ -31,6 +31,13 @@ class ServerResult:
     checks: list[Check] = field(default_factory=list)
     latency_ms: dict[str, float] = field(default_factory=dict)
     log_tail: str = ""
+    # Why the server failed: one of smoke.failures.CLASSES, the log line, what to do.
+    failure: dict[str, str] | None = None
+    # Hub ids served by tiny random-weight stand-ins: the code path is proven, not the model.
+    substituted: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    budget: dict[str, Any] = field(default_factory=dict)
+    peak_memory_mb: float | None = None
 
     def add(self, name: str, ok: bool, detail: str, value: Any = None) -> bool:
         self.checks.append(Check(name, PASS if ok else FAIL, detail, value))

@@ -125,7 +125,9 @@ def wrong_port(out: ServerResult, contract, sockets: set[tuple[str, int]]) -> bo
                                 f"{contract.port})")
 
 
-def check_server(docker_client, image: str, options, result: SmokeResult) -> ServerResult:
+def check_server(docker_client, image: str, options, result: SmokeResult,
+                 run=None) -> ServerResult:
+    """`run` (smoke.own_code.OwnRun) adds env, mounts, failure classes, budget and memory."""
     contract = load_contract(options.contract)
     out = ServerResult(contract=contract.name, port=contract.port)
     run_id = uuid.uuid4().hex[:12]
@@ -137,6 +139,8 @@ def check_server(docker_client, image: str, options, result: SmokeResult) -> Ser
             labels=containers.labels(run_id))
         kwargs = {"network": network.name, "mem_limit": "8g", "memswap_limit": "8g",
                   "labels": containers.labels(run_id)}
+        if run is not None:
+            kwargs.update(run.container_kwargs())
         container, fallback = create_and_start(docker_client, image, options.gpu,
                                                           kwargs)
         if fallback and not result.gpu_fallback:
@@ -151,6 +155,10 @@ def check_server(docker_client, image: str, options, result: SmokeResult) -> Ser
         deadline = started + options.timeout
         if wait_ready(container, client, contract, out, deadline, started):
             check_contract(client.base_url, contract, out)
+            if run is not None:
+                run.after_contract(client, contract, out)
+        if run is not None:
+            run.finish(container, out, options.timeout)
         if any(c.failed for c in out.checks):
             out.log_tail = log_tail(container)
         return out

@@ -50,6 +50,10 @@ SPECS: dict[str, ImageSpec] = {
         ImageSpec("server", "current", extra_files=("server.py",)),
         ImageSpec("server-wrongport", "server", wheels=False),
         ImageSpec("server-strict", "server", wheels=False),
+        ImageSpec("server-hub", "server", wheels=False, extra_files=("server.py",)),
+        ImageSpec("server-hub-lora", "server-hub", wheels=False),
+        ImageSpec("server-hub-token", "server-hub", wheels=False),
+        ImageSpec("server-hub-slow", "server-hub", wheels=False),
     )
 }
 
