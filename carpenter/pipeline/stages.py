@@ -337,17 +337,17 @@ def smoke_stage(sub: Submission, options: CheckOptions, prior: dict) -> dict[str
 
 
 def _smoke(image: str, options: CheckOptions) -> dict[str, Any]:
-    import dataclasses
-
+    from carpenter.smoke.own_code import SecretSpec as SmokeSecret
     from carpenter.smoke.runner import SmokeOptions, smoke
 
     server = options.server if options.server is not None else options.profile == "neurips-2023"
+    # What fix moved out of the image (a token) reaches the server at run time: the same
+    # `--env` and `--secret` values the build got.
+    secrets = tuple(SmokeSecret(str(s.get("id") or ""), s.get("src"), s.get("env"))
+                    for s in options.secrets)
     values: dict[str, Any] = {"gpu": options.gpu, "timeout": options.smoke_timeout,
-                              "server": server, "contract": options.profile or "neurips-2023"}
-    # `--env` reaches the smoke where its options know it (added by the smoke stage).
-    known = {f.name for f in dataclasses.fields(SmokeOptions)}
-    if options.env and "env" in known:
-        values["env"] = dict(options.env)
+                              "server": server, "contract": options.profile or "neurips-2023",
+                              "env": dict(options.env), "secrets": secrets}
     try:
         result = smoke(image, SmokeOptions(**values))
     except CarpenterError as exc:
