@@ -17,6 +17,7 @@ from typing import Any
 
 from packaging.utils import canonicalize_name
 
+from carpenter.core.diagnostics import Diagnostic
 from carpenter.core.errors import CarpenterError, InputError
 from carpenter.core.redact import redact
 from carpenter.fix.apt import fix_apt
@@ -120,7 +121,7 @@ class FixResult:
     files: list[FileChange] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     build_flags: list[str] = field(default_factory=list)
-    errors: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[Diagnostic] = field(default_factory=list)
     secrets: list[str] = field(default_factory=list)
     written: list[str] = field(default_factory=list)
 
@@ -137,8 +138,7 @@ class FixResult:
             "diff": self.diff(),
             "notes": [self.redact(n) for n in self.notes],
             "build_flags": self.build_flags,
-            "errors": [{**e, "message": self.redact(str(e.get("message", "")))}
-                       for e in self.errors],
+            "errors": [{**e.to_dict(), "message": self.redact(e.message)} for e in self.errors],
         }
 
     @property
@@ -207,8 +207,7 @@ def _fix_one(path: str, options: FixOptions) -> tuple[FixResult, dict[str, _File
     try:
         job = _job(path, options, partial)
     except InputError as exc:
-        partial.errors.append({"path": exc.path or path, "line": exc.line,
-                               "message": exc.message})
+        partial.errors.append(Diagnostic(exc.path or path, exc.line, exc.message))
         return partial, states
     if job is not None:
         _fix_job(job, options, partial, states)
