@@ -13,10 +13,12 @@ from carpenter.model.dockerfile import Dockerfile, Instruction, Stage
 from carpenter.model.shell import SimpleCommand, Word, all_commands
 from carpenter.model.source import SourceFile, read_source
 from carpenter.scan.finding import Finding
-from carpenter.scan.payloads import PipPin
+from carpenter.scan.payloads import AptPackage, CondaPin, CudaBuild, PipPin, VcsPin
 from carpenter.snapshot.lookup import Lookups
 from carpenter.snapshot.model import Snapshot
 
+# The payloads that name a package (Job._installed_names).
+_NAMES_PACKAGE = (PipPin, CondaPin, AptPackage, VcsPin, CudaBuild)
 PIP_NAMES = frozenset({"pip", "pip3", "pip3.10", "pip3.11", "pip3.12"})
 
 
@@ -139,9 +141,10 @@ class Job:
 
         names: set[str] = set()
         for finding in self.findings:
-            # Rules without a typed payload yet (conda, CUDA, ...) still name it in `data`.
+            # Every payload that names a package counts, as `data["package"]` did before
+            # payloads (overrides are keyed on pip names; the others simply never match).
             pin = finding.payload
-            name = pin.package if isinstance(pin, PipPin) else finding.data.get("package")
+            name = pin.package if isinstance(pin, _NAMES_PACKAGE) else None
             if isinstance(name, str):
                 names.add(canonicalize_name(name))
         for inst in self.dockerfile.instructions:

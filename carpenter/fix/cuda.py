@@ -14,6 +14,7 @@ from carpenter.fix.edits import Edit
 from carpenter.fix.pinning import fix_pip
 from carpenter.fix.pipreq import parse
 from carpenter.scan.finding import Finding
+from carpenter.scan.payloads import CudaBuild
 
 _TORCH_PIN = re.compile(r"\btorch==(\d+\.\d+(?:\.\d+)?)")
 _CUDA_IN_TAG = re.compile(r"cuda[:\-]?(\d+)\.(\d+)")
@@ -47,7 +48,7 @@ def image_facts(job: Job, offset: int) -> tuple[str | None, str | None, str | No
     return torch, cuda or job.snapshot.target.cuda, python
 
 
-def fix_cuda_build(finding: Finding, job: Job) -> Outcome:
+def fix_cuda_build(finding: Finding, payload: CudaBuild, job: Job) -> Outcome:
     if not job.is_dockerfile(finding):
         return fix_pip(finding, job)
     located = job.command_at(finding.offset)
@@ -59,14 +60,14 @@ def fix_cuda_build(finding: Finding, job: Job) -> Outcome:
     if word is None:
         return Outcome.skip("cannot find the extension's requirement")
     req = parse(word.text)
-    package = finding.data.get("package") or (req.name if req else None)
+    package = payload.package or (req.name if req else None)
     if not package:
         return Outcome.skip("cannot tell which CUDA extension this installs")
     torch, cuda, python = image_facts(job, finding.offset)
     # The rule's own reading of the image (ImageEnv) wins where it has one.
-    torch = finding.data.get("torch") or torch
-    cuda = finding.data.get("cuda") or cuda
-    python = finding.data.get("python") or python
+    torch = payload.torch or torch
+    cuda = payload.cuda or cuda
+    python = payload.python or python
     wheel = job.snapshot.cuda_wheel(package, torch, cuda, python)
     if wheel is not None:
         start = _editable_flag_start(cmd, word) if req is None else word.offset

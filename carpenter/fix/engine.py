@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
@@ -17,6 +17,7 @@ from typing import Any
 
 from packaging.utils import canonicalize_name
 
+from carpenter.core.diagnostics import Diagnostic
 from carpenter.core.errors import CarpenterError, InputError
 from carpenter.core.redact import redact
 from carpenter.fix.apt import fix_apt
@@ -36,24 +37,22 @@ from carpenter.fix.secrets import fix_secret
 from carpenter.model.dockerfile import Dockerfile, load_dockerfile
 from carpenter.scan.engine import ScanOptions, discover, scan_dockerfile
 from carpenter.scan.finding import Finding
-from carpenter.scan.payloads import PipPin, SecretMove
+from carpenter.scan.payloads import (
+    AptPackage,
+    CondaPin,
+    CudaBuild,
+    Download,
+    GitClone,
+    ImageDigest,
+    PipPin,
+    SecretMove,
+    VcsPin,
+)
 from carpenter.scan.registry import all_rules
 from carpenter.snapshot.lookup import Lookups
 from carpenter.snapshot.model import Snapshot
 
 STRATEGIES = ("rewrite", "constraints")
-Fixer = Callable[[Finding, Job], Outcome]
-
-# Findings with a typed payload (carpenter.scan.payloads) are dispatched on its type in
-# _run_fixer; the categories below have no payload type yet and still go by category.
-FIXERS: dict[str, Fixer] = {
-    "unpinned-conda": fix_conda,
-    "floating-base-image": fix_base_image,
-    "unpinned-git": fix_git,
-    "unpinned-apt": fix_apt,
-    "cuda-source-build": fix_cuda_build,
-    "build-time-download": fix_download,
-}
 # Processed first: their edits cover spans other findings also point at (the flash-attn
 # requirement is both a CUDA build and an unpinned package).
 PRIORITY = {"cuda-source-build": 0, "secret": 1}
@@ -120,7 +119,7 @@ class FixResult:
     files: list[FileChange] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     build_flags: list[str] = field(default_factory=list)
-    errors: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[Diagnostic] = field(default_factory=list)
     secrets: list[str] = field(default_factory=list)
     written: list[str] = field(default_factory=list)
 
@@ -137,8 +136,7 @@ class FixResult:
             "diff": self.diff(),
             "notes": [self.redact(n) for n in self.notes],
             "build_flags": self.build_flags,
-            "errors": [{**e, "message": self.redact(str(e.get("message", "")))}
-                       for e in self.errors],
+            "errors": [{**e.to_dict(), "message": self.redact(e.message)} for e in self.errors],
         }
 
     @property
@@ -207,8 +205,7 @@ def _fix_one(path: str, options: FixOptions) -> tuple[FixResult, dict[str, _File
     try:
         job = _job(path, options, partial)
     except InputError as exc:
-        partial.errors.append({"path": exc.path or path, "line": exc.line,
-                               "message": exc.message})
+        partial.errors.append(Diagnostic(exc.path or path, exc.line, exc.message))
         return partial, states
     if job is not None:
         _fix_job(job, options, partial, states)
@@ -333,17 +330,28 @@ def _covering(finding: Finding, job: Job, states: dict[str, _FileState]) -> FixR
 def _run_fixer(finding: Finding, job: Job) -> Outcome:
     if finding.category == "host-local-artifact":
         return Outcome.skip("cannot be fixed automatically: " + finding.message)
+    # One fixer per payload type (carpenter.scan.payloads): the rule and its fix share the
+    # struct, so a finding without one (a cached row, a hand-made finding) is never guessed at.
     payload = finding.payload
     if isinstance(payload, PipPin):
         return _fix_pip_pin(finding, job)
     if isinstance(payload, SecretMove):
         return fix_secret(finding, payload, job)
+    if isinstance(payload, CudaBuild):
+        return fix_cuda_build(finding, payload, job)
+    if isinstance(payload, ImageDigest):
+        return fix_base_image(finding, payload, job)
+    if isinstance(payload, CondaPin):
+        return fix_conda(finding, job)
+    if isinstance(payload, (GitClone, VcsPin)):
+        return fix_git(finding, job)
+    if isinstance(payload, AptPackage):
+        return fix_apt(finding, job)
+    if isinstance(payload, Download):
+        return fix_download(finding, job)
     if finding.category == "shell-bug":
         return Outcome.skip("shell bug outside a pip install: fix it by hand")
-    fixer = FIXERS.get(finding.category)
-    if fixer is None:
-        return Outcome.skip(f"no automatic fix for {finding.category} findings")
-    return fixer(finding, job)
+    return Outcome.skip(f"no automatic fix for {finding.category} findings")
 
 
 def _mask_known(text: str, secrets: list[str]) -> str:

@@ -19,6 +19,7 @@ from carpenter.fix.pipreq import (
     unquoted_word_end,
 )
 from carpenter.scan.finding import Finding
+from carpenter.scan.payloads import ImageDigest
 from carpenter.snapshot.lookup import Pin
 from carpenter.snapshot.model import normalize_image_ref
 
@@ -147,13 +148,13 @@ def conda_version(job: Job, name: str) -> tuple[str | None, str]:
 
 # -- FROM -----------------------------------------------------------------------------------
 
-def fix_base_image(finding: Finding, job: Job) -> Outcome:
+def fix_base_image(finding: Finding, payload: ImageDigest, job: Job) -> Outcome:
     stage = job.stage_at(finding.offset)
     if stage is None:
         return Outcome.skip("no FROM instruction at this place")
     if stage.is_stage_ref:
         return Outcome.skip("FROM names an earlier stage")
-    ref = finding.data.get("image") or stage.base
+    ref = payload.image or stage.base
     if not ref:
         return Outcome.skip("the image reference comes from a build argument without a value")
     if "@" in ref:

@@ -57,8 +57,7 @@ def fix_copy(path: Path, out: Path) -> str | None:
         result = fix_paths([str(path)], FixOptions(load_snapshot(DEFAULT_SNAPSHOT), scan=scan))
         if result.errors:
             first = result.errors[0]
-            where = str(first.get("path") or "")
-            return f"carpenter fix failed: {where}: {result.redact(str(first.get('message')))}"
+            return f"carpenter fix failed: {first.path}: {result.redact(first.message)}"
         write_copy(result.files, submission_root([str(path)], None), out)
     except CarpenterError as exc:
         return f"carpenter fix failed: {exc.located()}"

@@ -51,11 +51,11 @@ class GithubReporter(Reporter):
     def render(self, report: ScanReport) -> str:
         lines = []
         for error in report.errors:
-            props = f"file={escape_property(str(error.get('path') or ''))}"
-            if error.get("line"):
-                props += f",line={error['line']}"
+            props = f"file={escape_property(error.path)}"
+            if error.line:
+                props += f",line={error.line}"
             props += ",title=carpenter could not scan this file"
-            message = safe_text(str(error.get("message", "")))
+            message = safe_text(error.message)
             lines.append(f"::error {props}::{escape_data(message)}")
         lines.extend(annotation(f) for f in by_severity(report.findings))
         lines.append(summary_line(report))
@@ -77,6 +77,5 @@ def step_summary(report: ScanReport) -> str:
                 f"{cell(f.message)} |"
             )
     for error in report.errors:
-        out.append(f"- could not scan `{cell(str(error.get('path')))}`: "
-                   f"{cell(str(error.get('message')))}")
+        out.append(f"- could not scan `{cell(error.path)}`: {cell(error.message)}")
     return "\n".join(out) + "\n"

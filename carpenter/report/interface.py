@@ -11,6 +11,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from carpenter.core.diagnostics import Diagnostic
 from carpenter.core.files import write_atomic  # noqa: F401  (re-exported)
 from carpenter.core.redact import safe_text
 from carpenter.scan.finding import SEVERITY_RANK, Finding
@@ -120,11 +121,9 @@ def rule_summary(rule: type[Rule]) -> str:
     return rule.summary()
 
 
-def error_text(error: dict[str, Any]) -> str:
-    where = str(error.get("path") or "")
-    if error.get("line"):
-        where += f":{error['line']}"
-    message = safe_text(str(error.get("message", "")))
+def error_text(error: Diagnostic) -> str:
+    where = error.where()
+    message = safe_text(error.message)
     return f"{where}: {message}" if where else message
 
 

@@ -32,14 +32,7 @@ def report_dict(report: ScanReport) -> dict[str, Any]:
         item["message"] = safe_text(finding.message)
         item["fix_hint"] = safe_text(finding.fix_hint)
         findings.append(item)
-    errors = [
-        {
-            "path": str(error.get("path") or ""),
-            "line": error.get("line") if isinstance(error.get("line"), int) else None,
-            "message": safe_text(str(error.get("message", ""))),
-        }
-        for error in report.errors
-    ]
+    errors = [{**error.to_dict(), "message": safe_text(error.message)} for error in report.errors]
     return {
         "version": SCHEMA_VERSION,
         "files": list(report.files),

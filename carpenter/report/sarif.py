@@ -167,16 +167,16 @@ class SarifReporter(Reporter):
         for error in report.errors:
             note: dict[str, Any] = {
                 "level": "error",
-                "message": {"text": safe_text(str(error.get("message", "")))},
+                "message": {"text": safe_text(error.message)},
             }
-            if error.get("path"):
-                uri, base = artifact_uri(str(error["path"]))
+            if error.path:
+                uri, base = artifact_uri(error.path)
                 artifact: dict[str, Any] = {"uri": uri}
                 if base:
                     artifact["uriBaseId"] = base
                 physical: dict[str, Any] = {"artifactLocation": artifact}
-                if isinstance(error.get("line"), int) and error["line"] >= 1:
-                    physical["region"] = {"startLine": error["line"]}
+                if error.line is not None and error.line >= 1:
+                    physical["region"] = {"startLine": error.line}
                 note["locations"] = [{"physicalLocation": physical}]
             notes.append(note)
         return {"executionSuccessful": not report.errors, "toolExecutionNotifications": notes}

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.text import Text
 
+    from carpenter.core.diagnostics import Diagnostic
     from carpenter.fix.engine import FixResult
     from carpenter.rebuild.compare import CompareResult
     from carpenter.rebuild.interface import BuildResult
@@ -102,7 +103,7 @@ class TextReporter(Reporter):
             console.file.write("\n".join(line.plain for line in lines) + "\n")
 
     @staticmethod
-    def _error(error: dict) -> Text:
+    def _error(error: Diagnostic) -> Text:
         from rich.text import Text
 
         text = Text("error: ", style="bold red")
@@ -196,10 +197,7 @@ def _fix(result: FixResult, show_diff: bool = True) -> Output:
     """The diff on stdout (unless files were written), the reasons and the tally on stderr."""
     err = []
     for error in result.errors:
-        where = error.get("path") or ""
-        if error.get("line"):
-            where += f":{error['line']}"
-        err.append(f"carpenter: error: {where}: {result.redact(str(error['message']))}")
+        err.append(f"carpenter: error: {error.where()}: {result.redact(error.message)}")
     err += [f"{r.path}:{r.line}:{r.column}: not fixed [{r.rule}] {r.reason}"
             for r in result.skipped]
     err += [f"note: {result.redact(note)}" for note in result.notes]

@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 
+from carpenter.core.diagnostics import Diagnostic
 from carpenter.core.errors import EXIT_ERROR, ConfigError
 from carpenter.core.options import parse_build_args
 from carpenter.report.interface import FORMATS, write_atomic
@@ -61,16 +62,15 @@ def _use_color(choice: str, output: str | None) -> bool:
     return sys.stdout.isatty()
 
 
-def _missing_folders(paths: tuple[str, ...], files: list[str]) -> list[dict[str, Any]]:
+def _missing_folders(paths: tuple[str, ...], files: list[str]) -> list[Diagnostic]:
     """A folder argument with no Dockerfile under it is an error, not a silent pass."""
-    errors = []
+    errors: list[Diagnostic] = []
     for path in paths:
         if not os.path.isdir(path):
             continue
         prefix = os.path.join(os.path.abspath(path), "")
         if not any(os.path.abspath(f).startswith(prefix) for f in files):
-            errors.append({"path": path, "line": None,
-                           "message": "no Dockerfile found in this folder"})
+            errors.append(Diagnostic(path, None, "no Dockerfile found in this folder"))
     return errors
 
 

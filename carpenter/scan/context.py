@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from carpenter.core.diagnostics import Diagnostic
 from carpenter.core.errors import InputError
 from carpenter.model.dockerfile import Dockerfile
 from carpenter.model.source import SourceFile, read_source
@@ -20,7 +21,7 @@ class ScanContext:
     config: ScanConfig
     relative_display: bool = True  # paths shown relative to the working directory
     cache: dict[str, Any] = field(default_factory=dict)  # shared facts between rules
-    errors: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[Diagnostic] = field(default_factory=list)
 
     @property
     def source(self) -> SourceFile:
@@ -61,7 +62,7 @@ class ScanContext:
             try:
                 source = read_source(fs_path, self.display(fs_path))
             except InputError as exc:
-                self.errors.append({"path": exc.path, "line": None, "message": exc.message})
+                self.errors.append(Diagnostic(exc.path or self.display(fs_path), None, exc.message))
         self.cache[key] = source
         return source
 

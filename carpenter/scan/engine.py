@@ -9,6 +9,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from carpenter.core.diagnostics import Diagnostic
 from carpenter.core.errors import CarpenterError, InputError
 from carpenter.scan.config import ScanConfig, rule_matches
 from carpenter.scan.finding import SEVERITY_RANK, Finding
@@ -45,7 +46,7 @@ class ScanOptions:
 class FileResult:
     path: str
     findings: list[Finding] = field(default_factory=list)
-    errors: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[Diagnostic] = field(default_factory=list)
     # A rule with reads_outside_context found something (before suppressions): the result
     # depends on folders outside the context, which the result cache does not stamp.
     looked_outside: bool = False
@@ -55,7 +56,7 @@ class FileResult:
 class ScanReport:
     files: list[str] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
-    errors: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[Diagnostic] = field(default_factory=list)
     config: ScanConfig = field(default_factory=ScanConfig)
     cached: int = 0  # files whose result came from the result cache
 
@@ -78,10 +79,10 @@ def is_dockerfile_name(name: str) -> bool:
         and not name.lower().endswith(NOT_DOCKERFILE_SUFFIXES)
 
 
-def discover(paths: Iterable[str]) -> tuple[list[str], list[dict[str, Any]]]:
+def discover(paths: Iterable[str]) -> tuple[list[str], list[Diagnostic]]:
     """Dockerfiles named by the user, folders searched recursively; unreadable paths as errors."""
     found: list[str] = []
-    errors: list[dict[str, Any]] = []
+    errors: list[Diagnostic] = []
     for path in paths:
         if os.path.isdir(path):
             # normpath: `scan .` reports bad/Dockerfile, like paths found in the context
@@ -89,17 +90,17 @@ def discover(paths: Iterable[str]) -> tuple[list[str], list[dict[str, Any]]]:
         elif os.path.lexists(path):
             found.append(path)
         else:
-            errors.append({"path": path, "line": None, "message": "no such file or directory"})
+            errors.append(Diagnostic(path, None, "no such file or directory"))
     # `scan . sub/Dockerfile` names one file twice: scan it once.
     return list(dict.fromkeys(found)), errors
 
 
-def _walk(root: str, errors: list[dict[str, Any]]) -> list[str]:
+def _walk(root: str, errors: list[Diagnostic]) -> list[str]:
     found: list[str] = []
     seen: set[tuple[int, int]] = set()
 
     def onerror(exc: OSError) -> None:
-        errors.append({"path": exc.filename or root, "line": None, "message": exc.strerror})
+        errors.append(Diagnostic(exc.filename or root, None, exc.strerror))
 
     for folder, dirs, files in os.walk(root, onerror=onerror, followlinks=True):
         try:
@@ -107,7 +108,7 @@ def _walk(root: str, errors: list[dict[str, Any]]) -> list[str]:
         except OSError:
             continue
         if (stat.st_dev, stat.st_ino) in seen:  # symlink loop
-            errors.append({"path": folder, "line": None, "message": "symbolic link loop"})
+            errors.append(Diagnostic(folder, None, "symbolic link loop"))
             dirs[:] = []
             continue
         seen.add((stat.st_dev, stat.st_ino))
@@ -142,7 +143,7 @@ def scan_dockerfile(
         context_dir = options.context or os.path.dirname(dockerfile.path) or "."
     ctx = ScanContext(dockerfile, context_dir, options.config, relative_display=relative)
     findings: list[Finding] = []
-    errors: list[dict[str, Any]] = []
+    errors: list[Diagnostic] = []
     looked_outside = False
     for rule_cls in active_rules(options.config):
         try:
@@ -150,12 +151,12 @@ def scan_dockerfile(
             findings.extend(found)
             looked_outside |= rule_cls.reads_outside_context and bool(found)
         except CarpenterError as exc:
-            errors.append({"path": exc.path or dockerfile.path, "line": exc.line,
-                           "message": f"{rule_cls.id}: {exc.message}"})
+            errors.append(Diagnostic(exc.path or dockerfile.path, exc.line,
+                                     f"{rule_cls.id}: {exc.message}"))
         except Exception as exc:  # a rule bug must not hide the other rules' findings
-            errors.append({"path": dockerfile.path, "line": None,
-                           "message": f"internal error in rule {rule_cls.id}: "
-                                      f"{type(exc).__name__}: {exc}"})
+            errors.append(Diagnostic(dockerfile.path, None,
+                                     f"internal error in rule {rule_cls.id}: "
+                                     f"{type(exc).__name__}: {exc}"))
     findings = _apply_overrides(findings, options.config)
     findings = _suppress_inline(findings, dockerfile)
     result = FileResult(dockerfile.path, _dedupe(findings), errors + ctx.errors, looked_outside)
@@ -169,8 +170,7 @@ def scan_file(path: str, options: ScanOptions) -> FileResult:
     try:
         dockerfile = load_dockerfile(path, path, options.build_args)
     except InputError as exc:
-        return FileResult(path, [], [{"path": exc.path or path, "line": exc.line,
-                                      "message": exc.message}])
+        return FileResult(path, [], [Diagnostic(exc.path or path, exc.line, exc.message)])
     return scan_dockerfile(dockerfile, options)
 
 

@@ -8,7 +8,18 @@ from pathlib import Path
 from carpenter.fix.engine import FixOptions, FixReport, fix_findings, fix_paths
 from carpenter.scan.engine import ScanOptions, scan_paths
 from carpenter.scan.finding import Finding
-from carpenter.scan.payloads import Payload, PipPin, SecretMove
+from carpenter.scan.payloads import (
+    AptPackage,
+    CondaPin,
+    CudaBuild,
+    Download,
+    GitClone,
+    ImageDigest,
+    Payload,
+    PipPin,
+    SecretMove,
+    VcsPin,
+)
 from carpenter.snapshot.model import Snapshot, load_snapshot, parse_snapshot
 
 SECRET = "hf_" + "QwErTyUiOpAsDfGhJkLzXcVbNmQwErTyUi"
@@ -110,6 +121,23 @@ def payload_for(category: str, needle: str, data: dict) -> Payload | None:
     if category == "secret":
         return SecretMove(secret_kind=data.get("secret_kind", "test"),
                           variable=data.get("variable"))
+    return _other_payload(category, needle, data)
+
+
+def _other_payload(category: str, needle: str, data: dict) -> Payload | None:
+    if category == "unpinned-conda":
+        return CondaPin(package=data.get("package", needle), tool=data.get("tool"))
+    if category == "unpinned-git":
+        return VcsPin(url=needle) if "git+" in needle else GitClone(url=needle)
+    if category == "unpinned-apt":
+        return AptPackage(package=data.get("package", needle), tool=data.get("tool", "apt-get"))
+    if category == "floating-base-image":
+        return ImageDigest(image=data.get("image", ""))
+    if category == "cuda-source-build":
+        return CudaBuild(package=data.get("package", ""), torch=data.get("torch"),
+                         cuda=data.get("cuda"), python=data.get("python"))
+    if category == "build-time-download":
+        return Download(repo=data.get("repo"), revision=data.get("revision"))
     return None
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from carpenter.core.diagnostics import Diagnostic
 from carpenter.fix.engine import FixRecord, FixResult
 from carpenter.rebuild.compare import CompareResult, fix_copy
 from carpenter.rebuild.interface import BuildResult
@@ -85,7 +86,7 @@ def test_smoke_text_and_json_never_hold_a_full_token() -> None:
 
 def test_fix_text_goes_to_stderr_and_the_diff_to_stdout() -> None:
     result = FixResult("snap", "rewrite", notes=[f"uses {TOKEN}"], build_flags=["--x"],
-                       errors=[{"path": "D", "line": 2, "message": "bad"}], written=["/o/D"])
+                       errors=[Diagnostic("D", 2, "bad")], written=["/o/D"])
     result.records.append(FixRecord("PIP001", "unpinned-pip", "D", 3, 4, "m", "skipped", "why"))
     output = render(result, "text", show_diff=False)
     assert output.stdout == ""

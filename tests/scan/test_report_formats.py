@@ -9,6 +9,7 @@ import jsonschema
 import pytest
 
 from carpenter.cli import main
+from carpenter.core.diagnostics import Diagnostic
 from carpenter.report.github import GithubReporter, escape_data, escape_property
 from carpenter.report.interface import get_reporter
 from carpenter.report.sarif import FINGERPRINT_KEY, SarifReporter, rule_descriptor
@@ -164,7 +165,7 @@ def test_github_most_severe_first_and_levels() -> None:
     report = ScanReport(
         files=["a/Dockerfile"],
         findings=[finding("info", 1), finding("warning", 2), finding("error", 3, "x:y,\nz")],
-        errors=[{"path": "b,c/Dockerfile", "line": None, "message": "binary file"}],
+        errors=[Diagnostic("b,c/Dockerfile", None, "binary file")],
         config=ScanConfig(),
     )
     lines = GithubReporter().render(report).splitlines()
@@ -254,7 +255,7 @@ def test_json_output_is_byte_identical_to_json_dumps_with_indent():
     # Values that could confuse the separator trick: a "}, {" and a newline inside strings.
     report.findings.append(Finding("X001", "x", "secret", "info", "a\n}, {b", 1, 1, 1, 1,
                                    'm "}\n,\n      {" é\u2028', "hint\n    },"))
-    report.errors.append({"path": "p", "line": None, "message": "}, {\n"})
+    report.errors.append(Diagnostic("p", None, "}, {\n"))
     for candidate in (report, ScanReport()):
         expected = json.dumps(report_dict(candidate), indent=2, ensure_ascii=False) + "\n"
         assert get_reporter("json").render(candidate) == expected

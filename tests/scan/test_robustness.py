@@ -283,7 +283,7 @@ def test_mutated_dockerfiles_never_raise(text: str, tmp_path_factory) -> None:
     source = SourceFile(str(folder / "Dockerfile"), text.replace("\r\n", "\n"))
     dockerfile = parse_dockerfile(source, {"X": "1"})
     result = scan_dockerfile(dockerfile, ScanOptions(), str(folder))
-    internal = [e for e in result.errors if "internal error" in e["message"]]
+    internal = [e for e in result.errors if "internal error" in e.message]
     assert not internal, (internal, text)
 
 

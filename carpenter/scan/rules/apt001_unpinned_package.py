@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from carpenter.model.apt import INSTALL_VERBS, apt_commands
 from carpenter.scan.context import ScanContext
 from carpenter.scan.finding import Finding
+from carpenter.scan.payloads import AptPackage
 from carpenter.scan.registry import Rule
 
 
@@ -66,7 +67,7 @@ class AptUnpinnedPackage(Rule):
                         ctx, package.word.offset, package.word.end_offset,
                         f"{apt.tool} install {package.name}: {why}",
                         fix_hint=f"pin {package.name}=<version>, or use a dated snapshot mirror",
-                        package=package.name, tool=apt.tool,
+                        payload=AptPackage(package=package.name, tool=apt.tool),
                     )
 
 

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from carpenter.model.conda import conda_commands
 from carpenter.scan.context import ScanContext
 from carpenter.scan.finding import Finding
+from carpenter.scan.payloads import CondaPin
 from carpenter.scan.registry import Rule
 
 
@@ -69,5 +70,5 @@ class CondaUnpinnedPackage(Rule):
                         ctx, spec.offset, spec.end_offset,
                         f"{conda.tool} {verb} {spec.name}: {why}",
                         fix_hint=f"pin it: {spec.name}=<version>",
-                        package=spec.name, tool=conda.tool, manager="conda",
+                        payload=CondaPin(package=spec.name, tool=conda.tool),
                     )

@@ -16,7 +16,7 @@ from carpenter.model.source import SourceFile
 from carpenter.scan.context import ScanContext
 from carpenter.scan.facts import locate
 from carpenter.scan.finding import Finding
-from carpenter.scan.payloads import PipPin
+from carpenter.scan.payloads import CondaPin, PipPin
 from carpenter.scan.registry import Rule
 
 
@@ -99,7 +99,7 @@ class CondaUnpinnedEnvironmentFile(Rule):
                     f"{spec.constraint.strip()} is not an exact version")
                 yield self.at(ctx, start, end, f"conda dependency {spec.name} {why}",
                               fix_hint=f"pin it: {spec.name}=<version>", source=source,
-                              package=spec.name, manager="conda")
+                              payload=CondaPin(package=spec.name))
                 continue
             if text.startswith(("-r ", "--requirement ", "-r", "--requirement=")):
                 yield from self._pip_file(ctx, inst, text, folder, seen)

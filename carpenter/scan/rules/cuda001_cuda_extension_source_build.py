@@ -25,6 +25,7 @@ from carpenter.scan.cuda import (
 )
 from carpenter.scan.facts import pip_uses
 from carpenter.scan.finding import Finding
+from carpenter.scan.payloads import CudaBuild
 from carpenter.scan.registry import Rule
 
 
@@ -195,6 +196,7 @@ class CudaExtensionSourceBuild(Rule):
         parts.append(f"prebuilt alternative: {alternative}")
         low, high = package.build_minutes
         return self.at(ctx, start, end, "; ".join(parts), fix_hint=alternative, source=source,
-                       package=package.name, version=version, build_minutes=[low, high],
-                       prebuilt_alternative=alternative, prebuilt_url=url,
-                       torch=env.torch, cuda=env.cuda, python=env.python)
+                       payload=CudaBuild(package=package.name, version=version,
+                                         build_minutes=(low, high),
+                                         prebuilt_alternative=alternative, prebuilt_url=url,
+                                         torch=env.torch, cuda=env.cuda, python=env.python))

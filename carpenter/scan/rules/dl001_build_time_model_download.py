@@ -12,6 +12,7 @@ from carpenter.model.shell import PYTHONS, Script, SimpleCommand, scripts_of
 from carpenter.scan.context import ScanContext
 from carpenter.scan.downloads import SHA40, hub_calls, hub_fix_hint
 from carpenter.scan.finding import Finding
+from carpenter.scan.payloads import Download
 from carpenter.scan.pyscripts import ScriptDownload, code_downloads, script_downloads
 from carpenter.scan.registry import Rule
 
@@ -99,7 +100,7 @@ class BuildTimeModelDownload(Rule):
                               f"`{name} download {repo or ''}` fetches the repository's moving "
                               f"{revision or 'main'} branch at build time",
                               fix_hint=hub_fix_hint(repo, "--revision <40-character commit sha>"),
-                              repo=repo, revision=revision)
+                              payload=Download(repo=repo, revision=revision))
             return
         copy = _cloud_copy(argv)
         if copy is not None:
@@ -107,7 +108,8 @@ class BuildTimeModelDownload(Rule):
                           f"`{copy}` copies objects from cloud storage at build time: the "
                           "bucket's content can change or vanish, and the build needs credentials",
                           fix_hint="ship the files with the submission, or fetch them at run time "
-                                   "into a mounted volume", source_url=_cloud_source(argv))
+                                   "into a mounted volume",
+                          payload=Download(source_url=_cloud_source(argv)))
             return
         if PYTHONS.match(name):
             if "-c" in argv[1:]:
@@ -139,7 +141,7 @@ class BuildTimeModelDownload(Rule):
                       f"`{script} --repo_id {repo}` downloads the repository's moving "
                       f"{revision or 'main'} branch at build time{token}",
                       fix_hint=hub_fix_hint(repo, "--revision <40-character commit sha>"),
-                      repo=repo, revision=revision, function=script)
+                      payload=Download(repo=repo, revision=revision, function=script))
 
     def _code(self, ctx: ScanContext, code: str, offset: int, where: str):
         found = code_downloads(code, where)
@@ -159,7 +161,8 @@ class BuildTimeModelDownload(Rule):
             yield self._download(ctx, download, where, (offset + call.start, offset + call.end))
 
     def _download(self, ctx: ScanContext, download: ScriptDownload, where: str,
-                  span: tuple[int, int], place: str = "", **related: object) -> Finding:
+                  span: tuple[int, int], place: str = "", script: str | None = None,
+                  script_line: int | None = None) -> Finding:
         what = f"{download.fn}({download.target!r})" if download.target \
             else f"{download.fn}(...)"
         if download.kind == "hub":
@@ -167,8 +170,10 @@ class BuildTimeModelDownload(Rule):
             return self.at(ctx, *span,
                            f"{what} in {where}{place} downloads at build time with {rev}: the "
                            "content follows the repository's main branch",
-                           fix_hint=hub_fix_hint(download.target), repo=download.target,
-                           revision=download.revision, function=download.fn, **related)
+                           fix_hint=hub_fix_hint(download.target),
+                           payload=Download(repo=download.target, revision=download.revision,
+                                            function=download.fn, script=script,
+                                            script_line=script_line))
         hint = {"nltk": "ship the nltk_data folder with the submission, or download at run time",
                 "torch-hub": "pin the repository to a commit (`owner/repo:<sha>`), or ship the "
                              "weights with the submission",
@@ -176,8 +181,9 @@ class BuildTimeModelDownload(Rule):
                                      "download at run time into a mounted volume")
         return self.at(ctx, *span,
                        f"{what} in {where}{place} downloads at build time: what it fetches can "
-                       "change or vanish", fix_hint=hint, function=download.fn,
-                       target=download.target, **related)
+                       "change or vanish", fix_hint=hint,
+                       payload=Download(function=download.fn, target=download.target,
+                                        script=script, script_line=script_line))
 
     def _script(self, ctx: ScanContext, inst: Instruction, cmd: SimpleCommand,
                 span: tuple[int, int], path: str, argv: list[str]):
@@ -220,7 +226,8 @@ class BuildTimeModelDownload(Rule):
             if argv[1] == "lfs" and argv[2] in ("pull", "fetch") and not checks_out_commit:
                 yield self.at(ctx, *span,
                               "`git lfs pull` downloads large files at build time from whatever "
-                              "commit the clone is on", fix_hint="check out a commit sha first")
+                              "commit the clone is on", fix_hint="check out a commit sha first",
+                              payload=Download())
             repo = _hub_clone(argv)
             if repo is not None and not checks_out_commit:
                 yield self.at(ctx, *span,
@@ -230,7 +237,7 @@ class BuildTimeModelDownload(Rule):
                                   repo.removeprefix("datasets/"),
                                   "--revision <sha> to `huggingface-cli download` instead (or "
                                   "`git checkout <sha>` after the clone)"),
-                              repo=repo)
+                              payload=Download(repo=repo))
 
 
 _HUB_CLONE = re.compile(r"(?i)^(?:https?://)?(?:[^@/]+@)?(?:huggingface\.co|hf\.co)/"

@@ -14,6 +14,7 @@ from carpenter.model.git import (
 )
 from carpenter.scan.context import ScanContext
 from carpenter.scan.finding import Finding
+from carpenter.scan.payloads import GitClone
 from carpenter.scan.registry import Rule
 
 
@@ -81,7 +82,8 @@ class GitCloneUnpinned(Rule):
                 yield self.at(
                     ctx, clone.url.offset, clone.url.end_offset, message,
                     fix_hint="check out a commit: git -C <dir> checkout <40-hex sha>",
-                    severity=severity, url=clone.url_text,
-                    ref=tag or (refs[-1] if refs else clone.branch),
-                    directory=clone.target,
+                    severity=severity,
+                    payload=GitClone(url=clone.url_text,
+                                     ref=tag or (refs[-1] if refs else clone.branch),
+                                     directory=clone.target),
                 )

@@ -10,6 +10,7 @@ from carpenter.model.source import SourceFile
 from carpenter.scan.context import ScanContext
 from carpenter.scan.facts import pip_uses
 from carpenter.scan.finding import Finding
+from carpenter.scan.payloads import VcsPin
 from carpenter.scan.registry import Rule
 
 
@@ -74,5 +75,5 @@ class PipVcsUnpinned(Rule):
         return self.at(
             ctx, start, end, message, source=source, severity=severity,
             fix_hint="append the commit: git+URL@<40-hex sha>",
-            url=req.url, ref=ref, package=req.name,
+            payload=VcsPin(url=req.url, ref=ref, package=req.name),
         )

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from carpenter.model.images import has_digest, image_refs
 from carpenter.scan.context import ScanContext
 from carpenter.scan.finding import Finding
+from carpenter.scan.payloads import ImageDigest
 from carpenter.scan.registry import Rule
 from carpenter.scan.rules.img001_floating_tag import moving_tag
 
@@ -52,5 +53,5 @@ class BaseImageWithoutDigest(Rule):
                 ctx, ref.offset, ref.end_offset,
                 f"image {ref.ref} is pinned by tag only: the tag can be re-pointed",
                 fix_hint=f"pin the digest: {ref.ref}@sha256:<digest>",
-                image=ref.ref, tag=ref.tag, where=ref.where,
+                payload=ImageDigest(image=ref.ref, tag=ref.tag, where=ref.where),
             )

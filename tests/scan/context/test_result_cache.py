@@ -200,7 +200,7 @@ def test_the_fixture_corpus_gives_the_same_report_warm(tmp_path):
     assert warm_findings == cold_findings
     assert warm.errors == cold.errors
     # Not kept: results with errors, and results of rules that looked outside the context.
-    uncached = {e["path"] for e in cold.errors}
+    uncached = {e.path for e in cold.errors}
     uncached |= {f["path"] for f in cold_findings if f["rule"] in ("CTX001", "CTX008")}
     uncached |= {f for f in cold.files if links_out(Path(f).parent)}
     assert warm.cached == len(warm.files) - len(uncached)
@@ -415,7 +415,7 @@ def test_a_dockerfile_over_the_size_cap_is_not_read_for_the_cache(tmp_path, monk
     write(root, {"Dockerfile": "FROM scratch\n" + "# padding\n" * 200})
     age(root)
     report, _ = run([root / "Dockerfile"], tmp_path / "cache")
-    assert any("too large" in e["message"] for e in report.errors)
+    assert any("too large" in e.message for e in report.errors)
     assert report.cached == 0
 
 
@@ -426,4 +426,4 @@ def test_git_metadata_that_is_not_utf8_does_not_break_the_scan(tmp_path):
     (root / ".git" / "HEAD").write_bytes(b"ref: refs/heads/\xff\xfe\n")
     age(tmp_path)
     report, _ = run([root / "Dockerfile"], tmp_path / "cache")
-    assert not any("internal error" in e["message"] for e in report.errors), report.errors
+    assert not any("internal error" in e.message for e in report.errors), report.errors
