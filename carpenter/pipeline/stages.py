@@ -123,7 +123,7 @@ def scan_stage(sub: Submission, options: CheckOptions, prior: dict) -> dict[str,
         categories[item["category"]] = categories.get(item["category"], 0) + 1
     return {"status": "failing" if failing else "clean", "findings": findings,
             "categories": categories, "failing": len(failing),
-            "errors": [safe_text(str(e.get("message", ""))) for e in report.errors],
+            "errors": [safe_text(e.message) for e in report.errors],
             # In-process only (dropped before a result is stored): fix acts on these findings
             # instead of scanning the same Dockerfile again.
             "_findings": report.findings}

@@ -142,3 +142,12 @@ def test_check_on_the_engine_names_the_failing_line(tmp_path: Path) -> None:
     assert proc.returncode == 11, proc.stderr
     assert "command-failed" in proc.stdout and "evidence (log line" in proc.stdout
     assert (tmp_path / "o" / "logs" / "rebuild.original.log").is_file()
+
+
+def test_a_dockerfile_scan_cannot_read_is_a_reason_not_a_crash(tmp_path: Path) -> None:
+    # Scan errors are typed Diagnostics; check once read them as dicts and crashed.
+    from carpenter.pipeline.stages import CheckOptions, Submission, scan_stage
+
+    (tmp_path / "Dockerfile").write_bytes(b"\x00\x01binary\x00" * 50)
+    result = scan_stage(Submission("bin", str(tmp_path)), CheckOptions(), {})
+    assert result["errors"] and all(isinstance(e, str) for e in result["errors"])
