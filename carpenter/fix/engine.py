@@ -102,6 +102,8 @@ class FileChange:
     before: str
     after: str
     new_file: bool = False
+    # Each edit with the record that made it (SARIF `fixes` attach edits to their finding).
+    edits: list[tuple[Edit, FixRecord]] = field(default_factory=list, repr=False)
 
     @property
     def changed(self) -> bool:
@@ -194,8 +196,7 @@ def fix_paths(paths: Iterable[str], options: FixOptions) -> FixResult:
         partials = [_fix_one(path, options) for path in files]
     for partial in partials:
         _merge(partial, report, states)
-    report.files = [FileChange(s.path, s.disk_path, s.before, apply_edits(s.before, s.edits),
-                               s.new_file) for s in states.values()]
+    report.files = [_file_change(s) for s in states.values()]
     report.notes = list(dict.fromkeys(report.notes))
     report.build_flags = list(dict.fromkeys(report.build_flags))
     return report
@@ -251,8 +252,7 @@ def fix_findings(path: str, findings: list[Finding], options: FixOptions) -> Fix
     job = _new_job(dockerfile, path, options, findings)
     states: dict[str, _FileState] = {}
     _fix_job(job, options, report, states)
-    report.files = [FileChange(s.path, s.disk_path, s.before, apply_edits(s.before, s.edits),
-                               s.new_file) for s in states.values()]
+    report.files = [_file_change(s) for s in states.values()]
     return report
 
 
@@ -426,6 +426,12 @@ def _stage_new_file(path: str, text: str, states: dict[str, _FileState],
         state.edits.append(Edit(0, len(before), text))
         state.owners.append(record)
     states[key] = state
+
+
+def _file_change(state: _FileState) -> FileChange:
+    return FileChange(state.path, state.disk_path, state.before,
+                      apply_edits(state.before, state.edits), state.new_file,
+                      list(zip(state.edits, state.owners, strict=True)))
 
 
 def _touches(a: Edit, b: Edit) -> bool:

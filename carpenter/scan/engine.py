@@ -60,6 +60,8 @@ class ScanReport:
     cached: int = 0  # files whose result came from the result cache
 
     def failing(self) -> list[Finding]:
+        if self.config.fail_on == "none":
+            return []
         floor = SEVERITY_RANK[self.config.fail_on]
         return [f for f in self.findings if SEVERITY_RANK[f.severity] >= floor]
 
