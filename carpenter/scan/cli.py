@@ -34,7 +34,7 @@ def _config_start(paths: tuple[str, ...]) -> Path:
     return folder.resolve() if str(folder) else Path.cwd()
 
 
-def _check_rule_keys(config: Any) -> None:
+def check_rule_keys(config: Any) -> None:
     """Unknown ids in select/ignore are a usage error (a typo would silently disable nothing)."""
     keys = [key for key in (*config.select, *config.extend_select, *config.ignore,
                             *config.profile_rules)
@@ -214,12 +214,12 @@ def _scan_per_config(paths: tuple[str, ...], settings: dict[str, Any], explicit:
         groups.setdefault(repr(config), (config, []))[1].append(path)
     if not groups:
         config = resolve_config(settings, _config_start(paths), explicit)
-        _check_rule_keys(config)
+        check_rule_keys(config)
         groups[""] = (config, [])
     merged = ScanReport(errors=list(errors), config=next(iter(groups.values()))[0])
     code = 0
     for config, group in groups.values():
-        _check_rule_keys(config)
+        check_rule_keys(config)
         part = scan_paths(group, replace(base, config=config)) if group else ScanReport(
             config=config)
         merged.files.extend(part.files)
@@ -246,7 +246,7 @@ def _scan_stdin(name: str, settings: dict[str, Any], explicit: Path | None,
     folder = Path(name).resolve().parent
     config = (resolve_config(settings, config_file=explicit) if explicit
               else config_for_folder(settings, folder, {})).for_file(name)
-    _check_rule_keys(config)
+    check_rule_keys(config)
     context = base.context or (str(folder) if folder.is_dir() else None)
     with tempfile.TemporaryDirectory(prefix="carpenter-stdin-") as tmp:
         temp = os.path.join(tmp, os.path.basename(name) or "Dockerfile")
