@@ -58,10 +58,15 @@ def _start(paths: tuple[str, ...]) -> Path:
 @click.option("--select", multiple=True, help="Fix only these rules (ids, prefixes, names, "
               "categories; comma-separated or repeated).")
 @click.option("--ignore", multiple=True, help="Do not fix these rules.")
+@click.option("--unsafe-fixes/--no-unsafe-fixes", default=True, show_default=True,
+              help="Apply fixes that change behaviour, not only pins (moving a token to a "
+                   "build secret, changing a CUDA extension's install); they are marked "
+                   "[unsafe] either way.")
 def fix(paths: tuple[str, ...], snapshot_name: str, context: str | None,
         build_args: tuple[str, ...], strategy: str, write: bool, out: Path | None, fmt: str,
         max_jobs: int, jobs: int, resolve: bool, offline: bool,
-        config_file: Path | None, select: tuple[str, ...], ignore: tuple[str, ...]) -> None:
+        config_file: Path | None, select: tuple[str, ...], ignore: tuple[str, ...],
+        unsafe_fixes: bool) -> None:
     """Pin what `scan` finds in PATHS against a snapshot.
 
     Prints a unified diff (secrets redacted) unless --write or --out is given.
@@ -79,7 +84,7 @@ def fix(paths: tuple[str, ...], snapshot_name: str, context: str | None,
     scan = ScanOptions(config=config, context=context, build_args=parse_build_args(build_args))
     workers = jobs if jobs > 0 else (os.cpu_count() or 1)
     result = fix_paths(paths, FixOptions(snapshot, strategy, scan, max_jobs, workers, resolve,
-                                         online=not offline))
+                                         online=not offline, unsafe_fixes=unsafe_fixes))
     if not result.errors:
         if write:
             result.written = write_in_place(result.files)

@@ -54,6 +54,15 @@ FIXERS: dict[str, Fixer] = {
     "cuda-source-build": fix_cuda_build,
     "build-time-download": fix_download,
 }
+# Fixes that change what the build does, not only what it pins (ruff's unsafe fixes): the
+# user should look at them. Applied by default (a token left in an image is worse) but
+# marked; `--no-unsafe-fixes` leaves them out.
+UNSAFE = {
+    "secret": "deletes the ENV/ARG that held a token: the build no longer sees it as a "
+              "variable (it becomes a build secret); rotate the token",
+    "cuda-source-build": "changes how the extension is installed (prebuilt wheel or "
+                         "bounded source build)",
+}
 # Processed first: their edits cover spans other findings also point at (the flash-attn
 # requirement is both a CUDA build and an unpinned package).
 PRIORITY = {"cuda-source-build": 0, "secret": 1}
@@ -68,6 +77,7 @@ class FixOptions:
     jobs: int = 1  # worker processes over Dockerfiles
     resolve: bool = False  # resolve packages missing from the snapshot (needs the network)
     online: bool = False  # look up digests, commits and revisions (the CLI's default)
+    unsafe_fixes: bool = True  # apply the fixes of UNSAFE categories (marked either way)
 
     @cached_property
     def fix_scan(self) -> ScanOptions:
@@ -90,6 +100,7 @@ class FixRecord:
     status: str  # "applied" | "skipped"
     reason: str = ""
     summary: str = ""
+    unsafe: str = ""  # why the fix changes behaviour (UNSAFE); empty for a plain pin
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -295,6 +306,10 @@ def _fix_job(job: Job, options: FixOptions, report: FixResult,
         record = FixRecord(finding.rule, finding.category, finding.path, finding.line,
                            finding.column, finding.message, "skipped")
         report.records.append(record)
+        record.unsafe = UNSAFE.get(finding.category, "")
+        if record.unsafe and not options.unsafe_fixes:
+            record.reason = f"unsafe fix left out ({record.unsafe}); pass --unsafe-fixes"
+            continue
         cover = _covering(finding, job, states)
         if cover is not None:
             record.status = "applied"

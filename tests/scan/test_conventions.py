@@ -152,3 +152,19 @@ def test_fix_select_and_ignore(tree: Path, capsys) -> None:
     assert "PIP001" not in {r["rule"] for r in json.loads(rest)["applied"]}
     code, _, err = run(capsys, "fix", "a", "--select", "PIPX01", "--offline")
     assert code == 2 and "unknown rule" in err
+
+
+def test_unsafe_fixes_are_marked_and_can_be_left_out(tree: Path, capsys) -> None:
+    token = "hf_" + "Zq8rT2vX9wLmN4pK7sB1cD5fG3hJ6kQ0aE"
+    (tree / "a" / "Dockerfile").write_text(
+        f"FROM python:3.11\nENV HF_TOKEN={token}\nRUN pip install torch\n")
+    _, out, err = run(capsys, "fix", "a", "--format", "json", "--offline")
+    data = json.loads(out)
+    secret = next(r for r in data["applied"] if r["category"] == "secret")
+    assert "token" in secret["unsafe"]
+    assert all(not r["unsafe"] for r in data["applied"] if r["category"] == "unpinned-pip")
+    _, out, err = run(capsys, "fix", "a", "--offline", "--no-unsafe-fixes")
+    assert "torch==" in out and "-ENV HF_TOKEN" not in out
+    assert "unsafe fix left out" in err and token not in out + err
+    _, _, err = run(capsys, "fix", "a", "--offline")
+    assert "[unsafe]" in err and token not in err
