@@ -205,7 +205,8 @@ def _scan_per_config(paths: tuple[str, ...], settings: dict[str, Any], explicit:
         if explicit is not None:
             config = cache.setdefault(explicit, resolve_config(settings, config_file=explicit))
         else:
-            config = config_for_folder(settings, Path(path).resolve().parent, cache)
+            # abspath, not resolve(): a Dockerfile that is a symlink loop is reported by the scan.
+            config = config_for_folder(settings, Path(os.path.abspath(path)).parent, cache)
         # As in ruff, `exclude` drops files found in folders; a file named on the command
         # line is scanned (pre-commit passes files one by one: it has its own excludes).
         if os.path.normpath(path) not in named and config.excludes(path):

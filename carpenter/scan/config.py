@@ -108,12 +108,14 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"cannot read configuration: {exc}", path=str(path)) from None
 
 
-def load_file_settings(path: Path) -> dict[str, Any]:
+def load_file_settings(path: Path, strict: bool = True) -> dict[str, Any]:
+    """Settings of a config file; `strict`: unknown keys are errors (not for profiles, whose
+    other tables, e.g. [contract], are read by the rules that need them)."""
     data = _read_toml(path)
     if path.name == "pyproject.toml":
         data = data.get("tool", {}).get("carpenter", {})
     settings = {key.replace("_", "-"): value for key, value in data.items()}
-    unknown = [key for key in settings if key not in KNOWN_KEYS]
+    unknown = [key for key in settings if key not in KNOWN_KEYS] if strict else []
     if unknown:
         # A typo (`ignores = [...]`) would otherwise silently turn nothing off.
         key = unknown[0]
@@ -151,7 +153,7 @@ def load_profile(name: str) -> dict[str, Any]:
     if not path.is_file():
         known = sorted(p.stem for p in (data_dir() / "profiles").glob("*.toml"))
         raise ConfigError(f"unknown profile {name!r} (known: {', '.join(known) or 'none'})")
-    return load_file_settings(path)
+    return load_file_settings(path, strict=False)
 
 
 def apply_settings(config: ScanConfig, settings: dict[str, Any], origin: str) -> ScanConfig:
