@@ -9,3 +9,9 @@ env -u PIP_FIND_LINKS -u PIP_CONSTRAINT UV_NO_CONFIG=1 PIP_CONFIG_FILE=/dev/null
   --python-platform x86_64-manylinux_2_28 --index-url https://pypi.org/simple \
   --no-header --quiet -o requirements.lock
 echo "wrote requirements.lock ($(grep -c '==' requirements.lock) pins)"
+# What runs (the Action, pre-commit's hook venv): no test or lint tools.
+env -u PIP_FIND_LINKS -u PIP_CONSTRAINT UV_NO_CONFIG=1 PIP_CONFIG_FILE=/dev/null \
+  "$UV" pip compile pyproject.toml --generate-hashes --python-version 3.11 \
+  --python-platform x86_64-manylinux_2_28 --index-url https://pypi.org/simple \
+  --no-header --quiet -o requirements-runtime.lock
+echo "wrote requirements-runtime.lock ($(grep -c '==' requirements-runtime.lock) pins)"

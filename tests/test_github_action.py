@@ -68,8 +68,14 @@ def test_composite_conventions(action: dict) -> None:
 def test_install_step_uses_the_lock(action: dict) -> None:
     install = next(s for s in action["runs"]["steps"] if s["name"].startswith("Install"))
     assert "--require-hashes" in install["run"]
-    assert "requirements.lock" in install["run"]
-    assert (ROOT / "requirements.lock").is_file()
+    # Runtime dependencies only: the lock the Action installs holds no test or lint tool.
+    assert "requirements-runtime.lock" in install["run"]
+    runtime = (ROOT / "requirements-runtime.lock").read_text()
+    for tool in ("pytest==", "ruff==", "hypothesis==", "pre-commit=="):
+        assert tool not in runtime
+    assert "click==" in runtime and "--hash=sha256:" in runtime
+    cache = next(s for s in action["runs"]["steps"] if "actions/cache@" in s.get("uses", ""))
+    assert "requirements-runtime.lock" in cache["with"]["key"]
     assert install["env"]["ACTION_PATH"] == "${{ github.action_path }}"
 
 
@@ -88,6 +94,8 @@ def _run_scan_step(action: dict, tmp_path: Path, **inputs: str) -> tuple[int, di
     env.update(
         PATH=f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}", GITHUB_OUTPUT=str(output),
         HOME=str(tmp_path), NO_COLOR="1",
+        # The checkout under test, also where the venv's carpenter is another checkout's.
+        PYTHONPATH=str(ROOT),
     )
     result = subprocess.run(
         [shutil.which("bash") or "bash", "-c", step["run"]], cwd=tmp_path / "repo", env=env,
@@ -134,3 +142,32 @@ def test_scan_step_other_formats_and_profile_error(action: dict, repo: Path) -> 
                                         INPUT_PROFILE="no-such-profile")
     assert outputs["exit-code"] == "2"
     assert "unknown profile" in log
+
+
+def test_scan_step_uses_the_category_input(action: dict, repo: Path) -> None:
+    code, _, log = _run_scan_step(action, repo, INPUT_CATEGORY="matrix/leg-1")
+    assert code == 0, log
+    sarif = json.loads((repo / "repo" / "out.sarif").read_text())
+    assert sarif["runs"][0]["automationDetails"]["id"] == "matrix/leg-1/"
+    upload = next(s for s in action["runs"]["steps"] if "upload-sarif" in s.get("uses", ""))
+    assert upload["with"]["category"] == "${{ inputs.category }}"
+
+
+def test_shallow_clone_is_reported(action: dict, tmp_path: Path) -> None:
+    step = next(s for s in action["runs"]["steps"] if s["name"] == "Detect a shallow clone")
+    source = tmp_path / "src"
+    source.mkdir()
+    subprocess.run(["git", "init", "-q", str(source)], check=True)
+    for n in range(2):  # two commits: a depth-1 clone of them is shallow
+        (source / "f").write_text(str(n))
+        subprocess.run(["git", "-C", str(source), "add", "-A"], check=True)
+        subprocess.run(["git", "-C", str(source), "-c", "user.name=t", "-c", "user.email=t@t",
+                        "commit", "-qm", str(n)], check=True)
+    shallow = tmp_path / "shallow"
+    subprocess.run(["git", "clone", "-q", "--depth=1", source.as_uri(), str(shallow)],
+                   check=True)
+    for folder, expected in ((shallow, True), (source, False)):
+        done = subprocess.run(["bash", "-c", step["run"]], cwd=folder, capture_output=True,
+                              text=True)
+        assert done.returncode == 0
+        assert ("fetch-depth: 0" in done.stdout) is expected

@@ -13,9 +13,19 @@ from carpenter.core.options import parse_build_args
 from carpenter.fix.engine import STRATEGIES, FixOptions, fix_paths
 from carpenter.fix.output import submission_root, write_copy, write_in_place
 from carpenter.report.interface import render
+from carpenter.scan.cli import check_rule_keys
 from carpenter.scan.config import resolve_config
 from carpenter.scan.engine import ScanOptions
 from carpenter.snapshot.model import DEFAULT_SNAPSHOT, load_snapshot
+
+
+def _split(values: tuple[str, ...]) -> list[str]:
+    return [key.strip() for value in values for key in value.split(",") if key.strip()]
+
+
+def _start(paths: tuple[str, ...]) -> Path:
+    first = Path(paths[0]) if paths else Path.cwd()
+    return (first if first.is_dir() else first.parent).resolve()
 
 
 @click.command()
@@ -45,10 +55,18 @@ from carpenter.snapshot.model import DEFAULT_SNAPSHOT, load_snapshot
                    "falling back to the snapshot where a source does not answer).")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Scan configuration file (default: nearest .carpenter.toml).")
+@click.option("--select", multiple=True, help="Fix only these rules (ids, prefixes, names, "
+              "categories; comma-separated or repeated).")
+@click.option("--ignore", multiple=True, help="Do not fix these rules.")
+@click.option("--unsafe-fixes/--no-unsafe-fixes", default=True, show_default=True,
+              help="Apply fixes that change behaviour, not only pins (moving a token to a "
+                   "build secret, changing a CUDA extension's install); they are marked "
+                   "[unsafe] either way.")
 def fix(paths: tuple[str, ...], snapshot_name: str, context: str | None,
         build_args: tuple[str, ...], strategy: str, write: bool, out: Path | None, fmt: str,
         max_jobs: int, jobs: int, resolve: bool, offline: bool,
-        config_file: Path | None) -> None:
+        config_file: Path | None, select: tuple[str, ...], ignore: tuple[str, ...],
+        unsafe_fixes: bool) -> None:
     """Pin what `scan` finds in PATHS against a snapshot.
 
     Prints a unified diff (secrets redacted) unless --write or --out is given.
@@ -60,11 +78,13 @@ def fix(paths: tuple[str, ...], snapshot_name: str, context: str | None,
     if max_jobs < 1:
         raise ConfigError("--max-jobs must be at least 1")
     snapshot = load_snapshot(snapshot_name)
-    config = resolve_config({}, config_file=config_file)
+    keys = {"select": _split(select), "ignore": _split(ignore)}
+    config = resolve_config(keys, _start(paths), config_file)
+    check_rule_keys(config)
     scan = ScanOptions(config=config, context=context, build_args=parse_build_args(build_args))
     workers = jobs if jobs > 0 else (os.cpu_count() or 1)
     result = fix_paths(paths, FixOptions(snapshot, strategy, scan, max_jobs, workers, resolve,
-                                         online=not offline))
+                                         online=not offline, unsafe_fixes=unsafe_fixes))
     if not result.errors:
         if write:
             result.written = write_in_place(result.files)

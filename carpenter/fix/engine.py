@@ -53,6 +53,15 @@ from carpenter.snapshot.lookup import Lookups
 from carpenter.snapshot.model import Snapshot
 
 STRATEGIES = ("rewrite", "constraints")
+# Fixes that change what the build does, not only what it pins (ruff's unsafe fixes): the
+# user should look at them. Applied by default (a token left in an image is worse) but
+# marked; `--no-unsafe-fixes` leaves them out.
+UNSAFE = {
+    "secret": "deletes the ENV/ARG that held a token: the build no longer sees it as a "
+              "variable (it becomes a build secret); rotate the token",
+    "cuda-source-build": "changes how the extension is installed (prebuilt wheel or "
+                         "bounded source build)",
+}
 # Processed first: their edits cover spans other findings also point at (the flash-attn
 # requirement is both a CUDA build and an unpinned package).
 PRIORITY = {"cuda-source-build": 0, "secret": 1}
@@ -67,6 +76,7 @@ class FixOptions:
     jobs: int = 1  # worker processes over Dockerfiles
     resolve: bool = False  # resolve packages missing from the snapshot (needs the network)
     online: bool = False  # look up digests, commits and revisions (the CLI's default)
+    unsafe_fixes: bool = True  # apply the fixes of UNSAFE categories (marked either way)
 
     @cached_property
     def fix_scan(self) -> ScanOptions:
@@ -89,6 +99,7 @@ class FixRecord:
     status: str  # "applied" | "skipped"
     reason: str = ""
     summary: str = ""
+    unsafe: str = ""  # why the fix changes behaviour (UNSAFE); empty for a plain pin
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -101,6 +112,8 @@ class FileChange:
     before: str
     after: str
     new_file: bool = False
+    # Each edit with the record that made it (SARIF `fixes` attach edits to their finding).
+    edits: list[tuple[Edit, FixRecord]] = field(default_factory=list, repr=False)
 
     @property
     def changed(self) -> bool:
@@ -192,8 +205,7 @@ def fix_paths(paths: Iterable[str], options: FixOptions) -> FixResult:
         partials = [_fix_one(path, options) for path in files]
     for partial in partials:
         _merge(partial, report, states)
-    report.files = [FileChange(s.path, s.disk_path, s.before, apply_edits(s.before, s.edits),
-                               s.new_file) for s in states.values()]
+    report.files = [_file_change(s) for s in states.values()]
     report.notes = list(dict.fromkeys(report.notes))
     report.build_flags = list(dict.fromkeys(report.build_flags))
     return report
@@ -248,8 +260,7 @@ def fix_findings(path: str, findings: list[Finding], options: FixOptions) -> Fix
     job = _new_job(dockerfile, path, options, findings)
     states: dict[str, _FileState] = {}
     _fix_job(job, options, report, states)
-    report.files = [FileChange(s.path, s.disk_path, s.before, apply_edits(s.before, s.edits),
-                               s.new_file) for s in states.values()]
+    report.files = [_file_change(s) for s in states.values()]
     return report
 
 
@@ -292,6 +303,10 @@ def _fix_job(job: Job, options: FixOptions, report: FixResult,
         record = FixRecord(finding.rule, finding.category, finding.path, finding.line,
                            finding.column, finding.message, "skipped")
         report.records.append(record)
+        record.unsafe = UNSAFE.get(finding.category, "")
+        if record.unsafe and not options.unsafe_fixes:
+            record.reason = f"unsafe fix left out ({record.unsafe}); pass --unsafe-fixes"
+            continue
         cover = _covering(finding, job, states)
         if cover is not None:
             record.status = "applied"
@@ -434,6 +449,12 @@ def _stage_new_file(path: str, text: str, states: dict[str, _FileState],
         state.edits.append(Edit(0, len(before), text))
         state.owners.append(record)
     states[key] = state
+
+
+def _file_change(state: _FileState) -> FileChange:
+    return FileChange(state.path, state.disk_path, state.before,
+                      apply_edits(state.before, state.edits), state.new_file,
+                      list(zip(state.edits, state.owners, strict=True)))
 
 
 def _touches(a: Edit, b: Edit) -> bool:

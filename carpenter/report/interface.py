@@ -21,6 +21,11 @@ if TYPE_CHECKING:
     from carpenter.scan.registry import Rule
 
 FORMATS = ("text", "json", "sarif", "github")
+# `--output-format` names ruff/hadolint users know; full and grouped are the text report
+# (grouped by file, with code frames).
+OUTPUT_FORMATS = ("concise", "full", "grouped", "json", "json-lines", "sarif", "github",
+                  "gitlab", "junit", "checkstyle", "text")
+FORMAT_ALIASES = {"full": "text", "grouped": "text"}
 # Formats that render every stage's result; sarif and github describe scan findings only.
 RESULT_FORMATS = ("text", "json")
 
@@ -82,6 +87,12 @@ def get_reporter(fmt: str, **options: Any) -> Reporter:
         from carpenter.report.github import GithubReporter
 
         return GithubReporter(**options)
+    if fmt in FORMAT_ALIASES:
+        return get_reporter(FORMAT_ALIASES[fmt], **options)
+    from carpenter.report.lines import REPORTERS
+
+    if fmt in REPORTERS:
+        return REPORTERS[fmt](**options)
     raise ValueError(f"unknown format {fmt!r}")
 
 

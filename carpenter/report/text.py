@@ -200,6 +200,8 @@ def _fix(result: FixResult, show_diff: bool = True) -> Output:
         err.append(f"carpenter: error: {error.where()}: {result.redact(error.message)}")
     err += [f"{r.path}:{r.line}:{r.column}: not fixed [{r.rule}] {r.reason}"
             for r in result.skipped]
+    err += [f"{r.path}:{r.line}:{r.column}: [unsafe] [{r.rule}] {r.unsafe}"
+            for r in result.applied if r.unsafe]
     err += [f"note: {result.redact(note)}" for note in result.notes]
     if result.build_flags:
         err.append("build with: docker build " + " ".join(result.build_flags) + " ...")

@@ -61,6 +61,8 @@ class ScanReport:
     cached: int = 0  # files whose result came from the result cache
 
     def failing(self) -> list[Finding]:
+        if self.config.fail_on == "none":
+            return []
         floor = SEVERITY_RANK[self.config.fail_on]
         return [f for f in self.findings if SEVERITY_RANK[f.severity] >= floor]
 
@@ -315,6 +317,9 @@ def _dedupe(findings: list[Finding]) -> list[Finding]:
 
 _PRAGMA = re.compile(r"#\s*carpenter:\s*ignore\[([^\]]*)\]", re.IGNORECASE)
 _HADOLINT = re.compile(r"#\s*hadolint\s+ignore=([A-Za-z0-9_,\s]+)", re.IGNORECASE)
+# ruff/flake8 spelling, a comment `noqa: PIP001,SEC001` (a bare noqa silences nothing: rules
+# must be named, as for the carpenter pragma).
+_NOQA = re.compile(r"#\s*noqa:\s*([A-Za-z0-9_\-]+(?:\s*,\s*[A-Za-z0-9_\-]+)*)", re.IGNORECASE)
 
 
 def _suppress_inline(findings: list[Finding], dockerfile: Dockerfile) -> list[Finding]:
@@ -353,6 +358,8 @@ def _suppression_ranges(dockerfile: Dockerfile) -> list[tuple[int, int, list[str
             for match in _PRAGMA.finditer(text):
                 keys.extend(k.strip() for k in match.group(1).split(",") if k.strip())
             for match in _HADOLINT.finditer(text):
+                keys.extend(k.strip() for k in match.group(1).split(",") if k.strip())
+            for match in _NOQA.finditer(text):
                 keys.extend(k.strip() for k in match.group(1).split(",") if k.strip())
             line -= 1
         if keys:
