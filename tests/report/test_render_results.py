@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -110,11 +111,17 @@ def test_unknown_results_and_scan_only_formats_are_refused() -> None:
 
 def test_compare_fixes_in_process_without_a_subprocess(monkeypatch, tmp_path: Path) -> None:
     # rebuild --compare used to run `python -m carpenter.cli fix`; now no process is started.
-    def no_subprocess(*args: object, **kwargs: object) -> None:
-        raise AssertionError("rebuild --compare must not start a process")
+    # Only a Carpenter process is refused: git still runs (its answers are cached process-wide,
+    # so refusing it here would poison later tests' git state).
+    real_popen = subprocess.Popen
 
-    monkeypatch.setattr(subprocess, "run", no_subprocess)
-    monkeypatch.setattr(subprocess, "Popen", no_subprocess)
+    def no_carpenter(argv, *args: object, **kwargs: object):
+        words = [str(a) for a in (argv if isinstance(argv, list | tuple) else [argv])]
+        if any("carpenter" in w or w == sys.executable for w in words):
+            raise AssertionError("rebuild --compare must not start a Carpenter process")
+        return real_popen(argv, *args, **kwargs)
+
+    monkeypatch.setattr(subprocess, "Popen", no_carpenter)
     submission = ROOT / "fixtures" / "submissions" / "apt-variants"
     out = tmp_path / "fixed"
     assert fix_copy(submission, out) is None
