@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
 import re
 from collections.abc import Iterable
 
@@ -54,6 +53,8 @@ _MIN_FINGERPRINT_LENGTH = 16  # shorter values could be recovered from an unsalt
 
 
 def fingerprint(value: str) -> str:
+    import hashlib  # only when a secret is shown (~2 ms at start-up otherwise)
+
     return "sha256:" + hashlib.sha256(value.encode()).hexdigest()[:12]
 
 

@@ -6,9 +6,7 @@ be read (every other file is still scanned and reported).
 
 from __future__ import annotations
 
-import difflib
 import os
-import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -48,6 +46,8 @@ def _check_rule_keys(config: Any) -> None:
     for key in keys:
         if any(rule_matches(rule, key) for rule in rules):
             continue
+        import difflib
+
         close = difflib.get_close_matches(key, names, n=3, cutoff=0.6)
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
         raise ConfigError(f"unknown rule, rule prefix or category {key!r}{hint}")
@@ -128,7 +128,6 @@ def scan(
     Exit status: 0 nothing at or above --fail-on, 1 findings, 2 usage error or unreadable file.
     """
     from carpenter.report.interface import get_reporter, summary_line
-    from carpenter.scan.cache import default_cache_dir
     from carpenter.scan.config import resolve_config
     from carpenter.scan.engine import ScanOptions, scan_paths
 
@@ -146,11 +145,11 @@ def scan(
     options = ScanOptions(
         config=config, context=context, build_args=parse_build_args(build_args),
         jobs=jobs or os.cpu_count() or 1,
-        cache_dir=None if no_cache else cache_dir or default_cache_dir(),
+        cache_dir=None if no_cache else cache_dir or _default_cache_dir(),
     )
     report = scan_paths(paths, options)
     report.errors.extend(_missing_folders(paths, report.files))
-    width = shutil.get_terminal_size((100, 24)).columns if sys.stdout.isatty() else 100
+    width = _terminal_width() if sys.stdout.isatty() else 100
     reporter = get_reporter(fmt, color=_use_color(color, output), width=width)
     _emit(reporter.render(report), output)
     if fmt == "github" and os.environ.get("GITHUB_STEP_SUMMARY"):
@@ -159,6 +158,18 @@ def scan(
         cached = f"; {report.cached} from the result cache" if report.cached else ""
         click.echo(f"{summary_line(report)} (report: {output}{cached})", err=True)
     sys.exit(report.exit_code())
+
+
+def _default_cache_dir() -> str:
+    from carpenter.scan.cache import default_cache_dir  # not imported by --no-cache scans
+
+    return default_cache_dir()
+
+
+def _terminal_width() -> int:
+    import shutil  # shutil imports bz2 and lzma: only for a terminal
+
+    return shutil.get_terminal_size((100, 24)).columns
 
 
 def _append_step_summary(report: Any, path: str) -> None:
@@ -231,6 +242,8 @@ def explain(rule_key: str) -> int:
     if rule is None:
         catalogue = all_rules().values()
         names = [r.id for r in catalogue] + [r.name for r in catalogue]
+        import difflib
+
         close = difflib.get_close_matches(rule_key, names, n=3, cutoff=0.5)
         close += difflib.get_close_matches(rule_key.upper(), names, n=3, cutoff=0.5)
         hint = f"; did you mean {', '.join(dict.fromkeys(close))}?" if close else ""

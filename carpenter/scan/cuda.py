@@ -13,15 +13,15 @@ import re
 import tomllib
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from typing import Any
-
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.utils import canonicalize_name
-from packaging.version import InvalidVersion, Version
+from typing import TYPE_CHECKING, Any
 
 from carpenter.core.errors import ConfigError
 from carpenter.core.resources import data_dir
 from carpenter.model.dockerfile import Instruction, Stage
+from carpenter.model.pip import canonicalize_name
+
+if TYPE_CHECKING:  # packaging is imported where versions are compared, not by every scan
+    from packaging.specifiers import SpecifierSet
 
 
 @dataclass(frozen=True)
@@ -78,6 +78,8 @@ class CudaData:
 
 @lru_cache(maxsize=1)
 def cuda_data() -> CudaData:
+    from packaging.specifiers import InvalidSpecifier
+
     path = data_dir() / "cuda_extensions.toml"
     try:
         with open(path, "rb") as handle:
@@ -88,6 +90,8 @@ def cuda_data() -> CudaData:
 
 
 def _compile(raw: dict[str, Any]) -> CudaData:
+    from packaging.specifiers import SpecifierSet
+
     packages = []
     for item in raw["package"]:
         wheels = tuple(
@@ -231,6 +235,8 @@ def prebuilt_for(package: CudaPackage, version: str | None, env: ImageEnv) -> bo
     """Whether a prebuilt binary exists for this version and environment (None: unknown)."""
     if not package.wheels:
         return False if package.pypi in ("none", "wrong") else None
+    from packaging.version import InvalidVersion, Version
+
     sets = package.wheels
     if version:
         try:
@@ -269,6 +275,8 @@ def wheel_url(package: CudaPackage, version: str | None, env: ImageEnv) -> str |
         return None
     if prebuilt_for(package, version, env) is not True:
         return None
+    from packaging.version import Version
+
     major = env.cuda.split(".")[0]
     tag = next((w.cuda_tag[major] for w in package.wheels
                 if Version(version) in w.versions and major in w.cuda_tag), None)
