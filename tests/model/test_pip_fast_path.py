@@ -17,7 +17,8 @@ ACCEPTED = [
     "torch", "torch==2.1.0", "Torch_Vision == 0.16.0", "flash-attn==2.5.6", "a>=1.0,<2",
     "a <2 , >=1.0", "a[b,c]==1", "A[ C , b ]>=1", "peft~=0.7", "x==1.*", "x!=1.0.*",
     "x==1.0a1", "x>=1.0rc2.post1.dev3", "x==1,==1", "x>1", "x<1.0b2", "x.y-z_w",
-    "x == 1.0.post1", "x==01.02", "x[]", "x[]==1", "bitsandbytes>=0.41.1,<0.42", "transformers[torch]==4.36.2",
+    "x == 1.0.post1", "x==01.02", "x[]", "x[]==1", "bitsandbytes>=0.41.1,<0.42",
+    "transformers[torch]==4.36.2",
 ]
 # Valid or not, these need packaging's full grammar (or its error message).
 DEFERRED = [
@@ -64,7 +65,8 @@ def test_simple_installs_do_not_import_packaging_requirements(tmp_path) -> None:
         "from carpenter.model.dockerfile import load_dockerfile\n"
         "from carpenter.model.pip import pip_installs\n"
         f"df = load_dockerfile({str(dockerfile)!r})\n"
-        "reqs = [r.name for i in df.instructions for p in pip_installs(i) for r in p.requirements]\n"
+        "reqs = [r.name for i in df.instructions\n"
+        "        for p in pip_installs(i) for r in p.requirements]\n"
         "assert reqs == ['torch', 'transformers', 'einops'], reqs\n"
         "assert 'packaging.requirements' not in sys.modules\n"
     )
