@@ -74,6 +74,8 @@ class CudaData:
     ubuntu_python: dict[str, str]
     indicators: tuple[str, ...]
     max_jobs_note: str
+    build_tools: frozenset[str] = frozenset()
+    build_tool_cuda: re.Pattern[str] | None = None
 
 
 @lru_cache(maxsize=1)
@@ -114,8 +116,11 @@ def _compile(raw: dict[str, Any]) -> CudaData:
         for item in raw.get("image", [])
     )
     defaults = raw.get("defaults", {})
+    cuda_words = defaults.get("build_tool_cuda")
     return CudaData(tuple(packages), images, dict(raw.get("ubuntu_python", {})),
-                    tuple(defaults.get("indicators", [])), defaults.get("max_jobs_note", ""))
+                    tuple(defaults.get("indicators", [])), defaults.get("max_jobs_note", ""),
+                    frozenset(defaults.get("build_tools", [])),
+                    re.compile(cuda_words) if cuda_words else None)
 
 
 @lru_cache(maxsize=4096)  # pure: the data file is read once
@@ -355,6 +360,23 @@ def clone_at(clones: dict[str, str], folder: str) -> str | None:
     for path, url in clones.items():
         if folder == path or folder.startswith(path.rstrip("/") + "/"):
             return url
+    return None
+
+
+def is_build_tool(word: str) -> bool:
+    """`make`, `cmake`... (a path or a bare name): worth asking `cuda_build_word`."""
+    return word.rsplit("/", 1)[-1] in cuda_data().build_tools
+
+
+def cuda_build_word(argv: list[str], assigned: list[str]) -> str | None:
+    """The word that makes a build-tool run compile CUDA code (`cuda11x`, `CUDA_VERSION=118`,
+    `-DCOMPUTE_BACKEND=cuda`, `LLAMA_CUBLAS=1`), or None; `argv` starts at the tool."""
+    data = cuda_data()
+    if not argv or not is_build_tool(argv[0]) or data.build_tool_cuda is None:
+        return None
+    for word in [*assigned, *argv[1:]]:
+        if data.build_tool_cuda.fullmatch(word):
+            return word
     return None
 
 
