@@ -75,6 +75,23 @@ def line_hash(rule: str, uri: str, line_text: str) -> str:
     return digest[:32]
 
 
+def _script_location(finding: Finding, uris: dict[str, tuple[str, str | None]]
+                     ) -> dict[str, Any] | None:
+    """Where a download found by following a RUN into a script sits in that script (DL001)."""
+    path, line = finding.data.get("script_path"), finding.data.get("script_line")
+    if not isinstance(path, str) or not isinstance(line, int) or line < 1:
+        return None
+    if path not in uris:
+        uris[path] = artifact_uri(path)
+    uri, base = uris[path]
+    location: dict[str, Any] = {"uri": uri}
+    if base:
+        location["uriBaseId"] = base
+    script = safe_text(str(finding.data.get("script") or path))
+    return {"id": 1, "message": {"text": f"the download in {script}"},
+            "physicalLocation": {"artifactLocation": location, "region": {"startLine": line}}}
+
+
 class SarifReporter(Reporter):
     name = "sarif"
 
@@ -159,6 +176,10 @@ class SarifReporter(Reporter):
         }
         if finding.rule in index:
             result["ruleIndex"] = index[finding.rule]
+        related = _script_location(finding, uris)
+        if related is not None:
+            result["relatedLocations"] = [related]
+            result["message"]["text"] += " (the download: [in the script](1))"
         return result
 
     @staticmethod

@@ -118,6 +118,26 @@ def test_sarif_uri_outside_the_working_directory(tmp_path: Path, capsys, monkeyp
     assert "uriBaseId" not in location
 
 
+def test_sarif_related_location_for_a_download_in_a_script(tmp_path: Path, capsys,
+                                                           monkeypatch) -> None:
+    """DL001 found by following `RUN python download.py` points at the script's line too."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sub" / "tools").mkdir(parents=True)
+    (tmp_path / "sub" / "Dockerfile").write_text(
+        "FROM python:3.11\nCOPY tools /app/tools\nRUN python /app/tools/fetch.py\n")
+    (tmp_path / "sub" / "tools" / "fetch.py").write_text(
+        "from huggingface_hub import snapshot_download\n\n"
+        "snapshot_download('mistralai/Mistral-7B-v0.1')\n")
+    document = sarif_of(capsys, "sub", "--select", "DL001")
+    result = next(r for r in document["runs"][0]["results"] if r["ruleId"] == "DL001")
+    assert result["locations"][0]["physicalLocation"]["region"]["startLine"] == 3
+    (related,) = result["relatedLocations"]
+    assert related["physicalLocation"]["artifactLocation"]["uri"] == "sub/tools/fetch.py"
+    assert related["physicalLocation"]["region"] == {"startLine": 3}
+    assert "[in the script](1)" in result["message"]["text"]
+    assert related["id"] == 1
+
+
 def test_secret_rules_carry_security_severity() -> None:
     class Leak(Rule):
         """Report a token.
