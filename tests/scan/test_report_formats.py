@@ -10,7 +10,7 @@ import pytest
 
 from carpenter.cli import main
 from carpenter.report.github import GithubReporter, escape_data, escape_property
-from carpenter.report.interface import get_reporter
+from carpenter.report.interface import SourceCache, get_reporter
 from carpenter.report.sarif import FINGERPRINT_KEY, SarifReporter, rule_descriptor
 from carpenter.report.text import TextReporter
 from carpenter.scan.config import ScanConfig
@@ -223,6 +223,25 @@ def test_text_masks_secret_findings_redact_does_not_know(tmp_path: Path, monkeyp
     report = ScanReport(["Dockerfile"], [secret, other], [], ScanConfig())
     for reporter in (TextReporter(), get_reporter("json"), SarifReporter(), GithubReporter()):
         assert password not in reporter.render(report), reporter.name
+
+
+def test_plain_text_equals_what_rich_prints_without_colour(tmp_path: Path,
+                                                          monkeypatch) -> None:
+    """Plain output is built without rich; it must be the text rich printed before (file
+    blocks never went through rich without colour: their tabs stay, so none here)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "Dockerfile").write_text("FROM python:3.11\nRUN\tpip install 漢字 torch\n")
+    findings = [Finding("PIP001", "pip-unpinned", "unpinned-pip", "warning", "Dockerfile", 2, 2,
+                        5, 8, "message with 漢字 and  spaces ", "pin it", offset=21, end_offset=24),
+                Finding("DF999", "other", "shell-bug", "error", "Dockerfile", 1, 2, 1, 4, "x")]
+    errors = [{"path": "Dockerfile", "line": 3, "message": "tab\there 漢\tx"},
+              {"path": "Dockerfile", "line": None, "message": "plain"}]
+    report = ScanReport(["Dockerfile"], findings, errors, ScanConfig())
+    reporter = TextReporter(color=False, width=100)
+    sources = SourceCache()
+    blocks = [reporter._file("Dockerfile", findings, sources)]
+    blocks += [[reporter._error(e)] for e in errors] + [[reporter._summary(report)]]
+    assert reporter.render(report) == reporter._rich(blocks, color=False)
 
 
 # ---------------------------------------------------------------------------------------------
