@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -118,6 +117,8 @@ def _write_journal(journal: Path, temps: list[tuple[str, Path]]) -> None:
 
 
 def _temp_beside(target: Path, data: bytes, mode: int) -> str:
+    import tempfile  # only when writing (~5 ms of a read-only cold scan otherwise)
+
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}{TEMP_MARK}")
     try:
         with os.fdopen(fd, "wb") as handle:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 
 from carpenter.model.dockerfile import Instruction
@@ -117,6 +116,8 @@ def _option(result: AptCommand, words: list[Word], i: int) -> int:
             takes = APT_LONG.get(name, APT_LONG.get(base, False))
             result.options.append(AptOption(text, word))
             return 2 if takes and "=" not in text else 1
+        import difflib
+
         close = difflib.get_close_matches(name, list(APT_LONG), n=1, cutoff=0.75)
         result.options.append(AptOption(text, word, False, close[0] if close else None))
         return 1

@@ -8,14 +8,10 @@ classified and tied to its file offsets. ARG/ENV values in force are expanded fi
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import NamedTuple
-
-from packaging.requirements import InvalidRequirement, Requirement
-from packaging.utils import canonicalize_name
 
 from carpenter.model.dockerfile import Instruction
 from carpenter.model.shell import PYTHONS, Script, SimpleCommand, Word, run_commands
@@ -29,6 +25,22 @@ ARCHIVE_SUFFIXES = (".whl", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".zip", ".
 # A sdist/archive whose file name carries a version (`pkg-1.2.3.tar.gz`) is a fixed file.
 VERSIONED_FILE = re.compile(r"[-_]v?\d+(?:\.\d+)+[^/]*$")
 MOVING_ARCHIVE = re.compile(r"/(?:archive/)?refs/heads/|/archive/(?:main|master|develop|dev)\b")
+
+_SEPARATORS = re.compile(r"[-_.]+")
+# The common requirement shapes, `name`, `name[extra,...]` and `name OP version[, ...]` with
+# public PEP 440 versions, classified without packaging. Anything else (markers, URLs, local
+# versions, odd spellings) goes to packaging, which also reports what is invalid; a test holds
+# both paths to the same answers.
+_RELEASE = r"[0-9]+(?:\.[0-9]+)*"
+_SUFFIX = r"(?:(?:a|b|rc)[0-9]+)?(?:\.post[0-9]+)?(?:\.dev[0-9]+)?"
+_SPEC = (rf"(?:(?:==|!=)\s*{_RELEASE}(?:\.\*|{_SUFFIX})"
+         rf"|~=\s*[0-9]+(?:\.[0-9]+)+{_SUFFIX}|(?:<=|>=|<|>)\s*{_RELEASE}{_SUFFIX})")
+_NAME = r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?"
+# Small patterns applied piece by piece: one pattern repeating _SPEC cost 10-25 ms to compile.
+_HEAD = re.compile(rf"(?P<name>{_NAME})\s*(?:\[(?P<extras>[^\]]*)\])?\s*(?P<specs>.*)", re.S)
+_EXTRA = re.compile(rf"\s*{_NAME}\s*")
+_ONE_SPEC = re.compile(rf"\s*{_SPEC}\s*")
+_SPEC_ITEM = re.compile(r"\s*(===|==|!=|~=|<=|>=|<|>)\s*([^\s,]+)\s*")
 
 # pip install options (long name -> takes a value). Short aliases map onto long names.
 PIP_OPTIONS: dict[str, bool] = {
@@ -150,9 +162,14 @@ class PipRequirement:
         return self.kind == "path" and not self.text.endswith(ARCHIVE_SUFFIXES)
 
 
+_EXACT_PIN = re.compile(rf"=={_RELEASE}{_SUFFIX}")
+
+
 @lru_cache(maxsize=8192)
 def _pinned_version(specifier: str) -> str | None:
     """The `==`/`===` version of a specifier string (a pure function, asked many times)."""
+    if _EXACT_PIN.fullmatch(specifier):
+        return specifier[2:]  # the common `==1.2.3`: no need for packaging
     try:
         from packaging.specifiers import SpecifierSet
 
@@ -359,6 +376,8 @@ def _long_name(name: str, longs: dict[str, bool], tool: str) -> str | None:
 
 
 def _suggest(name: str, longs: dict[str, bool]) -> str | None:
+    import difflib
+
     close = difflib.get_close_matches(name if name.startswith("--") else "-" + name,
                                       list(longs), n=1, cutoff=0.75)
     return close[0] if close else None
@@ -432,6 +451,13 @@ def _classify(stripped: str) -> _Classified:
         return _Classified("url", url=stripped, name=_name_from_fragment(stripped))
     if _looks_like_path(stripped):
         return _Classified("path")
+    simple = _simple_requirement(stripped)
+    if simple is not None:
+        return simple
+    # packaging (and its markers, tags, platform...) costs ~15 ms to import: only for the
+    # requirements the simple grammar below does not cover (markers, URLs, local versions).
+    from packaging.requirements import InvalidRequirement, Requirement
+
     try:
         req = Requirement(stripped)
     except InvalidRequirement as exc:
@@ -450,6 +476,38 @@ def _classify(stripped: str) -> _Classified:
     return _Classified("requirement", name=name, raw_name=req.name,
                        extras=tuple(sorted(req.extras)), specifier=str(req.specifier),
                        marker=marker)
+
+
+def canonicalize_name(name: str) -> str:
+    """The PEP 503 normal form of a project name (what packaging.utils returns)."""
+    return _SEPARATORS.sub("-", name).lower()
+
+
+
+
+def _simple_requirement(text: str) -> _Classified | None:
+    match = _HEAD.fullmatch(text)
+    if match is None:
+        return None
+    extras = match["extras"]
+    names: set[str] = set()
+    if extras is not None and extras.strip():
+        items = extras.split(",")
+        if not all(_EXTRA.fullmatch(item) for item in items):
+            return None
+        names = {item.strip() for item in items}
+    specs: set[str] = set()
+    if match["specs"]:
+        for item in match["specs"].split(","):
+            if not _ONE_SPEC.fullmatch(item):
+                return None
+            spec = _SPEC_ITEM.fullmatch(item)
+            if spec is None:
+                return None
+            specs.add(spec[1] + spec[2])
+    return _Classified("requirement", name=canonicalize_name(match["name"]),
+                       raw_name=match["name"], extras=tuple(sorted(names)),
+                       specifier=",".join(sorted(specs)))
 
 
 def _looks_like_path(text: str) -> bool:

@@ -229,6 +229,17 @@ def line_hash(rule: str, uri: str, line_text: str) -> str:
     return digest[:32]
 
 
+def _script_location(finding: Finding, root: str) -> dict[str, Any] | None:
+    """Where a download found by following a RUN into a script sits in that script (DL001)."""
+    path, line = finding.data.get("script_path"), finding.data.get("script_line")
+    if not isinstance(path, str) or not isinstance(line, int) or line < 1:
+        return None
+    script = safe_text(str(finding.data.get("script") or path))
+    return {"id": 1, "message": {"text": f"the download in {script}"},
+            "physicalLocation": {"artifactLocation": _location(path, root),
+                                 "region": {"startLine": line}}}
+
+
 class SarifReporter(Reporter):
     name = "sarif"
 
@@ -329,6 +340,10 @@ class SarifReporter(Reporter):
         found = fixes.get((finding.rule, finding.path, finding.line, finding.column))
         if found:
             result["fixes"] = found
+        related = _script_location(finding, root)
+        if related is not None:
+            result["relatedLocations"] = [related]
+            result["message"]["text"] += " (the download: [in the script](1))"
         return result
 
     @staticmethod

@@ -2,6 +2,9 @@
 
 Colours follow rich's rules (NO_COLOR, non-tty → plain). Every printed source line and message
 goes through `safe_text`, and the text of any `secret` finding is masked in every frame.
+Lines are built as styled segments (`Styled`); only coloured output turns them into rich
+`Text`, so plain output (pipes, CI logs, `--no-color`) never imports rich (~25 ms of a cold
+scan).
 """
 
 from __future__ import annotations
@@ -22,7 +25,6 @@ from carpenter.report.interface import (
 )
 
 if TYPE_CHECKING:
-    from rich.console import Console
     from rich.text import Text
 
     from carpenter.core.diagnostics import Diagnostic
@@ -46,77 +48,98 @@ class TextReporter(Reporter):
     name = "text"
 
     def render(self, report: ScanReport) -> str:
-        from rich.console import Console
-
-        buffer = io.StringIO()
-        console = Console(
-            file=buffer,
-            width=self.width or 100,
-            force_terminal=self.color,
-            no_color=not self.color,
-            color_system="standard" if self.color else None,
-            highlight=False,
-            soft_wrap=True,
-            emoji=False,
-            markup=False,
-        )
         sources = SourceCache()
         grouped: dict[str, list[Finding]] = defaultdict(list)
         for finding in report.findings:
             grouped[finding.path].append(finding)
-        for path in sorted(grouped):
-            self._file(console, path, grouped[path], sources)
-        for error in report.errors:
-            console.print(self._error(error))
-        console.print(self._summary(report))
+        # One block per file: rich's per-call overhead dominated large reports.
+        blocks = [self._file(path, grouped[path], sources) for path in sorted(grouped)]
+        blocks += [[self._error(error)] for error in report.errors]
+        blocks.append([self._summary(report)])
+        if self.color:
+            return self._rich(blocks)
+        return self._plain(blocks, len(report.errors) + 1)
+
+    def _plain(self, blocks: list[list[Styled]], tail: int) -> str:
+        # Errors and the summary were always printed by rich, which expands tabs by cell width:
+        # the rare line with a tab still goes through it.
+        files = ["\n".join(line.plain for line in block) + "\n" for block in blocks[:-tail]]
+        return "".join(files) + "".join(
+            self._rich([block], color=False) if "\t" in block[0].plain else block[0].plain + "\n"
+            for block in blocks[-tail:])
+
+    def _rich(self, blocks: list[list[Styled]], color: bool = True) -> str:
+        from rich.console import Console
+        from rich.text import Text
+
+        buffer = io.StringIO()
+        console = Console(file=buffer, width=self.width or 100, force_terminal=color,
+                          no_color=not color, color_system="standard" if color else None,
+                          highlight=False, soft_wrap=True, emoji=False, markup=False)
+        for block in blocks:
+            console.print(Text("\n").join(line.rich() for line in block))
         return buffer.getvalue()
 
     # -----------------------------------------------------------------------------------------
 
-    def _file(
-        self, console: Console, path: str, findings: list[Finding], sources: SourceCache
-    ) -> None:
-        from rich.text import Text
-
-        # One print per file: rich's per-call overhead dominated large reports.
-        lines = [Text(_printable(safe_text(path)), style="bold underline")]
+    def _file(self, path: str, findings: list[Finding], sources: SourceCache) -> list[Styled]:
+        lines = [Styled(_printable(safe_text(path)), "bold underline")]
         secrets = _secret_texts(findings, sources)
         for finding in sorted(findings, key=lambda f: f.sort_key()):
-            head = Text("  ")
-            head.append(f"{finding.line}:{finding.column}", style="bold")
+            head = Styled("  ")
+            head.append(f"{finding.line}:{finding.column}", "bold")
             head.append("  ")
-            head.append(f"{finding.severity:<7}", style=STYLE[finding.severity])
+            head.append(f"{finding.severity:<7}", STYLE[finding.severity])
             head.append(" ")
-            head.append(finding.rule, style="bold")
-            head.append(f" {finding.name}  ", style="dim")
+            head.append(finding.rule, "bold")
+            head.append(f" {finding.name}  ", "dim")
             head.append(_printable(safe_text(finding.message, secrets)))
             lines.append(head)
             lines.extend(_frame(finding, sources, secrets))
             if finding.fix_hint:
-                hint = Text("      fix: ", style="green")
+                hint = Styled("      fix: ", "green")
                 hint.append(_printable(safe_text(finding.fix_hint, secrets)))
                 lines.append(hint)
-        lines.append(Text(""))
-        if self.color:
-            console.print(Text("\n").join(lines))
-        else:  # plain output needs none of rich's rendering, only the text
-            console.file.write("\n".join(line.plain for line in lines) + "\n")
+        lines.append(Styled(""))
+        return lines
 
     @staticmethod
-    def _error(error: Diagnostic) -> Text:
-        from rich.text import Text
-
-        text = Text("error: ", style="bold red")
+    def _error(error: Diagnostic) -> Styled:
+        text = Styled("error: ", "bold red")
         text.append(_printable(error_text(error)))
         return text
 
     @staticmethod
-    def _summary(report: ScanReport) -> Text:
-        from rich.text import Text
-
+    def _summary(report: ScanReport) -> Styled:
         failing = report.failing()
         style = "bold red" if report.errors or failing else "bold green"
-        return Text(summary_line(report), style=style)
+        return Styled(summary_line(report), style)
+
+
+class Styled:
+    """One output line: a base style over the whole line plus (text, style) segments, as in
+    rich's `Text`; `plain` for pipes, `rich()` for colour."""
+
+    __slots__ = ("base", "segments")
+
+    def __init__(self, text: str = "", style: str = "") -> None:
+        self.base = style
+        self.segments: list[tuple[str, str]] = [(text, "")]
+
+    def append(self, text: str, style: str = "") -> None:
+        self.segments.append((text, style))
+
+    @property
+    def plain(self) -> str:
+        return "".join(text for text, _ in self.segments)
+
+    def rich(self) -> Text:
+        from rich.text import Text
+
+        text = Text(self.segments[0][0], style=self.base)
+        for part, style in self.segments[1:]:
+            text.append(part, style=style or None)
+        return text
 
 
 def _secret_texts(findings: list[Finding], sources: SourceCache) -> tuple[str, ...]:
@@ -134,20 +157,18 @@ def _secret_texts(findings: list[Finding], sources: SourceCache) -> tuple[str, .
     return tuple(found)
 
 
-def _frame(finding: Finding, sources: SourceCache, secrets: tuple[str, ...]) -> list[Text]:
-    from rich.text import Text
-
+def _frame(finding: Finding, sources: SourceCache, secrets: tuple[str, ...]) -> list[Styled]:
     last = max(finding.end_line, finding.line)
     shown = range(finding.line, min(last, finding.line + MAX_FRAME_LINES - 1) + 1)
     width = len(str(shown[-1]))
-    out: list[Text] = []
+    out: list[Styled] = []
     for number in shown:
         raw = sources.line(finding.path, number)
         if raw is None:
             break
         raw = raw.replace("\t", " ").translate(_CONTROLS)
         display = _clip(safe_text(raw, secrets))
-        row = Text(f"    {number:>{width}} │ ", style="dim")
+        row = Styled(f"    {number:>{width}} │ ", "dim")
         row.append(display)
         out.append(row)
         if number == finding.line:
@@ -158,11 +179,11 @@ def _frame(finding: Finding, sources: SourceCache, secrets: tuple[str, ...]) -> 
                 end = len(display)
             start = min(start, MAX_LINE_CHARS)
             end = min(max(end, start + 1), MAX_LINE_CHARS + 1)
-            caret = Text(f"    {'':>{width}} │ ", style="dim")
-            caret.append(" " * start + "^" * (end - start), style=STYLE[finding.severity])
+            caret = Styled(f"    {'':>{width}} │ ", "dim")
+            caret.append(" " * start + "^" * (end - start), STYLE[finding.severity])
             out.append(caret)
     if out and last > shown[-1]:
-        out.append(Text(f"    {'':>{width}} │ … {last - shown[-1]} more line(s)", style="dim"))
+        out.append(Styled(f"    {'':>{width}} │ … {last - shown[-1]} more line(s)", "dim"))
     return out
 
 

@@ -6,9 +6,7 @@ be read (every other file is still scanned and reported).
 
 from __future__ import annotations
 
-import difflib
 import os
-import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -50,6 +48,8 @@ def check_rule_keys(config: Any) -> None:
     for key in keys:
         if any(rule_matches(rule, key) for rule in rules):
             continue
+        import difflib
+
         close = difflib.get_close_matches(key, names, n=3, cutoff=0.6)
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
         raise ConfigError(f"unknown rule, rule prefix or category {key!r}{hint}")
@@ -148,7 +148,6 @@ def scan(
     Exit status: 0 nothing at or above --fail-on, 1 findings, 2 usage error or unreadable file.
     """
     from carpenter.report.interface import get_reporter, summary_line
-    from carpenter.scan.cache import default_cache_dir
     from carpenter.scan.engine import ScanOptions
 
     settings = {
@@ -161,7 +160,7 @@ def scan(
     base = ScanOptions(
         context=context, build_args=parse_build_args(build_args),
         jobs=jobs or os.cpu_count() or 1,
-        cache_dir=None if no_cache else cache_dir or default_cache_dir(),
+        cache_dir=None if no_cache else cache_dir or _default_cache_dir(),
     )
     explicit = Path(config_file) if config_file else None
     if paths == ("-",):
@@ -170,7 +169,7 @@ def scan(
         raise ConfigError("`-` (standard input) must be the only PATH")
     else:
         report, code = _scan_per_config(paths, settings, explicit, base)
-    width = shutil.get_terminal_size((100, 24)).columns if sys.stdout.isatty() else 100
+    width = _terminal_width() if sys.stdout.isatty() else 100
     options: dict[str, Any] = {"color": _use_color(color, output), "width": width}
     if fmt == "sarif":
         options["category"] = sarif_category
@@ -257,7 +256,7 @@ def _scan_stdin(name: str, settings: dict[str, Any], explicit: Path | None,
                                             context=context or tmp))
     report.files = [name]
     report.findings = [replace(f, path=name) if f.path == temp else f for f in report.findings]
-    report.errors = [{**e, "path": name} if e.get("path") == temp else e for e in report.errors]
+    report.errors = [replace(e, path=name) if e.path == temp else e for e in report.errors]
     return report, report.exit_code()
 
 
@@ -273,6 +272,18 @@ def _statistics(report: Any) -> str:
              for rule, count in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
     lines.append(summary_line(report))
     return "\n".join(lines) + "\n"
+
+
+def _default_cache_dir() -> str:
+    from carpenter.scan.cache import default_cache_dir  # not imported by --no-cache scans
+
+    return default_cache_dir()
+
+
+def _terminal_width() -> int:
+    import shutil  # shutil imports bz2 and lzma: only for a terminal
+
+    return shutil.get_terminal_size((100, 24)).columns
 
 
 def _append_step_summary(report: Any, path: str) -> None:
@@ -345,6 +356,8 @@ def explain(rule_key: str) -> int:
     if rule is None:
         catalogue = all_rules().values()
         names = [r.id for r in catalogue] + [r.name for r in catalogue]
+        import difflib
+
         close = difflib.get_close_matches(rule_key, names, n=3, cutoff=0.5)
         close += difflib.get_close_matches(rule_key.upper(), names, n=3, cutoff=0.5)
         hint = f"; did you mean {', '.join(dict.fromkeys(close))}?" if close else ""

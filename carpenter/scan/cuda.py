@@ -13,15 +13,15 @@ import re
 import tomllib
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from typing import Any
-
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.utils import canonicalize_name
-from packaging.version import InvalidVersion, Version
+from typing import TYPE_CHECKING, Any
 
 from carpenter.core.errors import ConfigError
 from carpenter.core.resources import data_dir
 from carpenter.model.dockerfile import Instruction, Stage
+from carpenter.model.pip import canonicalize_name
+
+if TYPE_CHECKING:  # packaging is imported where versions are compared, not by every scan
+    from packaging.specifiers import SpecifierSet
 
 
 @dataclass(frozen=True)
@@ -74,10 +74,14 @@ class CudaData:
     ubuntu_python: dict[str, str]
     indicators: tuple[str, ...]
     max_jobs_note: str
+    build_tools: frozenset[str] = frozenset()
+    build_tool_cuda: re.Pattern[str] | None = None
 
 
 @lru_cache(maxsize=1)
 def cuda_data() -> CudaData:
+    from packaging.specifiers import InvalidSpecifier
+
     path = data_dir() / "cuda_extensions.toml"
     try:
         with open(path, "rb") as handle:
@@ -88,6 +92,8 @@ def cuda_data() -> CudaData:
 
 
 def _compile(raw: dict[str, Any]) -> CudaData:
+    from packaging.specifiers import SpecifierSet
+
     packages = []
     for item in raw["package"]:
         wheels = tuple(
@@ -110,8 +116,11 @@ def _compile(raw: dict[str, Any]) -> CudaData:
         for item in raw.get("image", [])
     )
     defaults = raw.get("defaults", {})
+    cuda_words = defaults.get("build_tool_cuda")
     return CudaData(tuple(packages), images, dict(raw.get("ubuntu_python", {})),
-                    tuple(defaults.get("indicators", [])), defaults.get("max_jobs_note", ""))
+                    tuple(defaults.get("indicators", [])), defaults.get("max_jobs_note", ""),
+                    frozenset(defaults.get("build_tools", [])),
+                    re.compile(cuda_words) if cuda_words else None)
 
 
 @lru_cache(maxsize=4096)  # pure: the data file is read once
@@ -231,6 +240,8 @@ def prebuilt_for(package: CudaPackage, version: str | None, env: ImageEnv) -> bo
     """Whether a prebuilt binary exists for this version and environment (None: unknown)."""
     if not package.wheels:
         return False if package.pypi in ("none", "wrong") else None
+    from packaging.version import InvalidVersion, Version
+
     sets = package.wheels
     if version:
         try:
@@ -269,6 +280,8 @@ def wheel_url(package: CudaPackage, version: str | None, env: ImageEnv) -> str |
         return None
     if prebuilt_for(package, version, env) is not True:
         return None
+    from packaging.version import Version
+
     major = env.cuda.split(".")[0]
     tag = next((w.cuda_tag[major] for w in package.wheels
                 if Version(version) in w.versions and major in w.cuda_tag), None)
@@ -347,6 +360,23 @@ def clone_at(clones: dict[str, str], folder: str) -> str | None:
     for path, url in clones.items():
         if folder == path or folder.startswith(path.rstrip("/") + "/"):
             return url
+    return None
+
+
+def is_build_tool(word: str) -> bool:
+    """`make`, `cmake`... (a path or a bare name): worth asking `cuda_build_word`."""
+    return word.rsplit("/", 1)[-1] in cuda_data().build_tools
+
+
+def cuda_build_word(argv: list[str], assigned: list[str]) -> str | None:
+    """The word that makes a build-tool run compile CUDA code (`cuda11x`, `CUDA_VERSION=118`,
+    `-DCOMPUTE_BACKEND=cuda`, `LLAMA_CUBLAS=1`), or None; `argv` starts at the tool."""
+    data = cuda_data()
+    if not argv or not is_build_tool(argv[0]) or data.build_tool_cuda is None:
+        return None
+    for word in [*assigned, *argv[1:]]:
+        if data.build_tool_cuda.fullmatch(word):
+            return word
     return None
 
 

@@ -11,7 +11,7 @@ import pytest
 from carpenter.cli import main
 from carpenter.core.diagnostics import Diagnostic
 from carpenter.report.github import GithubReporter, escape_data, escape_property
-from carpenter.report.interface import get_reporter
+from carpenter.report.interface import SourceCache, get_reporter
 from carpenter.report.sarif import FINGERPRINT_KEY, SarifReporter, rule_descriptor
 from carpenter.report.text import TextReporter
 from carpenter.scan.config import ScanConfig
@@ -119,6 +119,26 @@ def test_sarif_uri_outside_the_working_directory(tmp_path: Path, capsys, monkeyp
     assert "uriBaseId" not in location
 
 
+def test_sarif_related_location_for_a_download_in_a_script(tmp_path: Path, capsys,
+                                                           monkeypatch) -> None:
+    """DL001 found by following `RUN python download.py` points at the script's line too."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sub" / "tools").mkdir(parents=True)
+    (tmp_path / "sub" / "Dockerfile").write_text(
+        "FROM python:3.11\nCOPY tools /app/tools\nRUN python /app/tools/fetch.py\n")
+    (tmp_path / "sub" / "tools" / "fetch.py").write_text(
+        "from huggingface_hub import snapshot_download\n\n"
+        "snapshot_download('mistralai/Mistral-7B-v0.1')\n")
+    document = sarif_of(capsys, "sub", "--select", "DL001")
+    result = next(r for r in document["runs"][0]["results"] if r["ruleId"] == "DL001")
+    assert result["locations"][0]["physicalLocation"]["region"]["startLine"] == 3
+    (related,) = result["relatedLocations"]
+    assert related["physicalLocation"]["artifactLocation"]["uri"] == "sub/tools/fetch.py"
+    assert related["physicalLocation"]["region"] == {"startLine": 3}
+    assert "[in the script](1)" in result["message"]["text"]
+    assert related["id"] == 1
+
+
 def test_secret_rules_carry_security_severity() -> None:
     class Leak(Rule):
         """Report a token.
@@ -204,6 +224,25 @@ def test_text_masks_secret_findings_redact_does_not_know(tmp_path: Path, monkeyp
     report = ScanReport(["Dockerfile"], [secret, other], [], ScanConfig())
     for reporter in (TextReporter(), get_reporter("json"), SarifReporter(), GithubReporter()):
         assert password not in reporter.render(report), reporter.name
+
+
+def test_plain_text_equals_what_rich_prints_without_colour(tmp_path: Path,
+                                                          monkeypatch) -> None:
+    """Plain output is built without rich; it must be the text rich printed before (file
+    blocks never went through rich without colour: their tabs stay, so none here)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "Dockerfile").write_text("FROM python:3.11\nRUN\tpip install 漢字 torch\n")
+    findings = [Finding("PIP001", "pip-unpinned", "unpinned-pip", "warning", "Dockerfile", 2, 2,
+                        5, 8, "message with 漢字 and  spaces ", "pin it", offset=21, end_offset=24),
+                Finding("DF999", "other", "shell-bug", "error", "Dockerfile", 1, 2, 1, 4, "x")]
+    errors = [{"path": "Dockerfile", "line": 3, "message": "tab\there 漢\tx"},
+              {"path": "Dockerfile", "line": None, "message": "plain"}]
+    report = ScanReport(["Dockerfile"], findings, errors, ScanConfig())
+    reporter = TextReporter(color=False, width=100)
+    sources = SourceCache()
+    blocks = [reporter._file("Dockerfile", findings, sources)]
+    blocks += [[reporter._error(e)] for e in errors] + [[reporter._summary(report)]]
+    assert reporter.render(report) == reporter._rich(blocks, color=False)
 
 
 # ---------------------------------------------------------------------------------------------

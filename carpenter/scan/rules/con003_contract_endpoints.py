@@ -5,15 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from carpenter.scan.context import ScanContext
-from carpenter.scan.contract import (
-    contract_settings,
-    final_stage,
-    find_server,
-    locate_code,
-    routes,
-    script_binding,
-    start_instruction,
-)
 from carpenter.scan.finding import Finding
 from carpenter.scan.registry import Rule
 
@@ -59,6 +50,17 @@ class ContractEndpoints(Rule):
     profile_only = True
 
     def check(self, ctx: ScanContext) -> Iterator[Finding]:
+        # profile-only rule: its helpers load only when a profile selects it
+        from carpenter.scan.contract import (
+            contract_settings,
+            final_stage,
+            find_server,
+            locate_code,
+            routes,
+            script_binding,
+            start_instruction,
+        )
+
         stage = final_stage(ctx.dockerfile)
         inst = start_instruction(stage) if stage else None
         server = find_server(inst) if inst else None

@@ -8,15 +8,19 @@ from collections.abc import Iterator
 from carpenter.model.context import HOST_PATH
 from carpenter.model.dockerfile import Dockerfile
 from carpenter.model.shell import scripts_of
+from carpenter.model.variables import expand
 from carpenter.scan.context import ScanContext
 from carpenter.scan.finding import Finding
 from carpenter.scan.registry import Rule
 
 # Host folders that cannot be image paths by accident (in RUN/ENV/CMD `~/` and /root, /tmp are
 # the container's own and are not reported).
+# Numbered mounts (`/data1/`, `/disk2/`, `/nvme0/`, `/ssd/`, `/raid/`) are how shared GPU
+# servers name their drives; an image never has them unless the Dockerfile creates them.
 HOST_IN_VALUES = re.compile(
-    r"(?<![\w/.$-])(?:/home/[^/\s\"':]+/|/Users/[^/\s\"':]+/|/mnt/|/media/|/data/|/scratch/|/nfs/"
-    r"|/gpfs/|/lustre/|/storage/|/datasets?/|/Volumes/|[A-Za-z]:\\\\)[^\s\"':;,]*"
+    r"(?<![\w/.$-])(?:/home/[^/\s\"':]+/|/Users/[^/\s\"':]+/|/mnt\d*/|/media/|/data\d*/"
+    r"|/scratch\d*/|/nfs\d*/|/gpfs/|/lustre/|/storage\d*/|/datasets?/|/Volumes/"
+    r"|/(?:disk|ssd|hdd|nvme|raid)\d*/|[A-Za-z]:\\\\)[^\s\"':;,]*"
 )
 # The path, or the name it is assigned to, says it holds weights, checkpoints or data.
 CUE = re.compile(
@@ -26,7 +30,7 @@ CUE = re.compile(
 )
 # Generic mount-point folders: also common inside images and as run-time volumes, so a value
 # there is only reported when it is read as an input (not a cache, output or log location).
-WEAK_PREFIX = re.compile(r"^/(?:mnt|data|scratch|storage|datasets?)/")
+WEAK_PREFIX = re.compile(r"^/(?:mnt\d*|data\d*|scratch\d*|storage\d*|datasets?)/")
 WRITTEN = re.compile(r"(?i)cache|hf_home|_home$|output|out$|out_?dir|save|log|tmp|temp")
 # Options and commands whose argument is a folder the build creates inside the image.
 CREATES = frozenset({"--local-dir", "--local_dir", "--output-dir", "--output_dir", "-O", "-o",
@@ -42,8 +46,16 @@ class AbsoluteHostPath(Rule):
     - COPY/ADD sources written as host paths (`/home/alice/...`, `/Users/...`, `/mnt/...`,
       `/data/...`, `C:\\...`, `~/...`) that do not exist inside the build context: Docker reads
       every source relative to the context, never from the host.
-    - ENV/ARG values and RUN/CMD/ENTRYPOINT words that point weights, checkpoints or data at
-      such folders when nothing in the Dockerfile creates that folder in the image.
+    - ENV/ARG values (`ENV LORA_WEIGHTS=/data1/alice/lora`, also the legacy `ENV NAME value`
+      form) and RUN/CMD/ENTRYPOINT words that point weights, checkpoints or data at such
+      folders, or at the numbered drives of shared GPU servers (`/data1/`, `/disk2/`,
+      `/nvme0/`, `/ssd/`, `/raid/`), when nothing in the Dockerfile creates that folder in the
+      image.
+
+    Not reported: a folder that a WORKDIR, VOLUME, COPY/ADD target, `mkdir`, `git clone` or a
+    download option creates (`$VAR` targets are expanded: `COPY lora/ $LORA_PATH`); the image's
+    own folders (`/usr`, `/opt/conda`, `/workspace`, `/root`, `/tmp`); cache, output and log
+    locations under generic mounts (`HF_HOME=/data1/hf-cache`), which run time creates.
 
     ## Why it matters
     These paths exist on the machine that wrote the Dockerfile only. The build fails with "not
@@ -53,6 +65,7 @@ class AbsoluteHostPath(Rule):
     ```dockerfile
     COPY /home/alice/llama-2-7b-lora /app/adapter
     ENV MODEL_PATH=/mnt/nfs/alice/checkpoints/final
+    ENV LORA_WEIGHTS=/data1/alice/lora/final
     ```
 
     ## Fix
@@ -75,8 +88,10 @@ class AbsoluteHostPath(Rule):
         created = _created_prefixes(ctx.dockerfile)
         for inst in ctx.dockerfile.instructions:
             if inst.keyword in ("ENV", "ARG"):
+                # `ENV NAME value` (legacy form): the one name covers the words after it.
+                legacy = bool(inst.tokens) and "=" not in inst.tokens[0].text
                 for token in inst.tokens:
-                    name = token.text.split("=", 1)[0]
+                    name = inst.tokens[0].text if legacy else token.text.split("=", 1)[0]
                     yield from self._values(ctx, token.text, token.offset, name, created, inst)
             elif inst.keyword in ("RUN", "CMD", "ENTRYPOINT"):
                 for script in scripts_of(inst):
@@ -124,28 +139,35 @@ class AbsoluteHostPath(Rule):
 
 
 def _created_prefixes(dockerfile: Dockerfile) -> tuple[str, ...]:
-    """Folders the Dockerfile itself creates in the image (WORKDIR, COPY targets, mkdir...)."""
+    """Folders the Dockerfile itself creates in the image (WORKDIR, COPY targets, mkdir...);
+    `$VAR` targets (`COPY lora/ $LORA_PATH`, `mkdir -p $ADAPTER_DIR`) are expanded."""
     found: list[str] = []
     for inst in dockerfile.instructions:
-        if inst.keyword in ("WORKDIR", "VOLUME"):
-            found.extend(w.strip("[]\",'") for w in inst.args.split())
-        elif inst.keyword in ("COPY", "ADD") and inst.tokens:
-            found.append(inst.tokens[-1].text if inst.json_args is None else inst.json_args[-1])
-        elif inst.keyword == "USER" and inst.tokens:
-            found.append("/home/" + inst.tokens[0].text.split(":")[0])
-        elif inst.keyword == "RUN":
-            for script in scripts_of(inst):
-                for cmd in script.commands:
-                    words = [w.text for w in cmd.words]
-                    if not words:
-                        continue
-                    base = words[0].rsplit("/", 1)[-1]
-                    for index, word in enumerate(words[1:], start=1):
-                        if words[index - 1] in CREATES or (base in CREATING_COMMANDS
-                                                           and word.startswith("/")):
-                            found.append(word)
-                        if base in ("useradd", "adduser") and not word.startswith("-"):
-                            found.append("/home/" + word)
-                    if base == "git" and len(words) > 3 and words[1] == "clone":
-                        found.append(words[-1])
+        before = len(found)
+        _created_by(inst, found)
+        found[before:] = [expand(p, inst.vars)[0] if "$" in p else p for p in found[before:]]
     return tuple(p.rstrip("/") or "/" for p in found if p.startswith("/"))
+
+
+def _created_by(inst, found: list[str]) -> None:
+    if inst.keyword in ("WORKDIR", "VOLUME"):
+        found.extend(w.strip("[]\",'") for w in inst.args.split())
+    elif inst.keyword in ("COPY", "ADD") and inst.tokens:
+        found.append(inst.tokens[-1].text if inst.json_args is None else inst.json_args[-1])
+    elif inst.keyword == "USER" and inst.tokens:
+        found.append("/home/" + inst.tokens[0].text.split(":")[0])
+    elif inst.keyword == "RUN":
+        for script in scripts_of(inst):
+            for cmd in script.commands:
+                words = [w.text for w in cmd.words]
+                if not words:
+                    continue
+                base = words[0].rsplit("/", 1)[-1]
+                for index, word in enumerate(words[1:], start=1):
+                    if words[index - 1] in CREATES or (base in CREATING_COMMANDS
+                                                       and word.startswith(("/", "$"))):
+                        found.append(word)
+                    if base in ("useradd", "adduser") and not word.startswith("-"):
+                        found.append("/home/" + word)
+                if base == "git" and len(words) > 3 and words[1] == "clone":
+                    found.append(words[-1])

@@ -15,8 +15,10 @@ from carpenter.scan.cuda import (
     ImageEnv,
     clone_at,
     clones_before,
+    cuda_build_word,
     cuda_data,
     image_env,
+    is_build_tool,
     is_setup_build,
     package_for_url,
     package_named,
@@ -36,7 +38,8 @@ class CudaExtensionSourceBuild(Rule):
     For each package listed in `carpenter/data/cuda_extensions.toml` (flash-attn, xformers, apex,
     deepspeed with `DS_BUILD_*`, bitsandbytes, auto-gptq, exllama, mamba-ssm, causal-conv1d,
     vllm, PyG extensions, detectron2, pytorch3d, ...), reports a `pip install` (on the command
-    line or in a requirements file it reads) or `python setup.py install` that compiles it:
+    line or in a requirements file it reads), `python setup.py install` or a CUDA `make`/`cmake`
+    (bitsandbytes' `CUDA_VERSION=118 make cuda11x`) that compiles it - one finding a build:
     from git or a cloned source tree, from a PyPI source distribution, with `--no-binary` or a
     force-build variable, or where no prebuilt wheel matches the torch / CUDA / Python the image
     fixes (read from the base image tag and pinned torch
@@ -76,6 +79,7 @@ class CudaExtensionSourceBuild(Rule):
                 continue
             env = None
             clones = None
+            built: set[str] = set()  # clones already reported in this RUN: one finding a build
             for install in pip_installs(inst):
                 for req in install.requirements:
                     if req.kind == "requirement" and package_named(req.name) is None:
@@ -85,25 +89,37 @@ class CudaExtensionSourceBuild(Rule):
                     found = self._requirement(inst, install, req, env, clones)
                     if found is not None:
                         package, why, version = found
+                        if req.kind == "path":
+                            built.add(why)
                         yield self._finding(ctx, inst, req.word.offset, req.word.end_offset,
                                             req.text, package, why, version, env, install)
             yield from self._requirement_files(ctx, inst)
             for script in scripts_of(inst):
                 for cmd in script.commands:
-                    # setup.py is always a word of the command: skip effective() otherwise.
-                    if not any(w.text.endswith("setup.py") for w in cmd.words):
+                    # setup.py or the build tool is a word of the command: skip effective()
+                    # otherwise.
+                    if not any(w.text.endswith("setup.py") or is_build_tool(w.text)
+                               for w in cmd.words):
                         continue
-                    words, _ = cmd.effective()
-                    if not is_setup_build([w.text for w in words]):
+                    words, assigned = cmd.effective()
+                    argv = [w.text for w in words]
+                    tool_word = cuda_build_word(argv, [a.text for a in assigned])
+                    if not tool_word and not is_setup_build(argv):
                         continue
                     if env is None:
                         env, clones = image_env(inst), clones_before(inst)
                     url = clone_at(clones, cwd_for(inst, cmd))
                     package = package_for_url(url)
-                    if package is not None:
-                        yield self._finding(ctx, inst, words[0].offset, words[-1].end_offset,
-                                            " ".join(w.text for w in words), package,
-                                            f"setup.py in a clone of {url}", None, env, None)
+                    if package is None or f"from a clone of {url}" in built:
+                        continue
+                    built.add(f"from a clone of {url}")
+                    # A build tool's CUDA switch is often its env prefix: show it with the call.
+                    shown = [*assigned, *words] if tool_word else words
+                    how = f"{argv[0]} with {tool_word}" if tool_word else "setup.py"
+                    yield self._finding(ctx, inst, shown[0].offset, words[-1].end_offset,
+                                        " ".join(w.text for w in shown), package,
+                                        f"{how} in a clone of {url}", None, env, None,
+                                        assigned=[a.text for a in assigned])
 
     def _requirement_files(self, ctx: ScanContext, inst: Instruction) -> Iterator[Finding]:
         """CUDA packages listed in the requirements files a `pip install -r` reads."""
@@ -170,7 +186,8 @@ class CudaExtensionSourceBuild(Rule):
 
     def _finding(self, ctx: ScanContext, inst: Instruction, start: int, end: int, text: str,
                  package: CudaPackage, why: str, version: str | None, env: ImageEnv,
-                 install: PipInstall | None, source=None) -> Finding:
+                 install: PipInstall | None, source=None,
+                 assigned: list[str] | None = None) -> Finding:
         parts = [f"{text!r} compiles {package.name} during the build ({why}); "
                  f"{package.cost()} ({package.build_note})"]
         if package.setup_downloads and why == "PyPI has only a source distribution":
@@ -189,6 +206,7 @@ class CudaExtensionSourceBuild(Rule):
         if install is not None:
             variables.update({w.text.split("=", 1)[0]: "" for w in install.command.effective()[1]
                               if "=" in w.text})
+        variables.update({text.split("=", 1)[0]: "" for text in assigned or () if "=" in text})
         if "MAX_JOBS" not in variables:
             parts.append(cuda_data().max_jobs_note)
         url = wheel_url(package, version, env)

@@ -209,8 +209,10 @@ class BuildTimeModelDownload(Rule):
             if download.pinned:
                 continue
             place = f" ({download.rel}, line {download.line})"
+            script = ctx.context_file(download.rel)
             yield self._download(ctx, download, where, span, place, script=download.rel,
-                                 script_line=download.line)
+                                 script_line=download.line,
+                                 script_path=script.path if script is not None else None)
 
     def _git(self, ctx: ScanContext, script: Script):
         commands = [c.effective()[0] for c in script.commands]

@@ -8,7 +8,6 @@ from collections.abc import Iterator
 
 from carpenter.model.copies import cwd_for
 from carpenter.model.pip import PipRequirement, classify_requirement
-from carpenter.model.project import project_dependencies
 from carpenter.scan.context import ScanContext
 from carpenter.scan.facts import PipUse, locate, pip_uses
 from carpenter.scan.finding import Finding
@@ -77,6 +76,8 @@ class PipUnpinnedProjectDependency(Rule):
         if folder is None:
             return
         read = ctx.context_file
+        from carpenter.model.project import project_dependencies  # `pip install .` only
+
         for declared in project_dependencies(read, folder, extras):
             dep = classify_requirement(declared.text, req.word)
             if dep.kind not in ("requirement", "url") or dep.pinned:

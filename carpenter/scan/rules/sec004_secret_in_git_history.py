@@ -6,7 +6,6 @@ import os
 import time
 from collections.abc import Iterator
 
-from carpenter.model.history import scan_history
 from carpenter.scan.context import ScanContext
 from carpenter.scan.finding import Finding
 from carpenter.scan.registry import Rule
@@ -56,6 +55,8 @@ class SecretInGitHistory(Rule):
         context = ctx.build_context
         if context is None or context.git is None:
             return
+        from carpenter.model.history import scan_history  # loaded only for a git context
+
         history = scan_history(context.root)
         prefix = context.git.prefix
         for secret in history.secrets:
