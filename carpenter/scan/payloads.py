@@ -139,3 +139,4 @@ class Download(Payload):
     source_url: str | None = None
     script: str | None = None
     script_line: int | None = None
+    script_path: str | None = None  # the script as a path from here (SARIF relatedLocations)

@@ -235,8 +235,8 @@ def test_plain_text_equals_what_rich_prints_without_colour(tmp_path: Path,
     findings = [Finding("PIP001", "pip-unpinned", "unpinned-pip", "warning", "Dockerfile", 2, 2,
                         5, 8, "message with 漢字 and  spaces ", "pin it", offset=21, end_offset=24),
                 Finding("DF999", "other", "shell-bug", "error", "Dockerfile", 1, 2, 1, 4, "x")]
-    errors = [{"path": "Dockerfile", "line": 3, "message": "tab\there 漢\tx"},
-              {"path": "Dockerfile", "line": None, "message": "plain"}]
+    errors = [Diagnostic("Dockerfile", 3, "tab\there 漢\tx"),
+              Diagnostic("Dockerfile", None, "plain")]
     report = ScanReport(["Dockerfile"], findings, errors, ScanConfig())
     reporter = TextReporter(color=False, width=100)
     sources = SourceCache()

@@ -162,7 +162,7 @@ class BuildTimeModelDownload(Rule):
 
     def _download(self, ctx: ScanContext, download: ScriptDownload, where: str,
                   span: tuple[int, int], place: str = "", script: str | None = None,
-                  script_line: int | None = None) -> Finding:
+                  script_line: int | None = None, script_path: str | None = None) -> Finding:
         what = f"{download.fn}({download.target!r})" if download.target \
             else f"{download.fn}(...)"
         if download.kind == "hub":
@@ -173,7 +173,7 @@ class BuildTimeModelDownload(Rule):
                            fix_hint=hub_fix_hint(download.target),
                            payload=Download(repo=download.target, revision=download.revision,
                                             function=download.fn, script=script,
-                                            script_line=script_line))
+                                            script_line=script_line, script_path=script_path))
         hint = {"nltk": "ship the nltk_data folder with the submission, or download at run time",
                 "torch-hub": "pin the repository to a commit (`owner/repo:<sha>`), or ship the "
                              "weights with the submission",
@@ -183,7 +183,8 @@ class BuildTimeModelDownload(Rule):
                        f"{what} in {where}{place} downloads at build time: what it fetches can "
                        "change or vanish", fix_hint=hint,
                        payload=Download(function=download.fn, target=download.target,
-                                        script=script, script_line=script_line))
+                                        script=script, script_line=script_line,
+                                        script_path=script_path))
 
     def _script(self, ctx: ScanContext, inst: Instruction, cmd: SimpleCommand,
                 span: tuple[int, int], path: str, argv: list[str]):
