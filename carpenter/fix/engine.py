@@ -20,7 +20,8 @@ from packaging.utils import canonicalize_name
 from carpenter.core.errors import CarpenterError, InputError
 from carpenter.core.redact import redact
 from carpenter.fix.apt import fix_apt
-from carpenter.fix.constraints import fix_pip_constraints
+from carpenter.fix.closure import closure_notes, resolve_stages
+from carpenter.fix.constraints import fix_pip_constraints, lock_files, lock_setup_changes
 from carpenter.fix.context import Job, Outcome, pip_install_args
 from carpenter.fix.cuda import fix_cuda_build
 from carpenter.fix.edits import (
@@ -68,6 +69,7 @@ class FixOptions:
     jobs: int = 1  # worker processes over Dockerfiles
     resolve: bool = False  # resolve packages missing from the snapshot (needs the network)
     online: bool = False  # look up digests, commits and revisions (the CLI's default)
+    lock: bool = True  # resolve each stage's pip closure and write it as a constraints lock
 
     @cached_property
     def fix_scan(self) -> ScanOptions:
@@ -286,6 +288,10 @@ def _fix_job(job: Job, options: FixOptions, report: FixResult,
              states: dict[str, _FileState]) -> None:
     if options.resolve:
         job.resolved = _resolve_missing(job)
+    if options.lock:
+        job.closures = resolve_stages(job.dockerfile, job.context_dir, job.snapshot,
+                                      options.online)
+        report.notes.extend(closure_notes(job))
     for note in _override_notes(job):
         report.notes.append(note)
     ordered = sorted(job.findings, key=lambda f: (PRIORITY.get(f.category, 9), f.path,
@@ -317,6 +323,28 @@ def _fix_job(job: Job, options: FixOptions, report: FixResult,
         record.status = "applied"
         report.notes.extend(outcome.notes)
         report.build_flags.extend(outcome.build_flags)
+    if options.lock:
+        _lock(job, report, states)
+
+
+def _lock(job: Job, report: FixResult, states: dict[str, _FileState]) -> None:
+    """Write each stage's closure lock even when no finding asked for it: pinned lines
+    still pull floating dependencies."""
+    outcome = Outcome(lock_setup_changes(job), new_files=lock_files(job))
+    if not outcome.changes and not outcome.new_files:
+        return
+    first = job.dockerfile.stages[0].instruction if job.dockerfile.stages else None
+    record = FixRecord("LOCK", "unpinned-pip", job.dockerfile.path, first.start_line if first else 1,
+                       1, "the pip closure of each installing stage is locked", "applied",
+                       summary="constraints lock: " + ", ".join(
+                           os.path.basename(p) for p in outcome.new_files))
+    before = sum(len(s.edits) for s in states.values()) + len(states)
+    reason = _accept(outcome, job, states, record)
+    if reason:
+        record.status, record.reason = "skipped", reason
+        report.records.append(record)
+    elif sum(len(s.edits) for s in states.values()) + len(states) != before:
+        report.records.append(record)  # only when it changed something not yet written
 
 
 def _covering(finding: Finding, job: Job, states: dict[str, _FileState]) -> FixRecord | None:
