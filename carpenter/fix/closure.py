@@ -72,6 +72,7 @@ class StageInputs:
     constraints: list[str] = field(default_factory=list)  # the submission's own -c pins
     paths: set[str] = field(default_factory=set)  # files the requirements were read from
     unresolved: list[str] = field(default_factory=list)  # VCS/URL/path installs left out
+    direct: set[str] = field(default_factory=set)  # names installed from a URL/VCS/file
 
 
 @dataclass
@@ -84,14 +85,18 @@ class Closure:
     checked: bool = False  # True: uv resolved the whole set; False: the dated index view
     error: str = ""  # uv's explanation when the submission's pins cannot hold together
     note: str = ""
+    # Offline: versions the dated index view chose where the snapshot's did not fit a range.
+    from_index: set[str] = field(default_factory=set)
 
     @property
     def lock_pins(self) -> dict[str, str]:
         """What the lock holds: the closure minus build tools and what the base ships."""
         shipped = set(self.base.preinstalled) if self.base else set()
         named = _names(self.inputs.requirements)
+        # A package installed from a URL or VCS is that file's version: a pin would fight it.
         return {n: v for n, v in self.pins.items()
-                if n not in BUILD_TOOLS and (n not in shipped or n in named)}
+                if n not in BUILD_TOOLS and n not in self.inputs.direct
+                and (n not in shipped or n in named)}
 
 
 # -- base images ------------------------------------------------------------------------------
@@ -149,6 +154,7 @@ def stage_inputs(dockerfile: Dockerfile, context_dir: str) -> list[StageInputs]:
             merged.constraints += [c for c in part.constraints if c not in merged.constraints]
             merged.paths |= part.paths
             merged.unresolved += part.unresolved
+            merged.direct |= part.direct
         out.append(merged)
     return out
 
@@ -209,11 +215,24 @@ def _add(req: PipRequirement | None, inputs: StageInputs, path: str) -> None:
     if req.kind != "requirement" or not req.name or req.missing_vars:
         if req.kind in ("vcs", "url", "path"):
             inputs.unresolved.append(req.text)
+            name = req.name or _wheel_name(req.url or req.text)
+            if name:
+                inputs.direct.add(canonicalize_name(name))
         return
     text = _pep508(req)
     if text not in inputs.requirements:
         inputs.requirements.append(text)
     inputs.paths.add(os.path.realpath(path))
+
+
+def _wheel_name(location: str) -> str | None:
+    from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+
+    filename = location.split("#", 1)[0].split("?", 1)[0].rsplit("/", 1)[-1]
+    try:
+        return str(parse_wheel_filename(filename)[0]) if filename.endswith(".whl") else None
+    except InvalidWheelFilename:
+        return None
 
 
 def _pep508(req: PipRequirement) -> str:
@@ -319,7 +338,9 @@ def resolve_offline(closure: Closure, snapshot: Snapshot) -> None:
             missing.append(name)
         elif name not in chosen:
             chosen[name] = version
-            deviates = deviates or snapshot.pypi.get(name) != version
+            if snapshot.pypi.get(name) != version:
+                deviates = True
+                closure.from_index.add(name)
     for name, version in (closure.base.preinstalled if closure.base else {}).items():
         chosen.setdefault(name, version)
     rest = {} if deviates else {n: v for n, v in snapshot.pypi.items() if n not in missing}
@@ -389,9 +410,12 @@ def choose(closures: list[Closure], name: str, specifier: str, cutoff: str) -> C
         inside = False
     if not inside:
         return Choice(None)
-    checked = all(c.checked for c in closures if key in c.pins)
-    why = f"resolved by uv at {cutoff}" if checked else \
-        "dated index view, not checked by a resolver"
+    if all(c.checked for c in closures if key in c.pins):
+        why = f"resolved by uv at {cutoff}"
+    elif any(key in c.from_index for c in closures):
+        why = "dated index view, not checked by a resolver"
+    else:
+        why = "snapshot"  # the snapshot's own resolution: shown plainly, as before
     return Choice(version, why)
 
 
@@ -404,7 +428,7 @@ def lock_text(closure: Closure, snapshot: Snapshot, cutoff: str) -> str:
            if closure.checked else
            f"chosen from snapshot {snapshot.name} and its dated index view at {cutoff} "
            "(NOT checked by a resolver: run `carpenter fix` online to check it)")
-    base = closure.inputs.base or "?"
+    base = (closure.inputs.base or "?").split("@", 1)[0]  # a digest added later: same lock
     lines = [f"# pip closure of stage {closure.stage.index} (FROM {base}): {how}.",
              "# Written by `carpenter fix`; regenerated on every run. pip/setuptools/wheel and "
              "what the base image ships stay free."]
@@ -418,7 +442,8 @@ def closure_notes(job) -> list[str]:
     cutoff = cutoff_of(job.snapshot.as_of).strftime("%Y-%m-%dT%H:%MZ")
     notes = []
     for c in job.closures:
-        where = f"stage {c.stage.index} (FROM {c.inputs.base or '?'}, Python {c.python})"
+        base = c.inputs.base.split("@", 1)[0] or "?"
+        where = f"stage {c.stage.index} (FROM {base}, Python {c.python})"
         if c.error:
             notes.append(f"{where}: its requirements cannot be satisfied together at {cutoff}; "
                          f"lines left as written. uv says: {_last_lines(c.error, 12)}")

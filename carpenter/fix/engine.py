@@ -338,13 +338,10 @@ def _lock(job: Job, report: FixResult, states: dict[str, _FileState]) -> None:
                        1, "the pip closure of each installing stage is locked", "applied",
                        summary="constraints lock: " + ", ".join(
                            os.path.basename(p) for p in outcome.new_files))
-    before = sum(len(s.edits) for s in states.values()) + len(states)
+    # The record owns the edits (for overlap messages) but is no finding: not listed.
     reason = _accept(outcome, job, states, record)
     if reason:
-        record.status, record.reason = "skipped", reason
-        report.records.append(record)
-    elif sum(len(s.edits) for s in states.values()) + len(states) != before:
-        report.records.append(record)  # only when it changed something not yet written
+        report.notes.append(f"constraints lock not written: {reason}")
 
 
 def _covering(finding: Finding, job: Job, states: dict[str, _FileState]) -> FixRecord | None:
