@@ -334,8 +334,9 @@ def _lock(job: Job, report: FixResult, states: dict[str, _FileState]) -> None:
     if not outcome.changes and not outcome.new_files:
         return
     first = job.dockerfile.stages[0].instruction if job.dockerfile.stages else None
-    record = FixRecord("LOCK", "unpinned-pip", job.dockerfile.path, first.start_line if first else 1,
-                       1, "the pip closure of each installing stage is locked", "applied",
+    record = FixRecord("LOCK", "unpinned-pip", job.dockerfile.path,
+                       first.start_line if first else 1, 1,
+                       "the pip closure of each installing stage is locked", "applied",
                        summary="constraints lock: " + ", ".join(
                            os.path.basename(p) for p in outcome.new_files))
     # The record owns the edits (for overlap messages) but is no finding: not listed.
