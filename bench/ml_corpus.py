@@ -297,7 +297,7 @@ def generate(out: Path, count: int, seed: int) -> list[Path]:
 # -- 2023 closure shapes (issue 11): ranges, transitive drift, VCS installs, starter kits -------
 
 BASES_2023 = ["pytorch/pytorch:2.1.0-cuda12.1-cudnn8-devel",
-              "pytorch/pytorch:2.0.1-cuda11.7-cudnn8-runtime", 
+              "pytorch/pytorch:2.0.1-cuda11.7-cudnn8-runtime",
               "nvcr.io/nvidia/pytorch:23.10-py3", "python:3.10-slim", "python:3.11-slim"]
 RANGES_2023 = ["fastapi>=0.68.0,<0.69.0", "transformers>=4.30,<4.35", "peft>=0.5",
                "accelerate>=0.20",
