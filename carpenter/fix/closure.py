@@ -257,9 +257,12 @@ def _names(requirements: list[str]) -> set[str]:
 # -- resolution ------------------------------------------------------------------------------
 
 def resolve_stages(dockerfile: Dockerfile, context_dir: str, snapshot: Snapshot,
-                   online: bool) -> list[Closure]:
+                   online: bool, direct: frozenset[str] = frozenset()) -> list[Closure]:
+    """`direct`: names whose install another fix turns into a file (a prebuilt CUDA wheel):
+    the file decides their version, so the lock leaves them out, before and after that fix."""
     out = []
     for inputs in stage_inputs(dockerfile, context_dir):
+        inputs.direct |= {canonicalize_name(n) for n in direct}
         base = base_facts(inputs.base)
         closure = Closure(inputs.stage, base.python if base else snapshot.target.python, base,
                           inputs)

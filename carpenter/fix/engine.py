@@ -289,8 +289,11 @@ def _fix_job(job: Job, options: FixOptions, report: FixResult,
     if options.resolve:
         job.resolved = _resolve_missing(job)
     if options.lock:
+        wheels = frozenset(f.data["package"] for f in job.findings
+                           if f.category == "cuda-source-build"
+                           and isinstance(f.data.get("package"), str))
         job.closures = resolve_stages(job.dockerfile, job.context_dir, job.snapshot,
-                                      options.online)
+                                      options.online, wheels)
         report.notes.extend(closure_notes(job))
     for note in _override_notes(job):
         report.notes.append(note)
