@@ -263,6 +263,10 @@ def resolve_stages(dockerfile: Dockerfile, context_dir: str, snapshot: Snapshot,
     out = []
     for inputs in stage_inputs(dockerfile, context_dir):
         inputs.direct |= {canonicalize_name(n) for n in direct}
+        # Their written lines are replaced by the file: resolving them would ask for versions
+        # the build never installs (and fail on ranges no release satisfies).
+        inputs.requirements = [r for r in inputs.requirements
+                               if not _names([r]) & inputs.direct]
         base = base_facts(inputs.base)
         closure = Closure(inputs.stage, base.python if base else snapshot.target.python, base,
                           inputs)

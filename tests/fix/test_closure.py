@@ -191,3 +191,16 @@ def test_online_conflicting_pins_are_explained_and_left_alone(tmp_path):
     assert "cannot be satisfied together" in reason and "starlette" in reason
     assert not [f for f in report.files if f.path.endswith("carpenter-constraints.txt")]
     assert any("uv says" in n for n in report.notes)
+
+
+@pytest.mark.parametrize("line", ["Flash_Attn~=0.1", "Flash_Attn==0.0.1", "flash-attn==2.3.3"])
+def test_lock_is_idempotent_when_a_cuda_fix_turns_the_line_into_a_wheel(tmp_path, line):
+    """Regression (found by tests/fix/test_properties.py): the CUDA fix replaced the line by a
+    wheel URL, so the second run resolved another set and rewrote the lock."""
+    submission(tmp_path, f"FROM python:3.10-slim\nRUN pip install {line}\n")
+    first = fix_paths([str(tmp_path)], FixOptions(make_snapshot()))
+    write_in_place(first.files)
+    assert "flash_attn-2.3.3" in (tmp_path / "Dockerfile").read_text()
+    assert "flash-attn" not in (tmp_path / "carpenter-constraints.txt").read_text()
+    again = fix_paths([str(tmp_path)], FixOptions(make_snapshot()))
+    assert [f.path for f in again.files if f.changed] == []
