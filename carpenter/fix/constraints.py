@@ -121,7 +121,26 @@ def lock_files(job: Job) -> dict[str, str]:
 
 def lock_setup_changes(job: Job) -> list[Change]:
     return [change for c in lockable(job)
-            if (change := _setup_change(job, c.stage, lock_name(job, c))) is not None]
+            if (change := _lock_change(job, c.stage, lock_name(job, c))) is not None]
+
+
+def _lock_change(job: Job, stage, file_name: str) -> Change | None:
+    """COPY + ENV just before the stage's first pip install: other fixes insert after the
+    FROM line (apt sources, secrets), and a shared insertion point made them collide."""
+    from carpenter.model.pip import pip_installs
+
+    source = job.dockerfile.source
+    if "PIP_CONSTRAINT" in source.text[stage.instruction.offset:
+                                       stage.instructions[-1].end_offset]:
+        return None  # set already (by an earlier run, or by the submission itself)
+    first = next((inst for inst in stage.instructions if pip_installs(inst)), None)
+    if first is None:
+        return None
+    at = source.text.rfind("\n", 0, first.offset) + 1  # the instruction's line start
+    indent = source.text[at:first.offset]
+    text = (f"{indent}COPY {file_name} {IMAGE_PATH}\n"
+            f"{indent}ENV PIP_CONSTRAINT={IMAGE_PATH} UV_CONSTRAINT={IMAGE_PATH}\n")
+    return Change(job.dockerfile.path, Edit(at, at, text))
 
 
 def setup_changes(job: Job) -> list[Change]:

@@ -204,3 +204,18 @@ def test_lock_is_idempotent_when_a_cuda_fix_turns_the_line_into_a_wheel(tmp_path
     assert "flash-attn" not in (tmp_path / "carpenter-constraints.txt").read_text()
     again = fix_paths([str(tmp_path)], FixOptions(make_snapshot()))
     assert [f.path for f in again.files if f.changed] == []
+
+
+def test_lock_and_apt_fix_both_apply_in_one_run(tmp_path):
+    """Regression (found by tests/fix/test_properties.py): both inserted after the FROM line,
+    so the lock lost and appeared only on a second run."""
+    df = submission(tmp_path, "FROM python:3.10-slim\nRUN apt-get update && apt-get install -y "
+                    "--no-install-recommends git curl\nRUN pip install torch\n")
+    first = fix_paths([str(tmp_path)], FixOptions(make_snapshot()))
+    new = after(first, df)
+    assert "snapshot.debian.org" in new
+    assert "ENV PIP_CONSTRAINT=/etc/carpenter-constraints.txt UV_CONSTRAINT=" \
+        "/etc/carpenter-constraints.txt\nRUN pip install torch==2.1.0\n" in new
+    write_in_place(first.files)
+    again = fix_paths([str(tmp_path)], FixOptions(make_snapshot()))
+    assert [f.path for f in again.files if f.changed] == []
