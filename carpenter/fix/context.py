@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from packaging.utils import canonicalize_name
 
@@ -63,6 +64,8 @@ class Job:
     resolved: dict[str, str] = field(default_factory=dict)  # --resolve results (name -> version)
     # Digests, commits and revisions as of the snapshot date; offline unless the run says so.
     lookups: Lookups | None = None
+    # Each stage's pip closure at the cut-off (carpenter.fix.closure.Closure), when locking.
+    closures: list[Any] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.lookups is None:

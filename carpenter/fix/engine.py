@@ -21,7 +21,8 @@ from carpenter.core.diagnostics import Diagnostic
 from carpenter.core.errors import CarpenterError, InputError
 from carpenter.core.redact import redact
 from carpenter.fix.apt import fix_apt
-from carpenter.fix.constraints import fix_pip_constraints
+from carpenter.fix.closure import closure_notes, resolve_stages
+from carpenter.fix.constraints import fix_pip_constraints, lock_files, lock_setup_changes
 from carpenter.fix.context import Job, Outcome, pip_install_args
 from carpenter.fix.cuda import fix_cuda_build
 from carpenter.fix.edits import (
@@ -77,6 +78,7 @@ class FixOptions:
     resolve: bool = False  # resolve packages missing from the snapshot (needs the network)
     online: bool = False  # look up digests, commits and revisions (the CLI's default)
     unsafe_fixes: bool = True  # apply the fixes of UNSAFE categories (marked either way)
+    lock: bool = True  # resolve each stage's pip closure and write it as a constraints lock
 
     @cached_property
     def fix_scan(self) -> ScanOptions:
@@ -294,6 +296,13 @@ def _fix_job(job: Job, options: FixOptions, report: FixResult,
              states: dict[str, _FileState]) -> None:
     if options.resolve:
         job.resolved = _resolve_missing(job)
+    if options.lock:
+        wheels = frozenset(f.data["package"] for f in job.findings
+                           if f.category == "cuda-source-build"
+                           and isinstance(f.data.get("package"), str))
+        job.closures = resolve_stages(job.dockerfile, job.context_dir, job.snapshot,
+                                      options.online, wheels)
+        report.notes.extend(closure_notes(job))
     for note in _override_notes(job):
         report.notes.append(note)
     ordered = sorted(job.findings, key=lambda f: (PRIORITY.get(f.category, 9), f.path,
@@ -329,6 +338,26 @@ def _fix_job(job: Job, options: FixOptions, report: FixResult,
         record.status = "applied"
         report.notes.extend(outcome.notes)
         report.build_flags.extend(outcome.build_flags)
+    if options.lock:
+        _lock(job, report, states)
+
+
+def _lock(job: Job, report: FixResult, states: dict[str, _FileState]) -> None:
+    """Write each stage's closure lock even when no finding asked for it: pinned lines
+    still pull floating dependencies."""
+    outcome = Outcome(lock_setup_changes(job), new_files=lock_files(job))
+    if not outcome.changes and not outcome.new_files:
+        return
+    first = job.dockerfile.stages[0].instruction if job.dockerfile.stages else None
+    record = FixRecord("LOCK", "unpinned-pip", job.dockerfile.path,
+                       first.start_line if first else 1, 1,
+                       "the pip closure of each installing stage is locked", "applied",
+                       summary="constraints lock: " + ", ".join(
+                           os.path.basename(p) for p in outcome.new_files))
+    # The record owns the edits (for overlap messages) but is no finding: not listed.
+    reason = _accept(outcome, job, states, record)
+    if reason:
+        report.notes.append(f"constraints lock not written: {reason}")
 
 
 def _covering(finding: Finding, job: Job, states: dict[str, _FileState]) -> FixRecord | None:

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import re
 
+from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
+from carpenter.fix.closure import choose, closures_of, dated_index
+from carpenter.fix.constraints import cutoff_label
 from carpenter.fix.context import Change, Job, Outcome
 from carpenter.fix.edits import Edit
 from carpenter.fix.pipreq import (
@@ -57,12 +60,14 @@ def _pin_edit(finding: Finding, job: Job, path: str, start: int, end: int, origi
         return Outcome.skip(f"not a requirement pip understands: {original!r}")
     if is_pinned(req):
         return Outcome.skip("already pinned")
-    version, why = job.version_for(req.name)
+    version, why, refusal = _version_for(finding, job, req.name, str(req.specifier))
+    if refusal:
+        return Outcome.skip(refusal)
     if version is None:
         return Outcome.skip(f"{req.name}: not in snapshot {job.snapshot.name}")
     if req.specifier and not req.specifier.contains(version, prereleases=True):
-        return Outcome.skip(f"{req.name}: snapshot version {version} does not satisfy "
-                            f"{req.specifier}; choose a version by hand")
+        return Outcome.skip(f"{req.name}: no version inside {req.specifier} known on "
+                            f"{job.snapshot.as_of} (snapshot has {version}); choose one by hand")
     pinned = pin_text(original, version)
     if pinned is None:
         return Outcome.skip(f"cannot rewrite {original!r}")
@@ -75,6 +80,26 @@ def _pin_edit(finding: Finding, job: Job, path: str, start: int, end: int, origi
     via = "" if why == "snapshot" else f" ({why})"
     return Outcome([Change(path, Edit(start, end, new))],
                    summary=f"{original} -> {new}{via}")
+
+
+def _version_for(finding: Finding, job: Job, name: str, specifier: str
+                 ) -> tuple[str | None, str, str]:
+    """(version, where it came from, refusal): the stage's resolved closure first; else the
+    snapshot, or the newest in-range version of its dated index view."""
+    stage = job.stage_at(finding.offset) if job.is_dockerfile(finding) else None
+    path = None if job.is_dockerfile(finding) else job.disk_path(finding.path)
+    choice = choose(closures_of(job.closures, stage, path), name, specifier, cutoff_label(job))
+    if choice.refusal or choice.version is not None:
+        return choice.version, choice.why, choice.refusal
+    version, why = job.version_for(name)
+    if version is not None and (not specifier or SpecifierSet(specifier).contains(
+            version, prereleases=True)):
+        return version, why, ""
+    index = dated_index(job.snapshot)
+    found = index.newest(name, specifier) if index is not None else None
+    if found is not None:
+        return str(found.version), "dated index view, not checked by a resolver", ""
+    return version, why, ""
 
 
 def _pip_in_requirements_file(finding: Finding, job: Job) -> Outcome:

@@ -142,8 +142,11 @@ def _other_payload(category: str, needle: str, data: dict) -> Payload | None:
 
 
 def fix_fake(path: Path, findings: list[Finding], snapshot: Snapshot | None = None,
-             strategy: str = "rewrite") -> FixReport:
-    return fix_findings(str(path), findings, FixOptions(snapshot or make_snapshot(), strategy))
+             strategy: str = "rewrite", lock: bool = False) -> FixReport:
+    """One fixer on hand-made findings; the stage lock (tests/fix/test_closure.py) is off
+    unless asked for, so each fixer's own edit is what the test sees."""
+    return fix_findings(str(path), findings, FixOptions(snapshot or make_snapshot(), strategy,
+                                                        lock=lock))
 
 
 def fix_dir(path: Path, snapshot: Snapshot | None = None, strategy: str = "rewrite",
