@@ -21,8 +21,11 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import io
 import re
-from collections.abc import Iterable
+import sys
+from collections.abc import Iterable, Iterator
+from typing import TextIO
 
 from carpenter.core.errors import ConfigError
 from carpenter.core.shapes import find_secrets_in_file_text
@@ -46,7 +49,8 @@ _TOKEN_RE = re.compile(
     )
 )
 # user:password@ in URLs (pip index URLs, git remotes).
-_URL_PASSWORD_RE = re.compile(r"(?P<head>[a-z][a-z0-9+.\-]*://[^/\s:@]+:)(?P<pw>[^@\s/]+)(?=@)")
+_URL_PASSWORD_RE = re.compile(
+    r"(?P<head>(?<![a-z0-9+.\-])[a-z][a-z0-9+.\-]*://[^/\s:@]*:)(?P<pw>[^@\s/]+)(?=@)")
 # Kinds whose value has no recognisable shape: reveal nothing of it.
 _SHAPELESS = frozenset({"url-credentials", "generic-secret", "private-key", "kaggle-key",
                         "aws-secret-access-key"})
@@ -165,3 +169,77 @@ def trust_redacted(texts: list[str]) -> None:
 def _redacted(text: str, known: tuple[str, ...]) -> str:
     # Cached: a large scan repeats the same messages and paths thousands of times.
     return redact(text, known)
+
+
+class RedactingStream(io.TextIOBase):
+    """A text stream that masks secrets in everything written to it: the one redaction point
+    that `carpenter` installs over stdout and stderr.
+
+    Text is held until a line is complete, so a secret written in two pieces is still seen
+    whole; a remembered value is masked wherever it appears in that line, whatever comes
+    before it (`echo "key:" && echo <key>` prints the key alone on the next line). flush()
+    keeps an unfinished line back for the same reason, up to `_HOLD_LIMIT` characters.
+    """
+
+    _HOLD_LIMIT = 1 << 16
+
+    def __init__(self, inner: TextIO) -> None:
+        super().__init__()
+        self._inner = inner
+        self._pending = ""
+
+    def write(self, text: str) -> int:
+        self._pending += text
+        cut = self._pending.rfind("\n") + 1
+        if cut == 0 and len(self._pending) > self._HOLD_LIMIT:
+            cut = len(self._pending)  # a newline-less flood: redact it in pieces
+        if cut:
+            done, self._pending = self._pending[:cut], self._pending[cut:]
+            self._inner.write(safe_text(done))
+        return len(text)
+
+    def flush(self) -> None:
+        self._inner.flush()
+
+    def close_pending(self) -> None:
+        """Write the unfinished last line (at exit)."""
+        if self._pending:
+            done, self._pending = self._pending, ""
+            self._inner.write(safe_text(done))
+        self._inner.flush()
+
+    def isatty(self) -> bool:
+        return self._inner.isatty()
+
+    def fileno(self) -> int:
+        return self._inner.fileno()
+
+    def writable(self) -> bool:
+        return True
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return getattr(self._inner, "encoding", "utf-8")
+
+    @property
+    def errors(self) -> str | None:  # type: ignore[override]
+        return getattr(self._inner, "errors", None)
+
+    @property
+    def inner(self) -> TextIO:
+        return self._inner
+
+
+@contextlib.contextmanager
+def redacted_std_streams() -> Iterator[None]:
+    """Install RedactingStream over sys.stdout and sys.stderr for the duration."""
+    saved = sys.stdout, sys.stderr
+    out, err = RedactingStream(saved[0]), RedactingStream(saved[1])
+    sys.stdout, sys.stderr = out, err  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved
+        for stream in (out, err):
+            with contextlib.suppress(OSError, ValueError):
+                stream.close_pending()

@@ -8,6 +8,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from carpenter.core.redact import remember
 from carpenter.rebuild.buildkit_cli import BuildKitBackend
 from carpenter.rebuild.classify import classify
 from carpenter.rebuild.engine import connect
@@ -59,6 +60,7 @@ def rebuild(request: BuildRequest, log_path: Path | None = None) -> BuildResult:
     with tempfile.TemporaryDirectory(prefix="carpenter-build-") as tmp:
         workdir = Path(tmp)
         files, values = secret_files(request.secrets, workdir)
+        remember(values)  # --secret values: masked in the log and in every other output
         pre = run_preflight(request, client, available["buildkit"].unavailable_reason)
         sink = LogSink(log_path, values)
         try:

@@ -17,6 +17,7 @@ import click
 
 from carpenter.core.errors import EXIT_ERROR, ConfigError
 from carpenter.core.options import parse_build_args
+from carpenter.core.redact import safe_text
 from carpenter.report.interface import FORMATS, write_atomic
 from carpenter.scan.finding import CATEGORIES, SEVERITIES
 
@@ -79,7 +80,7 @@ def _emit(text: str, output: str | None) -> None:
         sys.stdout.write(text)
         sys.stdout.flush()
     else:
-        write_atomic(output, text)
+        write_atomic(output, safe_text(text))  # a report file is an output like stdout
 
 
 # ---------------------------------------------------------------------------------------------

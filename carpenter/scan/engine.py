@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from carpenter.core.errors import CarpenterError, InputError
+from carpenter.core.redact import remember, remembered, safe_text
 from carpenter.scan.config import ScanConfig, rule_matches
 from carpenter.scan.finding import SEVERITY_RANK, Finding
 from carpenter.scan.registry import Rule, all_rules
@@ -43,6 +44,9 @@ class FileResult:
     # A rule with reads_outside_context found something (before suppressions): the result
     # depends on folders outside the context, which the result cache does not stamp.
     looked_outside: bool = False
+    # Secret values the rules identified (memory only, never cached or printed): a worker
+    # process hands them to the parent's redaction registry.
+    secrets: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -137,6 +141,7 @@ def scan_dockerfile(
     findings: list[Finding] = []
     errors: list[dict[str, Any]] = []
     looked_outside = False
+    known_before = remembered()
     for rule_cls in active_rules(options.config):
         try:
             found = list(rule_cls().check(ctx))
@@ -151,8 +156,21 @@ def scan_dockerfile(
                                       f"{type(exc).__name__}: {exc}"})
     findings = _apply_overrides(findings, options.config)
     findings = _suppress_inline(findings, dockerfile)
-    result = FileResult(dockerfile.path, _dedupe(findings), errors + ctx.errors, looked_outside)
+    found_secrets = sorted(remembered() - known_before)
+    findings = _masked_messages(findings)  # after every rule ran: all the secrets are known
+    result = FileResult(dockerfile.path, _dedupe(findings), errors + ctx.errors, looked_outside,
+                        found_secrets)
     return result
+
+
+def _masked_messages(findings: list[Finding]) -> list[Finding]:
+    """Mask, in every message and hint, the secrets any rule identified: a rule that quotes
+    text (an apt package list that swallowed `wandb login <key>`) may run before the secret
+    rule that recognises part of it."""
+    for finding in findings:
+        finding.message = safe_text(finding.message)
+        finding.fix_hint = safe_text(finding.fix_hint)
+    return findings
 
 
 def scan_file(path: str, options: ScanOptions) -> FileResult:
@@ -183,6 +201,7 @@ def scan_paths(paths: Iterable[str], options: ScanOptions) -> ScanReport:
             todo.append((index, path, stamp))
     scanned = _scan_many([path for _, path, _ in todo], options)
     for (index, path, stamp), result in zip(todo, scanned, strict=True):
+        remember(result.secrets)  # found in a worker process: this one must mask them too
         results[index] = result
         if cache and stamp:
             cache.put(path, stamp, result)
