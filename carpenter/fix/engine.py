@@ -18,7 +18,7 @@ from typing import Any
 from packaging.utils import canonicalize_name
 
 from carpenter.core.errors import CarpenterError, InputError
-from carpenter.core.redact import redact
+from carpenter.core.redact import redact, remember, remembered
 from carpenter.fix.apt import fix_apt
 from carpenter.fix.constraints import fix_pip_constraints
 from carpenter.fix.context import Job, Outcome, pip_install_args
@@ -165,6 +165,7 @@ def fix_paths(paths: Iterable[str], options: FixOptions) -> FixReport:
         partials = [_fix_one(path, options) for path in files]
     for partial in partials:
         _merge(partial, report, states)
+    remember(report.secrets)
     report.files = [FileChange(s.path, s.disk_path, s.before, apply_edits(s.before, s.edits),
                                s.new_file) for s in states.values()]
     report.notes = list(dict.fromkeys(report.notes))
@@ -175,6 +176,7 @@ def fix_paths(paths: Iterable[str], options: FixOptions) -> FixReport:
 def _fix_one(path: str, options: FixOptions) -> tuple[FixReport, dict[str, _FileState]]:
     partial = FixReport(options.snapshot.name, options.strategy)
     states: dict[str, _FileState] = {}
+    known_before = remembered()
     try:
         job = _job(path, options, partial)
     except InputError as exc:
@@ -183,6 +185,8 @@ def _fix_one(path: str, options: FixOptions) -> tuple[FixReport, dict[str, _File
         return partial, states
     if job is not None:
         _fix_job(job, options, partial, states)
+    # Secrets the scan identified in a worker: the parent prints the reasons and the diff.
+    partial.secrets.extend(sorted(remembered() - known_before))
     return partial, states
 
 

@@ -167,7 +167,7 @@ def _append_step_summary(report: Any, path: str) -> None:
 
     try:
         with open(path, "a", encoding="utf-8") as handle:
-            handle.write(step_summary(report))
+            handle.write(safe_text(step_summary(report)))
     except OSError as exc:  # the annotations already went out; the summary is a bonus
         click.echo(f"carpenter: cannot write step summary {path}: {exc.strerror}", err=True)
 
