@@ -110,6 +110,9 @@ def _emit(text: str, output: str | None) -> None:
               help="Build argument, as for docker build (repeatable).")
 @click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto",
               show_default=True, help="Colour text output (NO_COLOR is honoured).")
+@click.option("--ignore-pragmas", is_flag=True,
+              help="Report findings even where a `# carpenter: ignore[...]` or `# hadolint "
+                   "ignore=` comment suppresses them (for scanning someone else's code).")
 @click.option("--no-cache", is_flag=True,
               help="Re-check every file; do not read or write the result cache.")
 @click.option("--cache-dir", type=click.Path(file_okay=False),
@@ -119,7 +122,8 @@ def scan(
     paths: tuple[str, ...], context: str | None, jobs: int, fmt: str, output: str | None,
     select: tuple[str, ...], extend_select: tuple[str, ...], ignore: tuple[str, ...],
     fail_on: str | None, profile: str | None, config_file: str | None,
-    build_args: tuple[str, ...], color: str, no_cache: bool, cache_dir: str | None,
+    build_args: tuple[str, ...], color: str, ignore_pragmas: bool, no_cache: bool,
+    cache_dir: str | None,
 ) -> int:
     """Check Dockerfiles for unpinned dependencies, shell bugs, secrets and more.
 
@@ -139,6 +143,7 @@ def scan(
         "ignore": _split_keys(ignore),
         "fail-on": fail_on,
         "profile": profile,
+        "ignore-pragmas": True if ignore_pragmas else None,
     }
     config = resolve_config(
         settings, _config_start(paths), Path(config_file) if config_file else None

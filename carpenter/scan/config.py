@@ -24,6 +24,10 @@ class ScanConfig:
     profile: str | None = None
     severity: dict[str, str] = field(default_factory=dict)  # rule/category -> severity override
     profile_rules: tuple[str, ...] = ()  # profile-only rules this profile turns on
+    # Rules whose inline suppressions (`# carpenter: ignore[...]`, `# hadolint ignore=`) are
+    # not honoured: ("ALL",) with --ignore-pragmas; ("secret",) in the competition profile, so
+    # a submission cannot silence the report of its own leaked token.
+    ignore_pragmas: tuple[str, ...] = ()
     source: str | None = None  # the file the settings came from
 
     def selects(self, rule: type) -> bool:
@@ -99,6 +103,8 @@ def apply_settings(config: ScanConfig, settings: dict[str, Any], origin: str) ->
             if not isinstance(value, list):
                 raise ConfigError(f"{key} must be a list of rule ids or names", path=origin)
             changes[key.replace("-", "_")] = tuple(str(v).strip() for v in value)
+        elif key == "ignore-pragmas":
+            changes["ignore_pragmas"] = _pragma_keys(value, origin)
         elif key == "fail-on":
             changes["fail_on"] = _severity(value, origin, key)
         elif key == "profile":
@@ -110,6 +116,17 @@ def apply_settings(config: ScanConfig, settings: dict[str, Any], origin: str) ->
             merged.update({k: _severity(v, origin, k) for k, v in value.items()})
             changes["severity"] = merged
     return replace(config, **changes)
+
+
+def _pragma_keys(value: Any, origin: str) -> tuple[str, ...]:
+    """`ignore-pragmas = true` (every rule), false (none) or a list of rules/categories."""
+    if isinstance(value, bool):
+        return ("ALL",) if value else ()
+    if isinstance(value, str):
+        value = [v for v in value.split(",") if v.strip()]
+    if not isinstance(value, list):
+        raise ConfigError("ignore-pragmas must be true, false or a list of rules", path=origin)
+    return tuple(str(v).strip() for v in value)
 
 
 def _severity(value: Any, origin: str, key: str) -> str:

@@ -47,6 +47,8 @@ class FileResult:
     # Secret values the rules identified (memory only, never cached or printed): a worker
     # process hands them to the parent's redaction registry.
     secrets: list[str] = field(default_factory=list)
+    # Findings an inline suppression silenced: {rule, path, line}, reported as such.
+    suppressed: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -56,6 +58,7 @@ class ScanReport:
     errors: list[dict[str, Any]] = field(default_factory=list)
     config: ScanConfig = field(default_factory=ScanConfig)
     cached: int = 0  # files whose result came from the result cache
+    suppressed: list[dict[str, Any]] = field(default_factory=list)  # honoured suppressions
 
     def failing(self) -> list[Finding]:
         floor = SEVERITY_RANK[self.config.fail_on]
@@ -155,12 +158,11 @@ def scan_dockerfile(
                            "message": f"internal error in rule {rule_cls.id}: "
                                       f"{type(exc).__name__}: {exc}"})
     findings = _apply_overrides(findings, options.config)
-    findings = _suppress_inline(findings, dockerfile)
+    findings, suppressed = _suppress_inline(findings, dockerfile, options.config)
     found_secrets = sorted(remembered() - known_before)
     findings = _masked_messages(findings)  # after every rule ran: all the secrets are known
-    result = FileResult(dockerfile.path, _dedupe(findings), errors + ctx.errors, looked_outside,
-                        found_secrets)
-    return result
+    return FileResult(dockerfile.path, _dedupe(findings), errors + ctx.errors, looked_outside,
+                      found_secrets, suppressed)
 
 
 def _masked_messages(findings: list[Finding]) -> list[Finding]:
@@ -210,6 +212,7 @@ def scan_paths(paths: Iterable[str], options: ScanOptions) -> ScanReport:
     for index in range(len(files)):
         report.findings.extend(results[index].findings)
         report.errors.extend(results[index].errors)
+        report.suppressed.extend(results[index].suppressed)
     report.findings.sort(key=Finding.sort_key)
     return report
 
@@ -329,23 +332,27 @@ _PRAGMA = re.compile(r"#\s*carpenter:\s*ignore\[([^\]]*)\]", re.IGNORECASE)
 _HADOLINT = re.compile(r"#\s*hadolint\s+ignore=([A-Za-z0-9_,\s]+)", re.IGNORECASE)
 
 
-def _suppress_inline(findings: list[Finding], dockerfile: Dockerfile) -> list[Finding]:
+def _suppress_inline(findings: list[Finding], dockerfile: Dockerfile, config: ScanConfig,
+                     ) -> tuple[list[Finding], list[dict[str, Any]]]:
+    """(kept findings, honoured suppressions). A rule matched by config.ignore_pragmas keeps
+    its findings whatever the comments say."""
     ranges = _suppression_ranges(dockerfile)
     if not ranges:
-        return findings
+        return findings, []
     rules = all_rules()
     kept = []
+    suppressed: list[dict[str, Any]] = []
     for f in findings:
         rule = rules.get(f.rule)
-        silenced = False
-        for first, last, keys in ranges:
-            in_range = f.path == dockerfile.path and first <= f.line <= last
-            if in_range and rule is not None and _silences(rule, keys):
-                silenced = True
-                break
-        if not silenced:
+        silenced = rule is not None and not any(
+            rule_matches(rule, key) for key in config.ignore_pragmas) and any(
+            f.path == dockerfile.path and first <= f.line <= last and _silences(rule, keys)
+            for first, last, keys in ranges)
+        if silenced:
+            suppressed.append({"rule": f.rule, "path": f.path, "line": f.line})
+        else:
             kept.append(f)
-    return kept
+    return kept, suppressed
 
 
 def _silences(rule: type[Rule], keys: list[str]) -> bool:
