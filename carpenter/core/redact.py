@@ -129,13 +129,14 @@ def redact(text: str, known: Iterable[str] = ()) -> str:
     value masked."""
     if not text:
         return text
+    # Shapes first: a value with a known shape keeps its readable mask (`hf_AbCd...`).
+    with contextlib.suppress(ConfigError):  # unreadable data: the table below still masks
+        text = _redact_shapes(text)
     values = {v for v in known if v and len(v) >= 4} | _REMEMBERED
     for value in sorted(values, key=len, reverse=True):
         if value in text:
             # Values the user handed us (--secret) may be short passwords: show no characters.
             text = text.replace(value, f"***({fingerprint(value)})")
-    with contextlib.suppress(ConfigError):  # unreadable data: the table below still masks
-        text = _redact_shapes(text)
     # The built-in table always runs too: a second net for the most common token shapes.
     return _redact_fallback(text)
 
