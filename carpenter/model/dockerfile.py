@@ -16,7 +16,7 @@ from functools import cached_property
 import dockerfile as _bk
 
 from carpenter.model.source import SourceFile, Span, read_source
-from carpenter.model.variables import expand, split_assignments
+from carpenter.model.variables import MAX_EXPANDED, expand, expand_bounded, split_assignments
 
 KNOWN_INSTRUCTIONS = frozenset({
     "ADD", "ARG", "CMD", "COPY", "ENTRYPOINT", "ENV", "EXPOSE", "FROM", "HEALTHCHECK", "LABEL",
@@ -177,7 +177,7 @@ def parse_dockerfile(
     if not instructions and not problems:
         problems.append(ParseProblem("the Dockerfile has no instructions", 1))
     args = dict(build_args or {})
-    stages, global_args = _resolve_stages(instructions, args)
+    stages, global_args = _resolve_stages(instructions, args, problems)
     return Dockerfile(source, directives, instructions, stages, global_args, args, problems)
 
 
@@ -374,7 +374,7 @@ def _heredocs(source: SourceFile, cmd, head_end_line: int, args: str) -> list[He
 
 
 def _resolve_stages(
-    instructions: list[Instruction], build_args: dict[str, str]
+    instructions: list[Instruction], build_args: dict[str, str], problems: list[ParseProblem],
 ) -> tuple[list[Stage], dict[str, str | None]]:
     global_args: dict[str, str | None] = {}
     stages: list[Stage] = []
@@ -400,18 +400,32 @@ def _resolve_stages(
                     inherited = global_args.get(name)
                     value = build_args.get(name)
                     if value is None:
-                        value = expand(default, scope)[0] if default is not None else inherited
+                        value = (_value(name, default, scope, inst, problems)
+                                 if default is not None else inherited)
                     scope[name] = value
             if current is None:
                 scope = global_args
         elif inst.keyword == "ENV" and current is not None:
             scope = dict(inst.vars)
             for name, value in _env_pairs(inst.args):
-                scope[name] = expand(value, scope)[0]
+                scope[name] = _value(name, value, scope, inst, problems)
         if current is not None:
             inst.stage = current
             current.instructions.append(inst)
     return stages, global_args
+
+
+def _value(name: str, text: str, scope: Mapping[str, str | None], inst: Instruction,
+           problems: list[ParseProblem]) -> str | None:
+    """`text` expanded; None (unknown) and a located problem where it would be too large."""
+    value, _, too_large = expand_bounded(text, scope)
+    if not too_large:
+        return value
+    problems.append(ParseProblem(
+        f"{inst.keyword} {name}: expanding its variables gives over {MAX_EXPANDED:,} characters "
+        "(self-referencing definitions): left unexpanded, so what uses it is not fully checked",
+        inst.start_line))
+    return None
 
 
 def _arg_value(
