@@ -161,6 +161,13 @@ def load_dockerfile(
     return parse_dockerfile(read_source(path, display), build_args)
 
 
+# Real Dockerfiles are under 50 KB and a few hundred instructions. Past these bounds only the
+# beginning is checked (with a located problem saying so): hostile 8 MB files then cost
+# seconds, not minutes and gigabytes.
+MAX_CHECKED_BYTES = 256 * 1024
+MAX_INSTRUCTIONS = 2_000
+
+
 def parse_dockerfile(
     source: SourceFile, build_args: Mapping[str, str] | None = None
 ) -> Dockerfile:
@@ -170,7 +177,17 @@ def parse_dockerfile(
     if escape not in ("\\", "`"):
         problems.append(ParseProblem(f"invalid escape directive {escape!r}: use \\ or `", 1))
         escape = "\\"
+    source, cut = _checked_part(source, MAX_CHECKED_BYTES)
     commands = _parse_commands(source, escape, problems)
+    if len(commands) > MAX_INSTRUCTIONS:
+        cut = commands[MAX_INSTRUCTIONS].start_line
+        commands = commands[:MAX_INSTRUCTIONS]
+        source = SourceFile(source.path, source.text[:source.offset_of(cut)])
+    if cut:
+        problems.append(ParseProblem(
+            f"Dockerfile too large to check: only lines 1-{cut - 1} (at most "
+            f"{MAX_CHECKED_BYTES // 1024} KiB and {MAX_INSTRUCTIONS:,} instructions) were "
+            "checked; the rest was not", cut))
     instructions = [_instruction(source, cmd, escape) for cmd in commands]
     for index, inst in enumerate(instructions):
         inst.index = index
@@ -179,6 +196,15 @@ def parse_dockerfile(
     args = dict(build_args or {})
     stages, global_args = _resolve_stages(instructions, args, problems)
     return Dockerfile(source, directives, instructions, stages, global_args, args, problems)
+
+
+def _checked_part(source: SourceFile, limit: int) -> tuple[SourceFile, int]:
+    """(the first `limit` characters cut at a line end, first line left out) or (source, 0)."""
+    if len(source.text) <= limit:
+        return source, 0
+    end = source.text.rfind("\n", 0, limit) + 1
+    line = source.text.count("\n", 0, end) + 1
+    return SourceFile(source.path, source.text[:end]), line
 
 
 def _directives(source: SourceFile) -> tuple[dict[str, str], int]:
