@@ -114,6 +114,9 @@ class Dockerfile:
     global_args: dict[str, str | None]
     build_args: dict[str, str]
     problems: list[ParseProblem]
+    # Only the beginning was parsed (MAX_CHECKED_BYTES, MAX_INSTRUCTIONS): `source` holds that
+    # beginning, never to be written back as the whole file.
+    truncated: bool = False
 
     @property
     def path(self) -> str:
@@ -195,7 +198,8 @@ def parse_dockerfile(
         problems.append(ParseProblem("the Dockerfile has no instructions", 1))
     args = dict(build_args or {})
     stages, global_args = _resolve_stages(instructions, args, problems)
-    return Dockerfile(source, directives, instructions, stages, global_args, args, problems)
+    return Dockerfile(source, directives, instructions, stages, global_args, args, problems,
+                      truncated=bool(cut))
 
 
 def _checked_part(source: SourceFile, limit: int) -> tuple[SourceFile, int]:
