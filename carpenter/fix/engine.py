@@ -35,7 +35,8 @@ from carpenter.fix.edits import (
 )
 from carpenter.fix.pinning import fix_base_image, fix_conda, fix_download, fix_git, fix_pip
 from carpenter.fix.secrets import fix_secret
-from carpenter.model.dockerfile import Dockerfile, load_dockerfile
+from carpenter.model.dockerfile import Dockerfile, load_dockerfile, parse_dockerfile
+from carpenter.model.source import SourceFile
 from carpenter.scan.engine import ScanOptions, discover, scan_dockerfile
 from carpenter.scan.finding import Finding
 from carpenter.scan.registry import all_rules
@@ -211,9 +212,34 @@ def fix_paths(paths: Iterable[str], options: FixOptions) -> FixReport:
     remember(report.secrets)
     report.files = [FileChange(s.path, s.disk_path, s.before, apply_edits(s.before, s.edits),
                                s.new_file) for s in states.values()]
+    report.files = [change for change in report.files if _parses_as_well(change, report)]
     report.notes = list(dict.fromkeys(report.notes))
     report.build_flags = list(dict.fromkeys(report.build_flags))
     return report
+
+
+def _parses_as_well(change: FileChange, report: FixReport) -> bool:
+    """A fixed Dockerfile must parse no worse than its input (`ENV TOKEN=<cut off>` once
+    became an empty file). When it would, the file is left alone and the run fails."""
+    if not change.changed or change.path not in report.files_scanned:
+        return True
+    before = parse_dockerfile(SourceFile(change.path, change.before))
+    after = parse_dockerfile(SourceFile(change.path, change.after))
+    worse = len(after.problems) > len(before.problems) or (
+        before.instructions and not after.instructions)
+    if not worse:
+        return True
+    known = {(p.message, p.line) for p in before.problems}
+    new = next((p for p in after.problems if (p.message, p.line) not in known), None)
+    why = new.message if new else "no instruction would be left"
+    report.errors.append({"path": change.path, "line": new.line if new else None,
+                          "message": f"fix refused: the fixed file would parse worse than the "
+                                     f"original ({why}); nothing was changed"})
+    for record in report.records:
+        if record.path == change.path and record.status == "applied":
+            record.status = "skipped"
+            record.reason = "the fixed file would not parse as well as the original"
+    return False
 
 
 def _fix_one(path: str, options: FixOptions) -> tuple[FixReport, dict[str, _FileState]]:
