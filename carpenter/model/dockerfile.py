@@ -210,7 +210,7 @@ def _checked_part(source: SourceFile) -> tuple[SourceFile, int]:
     """(the beginning within MAX_CHECKED_LINES / MAX_CHECKED_BYTES of content lines, the first
     line left out), or (source, 0) when the whole file is within them."""
     text = source.text
-    if len(text) <= MAX_CHECKED_BYTES:
+    if len(text) <= MAX_CHECKED_BYTES and text.count("\n") <= MAX_CHECKED_LINES:
         return source, 0
     size = 0
     for count, match in enumerate(_CONTENT_LINE.finditer(text), start=1):
