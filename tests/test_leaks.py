@@ -83,13 +83,9 @@ COPY . /app
 @pytest.fixture(autouse=True)
 def fresh_registry():
     """Each command starts with the empty registry a new process has."""
-    def reset() -> None:
-        redact._REMEMBERED.clear()
-        redact._redacted.cache_clear()
-        redact._KNOWN_SAFE.clear()
-    reset()
+    redact.forget_all()
     yield
-    reset()
+    redact.forget_all()
 
 
 @pytest.fixture()
@@ -114,8 +110,7 @@ BUILD_ARGS = ["--build-arg", f"WANDB_API_KEY={TOKENS['build_arg_wandb']}",
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
-    redact._REMEMBERED.clear()
-    redact._redacted.cache_clear()
+    redact.forget_all()
     with pytest.raises(SystemExit) as exit_info:
         main(list(argv))
     assert exit_info.value.code in (0, 1), capsys.readouterr().err[-2000:]

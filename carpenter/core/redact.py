@@ -42,15 +42,16 @@ _TOKEN_PATTERNS: tuple[tuple[str, str], ...] = (
     ("AKIA", r"[A-Z0-9]{16}"),
     ("sk-", r"[A-Za-z0-9_\-]{20,}"),
 )
-_TOKEN_RE = re.compile(
-    "|".join(
-        rf"(?<![A-Za-z0-9_])(?P<p{i}>{re.escape(prefix)})(?P<b{i}>{body})"
-        for i, (prefix, body) in enumerate(_TOKEN_PATTERNS)
-    )
+# One regex per prefix, literal first (re then searches for the literal), run only on texts
+# holding that prefix: a multi-megabyte report costs milliseconds.
+_TOKEN_RES = tuple(
+    (prefix, re.compile(rf"(?P<p>{re.escape(prefix)})(?<![A-Za-z0-9_]{re.escape(prefix)})"
+                        rf"(?P<b>{body})"))
+    for prefix, body in _TOKEN_PATTERNS
 )
 # user:password@ in URLs (pip index URLs, git remotes).
 _URL_PASSWORD_RE = re.compile(
-    r"(?P<head>(?<![a-z0-9+.\-])[a-z][a-z0-9+.\-]*://[^/\s:@]*:)(?P<pw>[^@\s/]+)(?=@)")
+    r"(?P<head>://(?<=[a-z0-9+.\-]://)[^/\s:@]*:)(?P<pw>[^@\s/]+)(?=@)")
 # Kinds whose value has no recognisable shape: reveal nothing of it.
 _SHAPELESS = frozenset({"url-credentials", "generic-secret", "private-key", "kaggle-key",
                         "aws-secret-access-key"})
@@ -82,14 +83,15 @@ def mask_kind(kind: str, value: str, prefix: str = "") -> str:
 
 
 def _mask_token(match: re.Match[str]) -> str:
-    for name, prefix in match.groupdict().items():
-        if name.startswith("p") and prefix is not None:
-            return mask(match.group(0), prefix)
-    return mask(match.group(0))
+    return mask(match.group(0), match.group("p"))
 
 
 def _redact_fallback(text: str) -> str:
-    text = _TOKEN_RE.sub(_mask_token, text)
+    for prefix, regex in _TOKEN_RES:
+        if prefix in text:  # most texts hold none
+            text = regex.sub(_mask_token, text)
+    if "://" not in text or "@" not in text:
+        return text
     return _URL_PASSWORD_RE.sub(lambda m: m.group("head") + "****", text)
 
 
@@ -109,6 +111,7 @@ def _redact_shapes(text: str) -> str:
 
 # Every secret value seen in this run (user-supplied or found by a rule): masked everywhere.
 _REMEMBERED: set[str] = set()
+_LONGEST_FIRST: list[str] = []  # _REMEMBERED sorted once per change, not once per text
 
 
 def remember(values: Iterable[str]) -> None:
@@ -116,8 +119,17 @@ def remember(values: Iterable[str]) -> None:
     new = {v for v in values if v and len(v) >= 4} - _REMEMBERED
     if new:
         _REMEMBERED.update(new)
+        _LONGEST_FIRST[:] = sorted(_REMEMBERED, key=len, reverse=True)
         _redacted.cache_clear()
         _KNOWN_SAFE.clear()
+
+
+def forget_all() -> None:
+    """Empty the registry, as a new process has it (tests; a long-lived embedding process)."""
+    _REMEMBERED.clear()
+    _LONGEST_FIRST.clear()
+    _redacted.cache_clear()
+    _KNOWN_SAFE.clear()
 
 
 def remembered() -> frozenset[str]:
@@ -132,8 +144,9 @@ def redact(text: str, known: Iterable[str] = ()) -> str:
     # Shapes first: a value with a known shape keeps its readable mask (`hf_AbCd...`).
     with contextlib.suppress(ConfigError):  # unreadable data: the table below still masks
         text = _redact_shapes(text)
-    values = {v for v in known if v and len(v) >= 4} | _REMEMBERED
-    for value in sorted(values, key=len, reverse=True):
+    extra = {v for v in known if v and len(v) >= 4} - _REMEMBERED
+    values = sorted(extra | _REMEMBERED, key=len, reverse=True) if extra else _LONGEST_FIRST
+    for value in values:
         if value in text:
             # Values the user handed us (--secret) may be short passwords: show no characters.
             text = text.replace(value, f"***({fingerprint(value)})")

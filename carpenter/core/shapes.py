@@ -102,9 +102,16 @@ def secret_data() -> SecretData:
 def _compile(raw: dict[str, Any]) -> SecretData:
     tokens = []
     for item in raw["token"]:
-        prefix = item.get("prefix_regex") or re.escape(item["prefix"])
         body = item["body"]
-        regex = re.compile(rf"(?<![{_WORD}])(?P<prefix>{prefix})(?P<body>{body})(?![{_WORD}])")
+        if "prefix_regex" in item:
+            prefix = item["prefix_regex"]
+            regex = re.compile(rf"(?<![{_WORD}])(?P<prefix>{prefix})(?P<body>{body})(?![{_WORD}])")
+        else:
+            # The literal first, the boundary check after it: re then searches for the literal
+            # instead of testing the look-behind at every position of a long text.
+            literal = re.escape(item["prefix"])
+            regex = re.compile(rf"(?P<prefix>{literal})(?<![{_WORD}]{literal})(?P<body>{body})"
+                               rf"(?![{_WORD}])")
         strict = re.compile(item["strict"]) if item.get("strict") else None
         literals = tuple(item.get("literals") or ([item["prefix"]] if "prefix" in item else []))
         tokens.append(TokenShape(item["kind"], item["title"], regex, strict,
@@ -255,11 +262,11 @@ def _find_secrets(text: str, lowered: str | None) -> list[Hit]:
         end = len(text) if end < 0 else text.find("-----", end + 8) + 5
         hits.append(Hit("private-key", "private key", match.start(), max(end, match.end()),
                         text[match.start():end], "", "high", ""))
-    hits.extend(_url_hits(text, data, hits))
+    hits.extend(_url_hits(text, lowered, data, hits))
     return _without_overlaps(hits)
 
 
-def _url_hits(text: str, data: SecretData, hits: list[Hit]) -> list[Hit]:
+def _url_hits(text: str, lowered: str, data: SecretData, hits: list[Hit]) -> list[Hit]:
     """Passwords in URLs (`user:pw@`, `:pw@`), tokens as the URL user, `?token=` parameters."""
     found: list[Hit] = []
     if "://" in text and "@" in text:
@@ -270,15 +277,16 @@ def _url_hits(text: str, data: SecretData, hits: list[Hit]) -> list[Hit]:
                 if entropy(match.group("secret")) >= data.url_user_token_min_entropy:
                     found.extend(_url_hit(match, hits, "token used as the user name of a URL"))
     if data.url_query is not None and "=" in text and ("?" in text or "&" in text):
-        for match in data.url_query.finditer(text):
-            secret = match.group("secret")
+        for match in data.url_query.finditer(lowered):
+            secret = text[match.start("secret"):match.end("secret")]
             if len(secret) >= 8 and entropy(secret) >= 2.5:
-                found.extend(_url_hit(match, hits, "secret in a URL query parameter"))
+                found.extend(_url_hit(match, hits, "secret in a URL query parameter", secret))
     return found
 
 
-def _url_hit(match: re.Match[str], hits: list[Hit], title: str) -> list[Hit]:
-    secret = match.group("secret")
+def _url_hit(match: re.Match[str], hits: list[Hit], title: str,
+             secret: str | None = None) -> list[Hit]:
+    secret = match.group("secret") if secret is None else secret
     if is_placeholder(secret) or secret.startswith("$"):
         return []
     start, end = match.start("secret"), match.end("secret")
