@@ -296,6 +296,7 @@ def fix_findings(path: str, findings: list[Finding], options: FixOptions) -> Fix
     _fix_job(job, options, report, states)
     report.files = [FileChange(s.path, s.disk_path, s.before, apply_edits(s.before, s.edits),
                                s.new_file) for s in states.values()]
+    report.files = [change for change in report.files if _parses_as_well(change, report)]
     return report
 
 

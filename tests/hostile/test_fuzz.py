@@ -25,3 +25,10 @@ def test_harness_catches_a_leak() -> None:
     redact.forget_all()  # as in a fresh run: nothing found yet
     with pytest.raises(AssertionError, match="leaks"):
         fuzz._no_secret(f"message with {fuzz.PASSWORD} in it", "probe")  # shapeless
+
+
+def test_found_by_the_fuzzer_fix_findings_refuses_an_empty_result(tmp_path) -> None:
+    """fix_findings (the API for callers that already scanned) skipped the parse check."""
+    harness = fuzz.Harness(tmp_path)
+    harness.check("# syntax=docker/dockerfile:1\nENV A=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\n")
+    assert harness.refused == 1 and harness.fixed == 0
