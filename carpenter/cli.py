@@ -14,6 +14,7 @@ import click
 
 from carpenter import __version__
 from carpenter.core.errors import EXIT_ERROR, CarpenterError
+from carpenter.core.redact import redacted_std_streams
 
 # name -> "module:attribute"; one line per subcommand, owned by its stage package.
 COMMANDS: dict[str, str] = {
@@ -72,6 +73,13 @@ def cli() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    # The one redaction point for the terminal: every byte a command prints, whichever module
+    # prints it, passes through it (files are masked where they are written).
+    with redacted_std_streams():
+        _main(argv)
+
+
+def _main(argv: list[str] | None) -> None:
     try:
         rv = cli.main(args=argv, prog_name="carpenter", standalone_mode=False)
     except click.exceptions.Exit as exc:

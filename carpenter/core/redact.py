@@ -20,8 +20,11 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import io
 import re
-from collections.abc import Iterable
+import sys
+from collections.abc import Iterable, Iterator
+from typing import TextIO
 
 from carpenter.core.errors import ConfigError
 from carpenter.core.shapes import find_secrets_in_file_text
@@ -38,20 +41,16 @@ _TOKEN_PATTERNS: tuple[tuple[str, str], ...] = (
     ("AKIA", r"[A-Z0-9]{16}"),
     ("sk-", r"[A-Za-z0-9_\-]{20,}"),
 )
-
-
-@functools.cache
-def _fallback_patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
-    """The fallback's patterns, compiled on first use (~5 ms otherwise paid by every run)."""
-    tokens = re.compile("|".join(
-        rf"(?<![A-Za-z0-9_])(?P<p{i}>{re.escape(prefix)})(?P<b{i}>{body})"
-        for i, (prefix, body) in enumerate(_TOKEN_PATTERNS)
-    ))
-    # user:password@ in URLs (pip index URLs, git remotes).
-    url_password = re.compile(r"(?P<head>[a-z][a-z0-9+.\-]*://[^/\s:@]+:)(?P<pw>[^@\s/]+)(?=@)")
-    return tokens, url_password
-
-
+# One regex per prefix, literal first (re then searches for the literal), run only on texts
+# holding that prefix: a multi-megabyte report costs milliseconds.
+_TOKEN_RES = tuple(
+    (prefix, re.compile(rf"(?P<p>{re.escape(prefix)})(?<![A-Za-z0-9_]{re.escape(prefix)})"
+                        rf"(?P<b>{body})"))
+    for prefix, body in _TOKEN_PATTERNS
+)
+# user:password@ in URLs (pip index URLs, git remotes).
+_URL_PASSWORD_RE = re.compile(
+    r"(?P<head>://(?<=[a-z0-9+.\-]://)[^/\s:@]*:)(?P<pw>[^@\s/]+)(?=@)")
 # Kinds whose value has no recognisable shape: reveal nothing of it.
 _SHAPELESS = frozenset({"url-credentials", "generic-secret", "private-key", "kaggle-key",
                         "aws-secret-access-key"})
@@ -85,16 +84,16 @@ def mask_kind(kind: str, value: str, prefix: str = "") -> str:
 
 
 def _mask_token(match: re.Match[str]) -> str:
-    for name, prefix in match.groupdict().items():
-        if name.startswith("p") and prefix is not None:
-            return mask(match.group(0), prefix)
-    return mask(match.group(0))
+    return mask(match.group(0), match.group("p"))
 
 
 def _redact_fallback(text: str) -> str:
-    tokens, url_password = _fallback_patterns()
-    text = tokens.sub(_mask_token, text)
-    return url_password.sub(lambda m: m.group("head") + "****", text)
+    for prefix, regex in _TOKEN_RES:
+        if prefix in text:  # most texts hold none
+            text = regex.sub(_mask_token, text)
+    if "://" not in text or "@" not in text:
+        return text
+    return _URL_PASSWORD_RE.sub(lambda m: m.group("head") + "****", text)
 
 
 def _redact_shapes(text: str) -> str:
@@ -113,6 +112,7 @@ def _redact_shapes(text: str) -> str:
 
 # Every secret value seen in this run (user-supplied or found by a rule): masked everywhere.
 _REMEMBERED: set[str] = set()
+_LONGEST_FIRST: list[str] = []  # _REMEMBERED sorted once per change, not once per text
 
 
 def remember(values: Iterable[str]) -> None:
@@ -120,8 +120,17 @@ def remember(values: Iterable[str]) -> None:
     new = {v for v in values if v and len(v) >= 4} - _REMEMBERED
     if new:
         _REMEMBERED.update(new)
+        _LONGEST_FIRST[:] = sorted(_REMEMBERED, key=len, reverse=True)
         _redacted.cache_clear()
         _KNOWN_SAFE.clear()
+
+
+def forget_all() -> None:
+    """Empty the registry, as a new process has it (tests; a long-lived embedding process)."""
+    _REMEMBERED.clear()
+    _LONGEST_FIRST.clear()
+    _redacted.cache_clear()
+    _KNOWN_SAFE.clear()
 
 
 def remembered() -> frozenset[str]:
@@ -133,13 +142,15 @@ def redact(text: str, known: Iterable[str] = ()) -> str:
     value masked."""
     if not text:
         return text
-    values = {v for v in known if v and len(v) >= 4} | _REMEMBERED
-    for value in sorted(values, key=len, reverse=True):
+    # Shapes first: a value with a known shape keeps its readable mask (`hf_AbCd...`).
+    with contextlib.suppress(ConfigError):  # unreadable data: the table below still masks
+        text = _redact_shapes(text)
+    extra = {v for v in known if v and len(v) >= 4} - _REMEMBERED
+    values = sorted(extra | _REMEMBERED, key=len, reverse=True) if extra else _LONGEST_FIRST
+    for value in values:
         if value in text:
             # Values the user handed us (--secret) may be short passwords: show no characters.
             text = text.replace(value, f"***({fingerprint(value)})")
-    with contextlib.suppress(ConfigError):  # unreadable data: the table below still masks
-        text = _redact_shapes(text)
     # The built-in table always runs too: a second net for the most common token shapes.
     return _redact_fallback(text)
 
@@ -173,3 +184,77 @@ def trust_redacted(texts: list[str]) -> None:
 def _redacted(text: str, known: tuple[str, ...]) -> str:
     # Cached: a large scan repeats the same messages and paths thousands of times.
     return redact(text, known)
+
+
+class RedactingStream(io.TextIOBase):
+    """A text stream that masks secrets in everything written to it: the one redaction point
+    that `carpenter` installs over stdout and stderr.
+
+    Text is held until a line is complete, so a secret written in two pieces is still seen
+    whole; a remembered value is masked wherever it appears in that line, whatever comes
+    before it (`echo "key:" && echo <key>` prints the key alone on the next line). flush()
+    keeps an unfinished line back for the same reason, up to `_HOLD_LIMIT` characters.
+    """
+
+    _HOLD_LIMIT = 1 << 16
+
+    def __init__(self, inner: TextIO) -> None:
+        super().__init__()
+        self._inner = inner
+        self._pending = ""
+
+    def write(self, text: str) -> int:
+        self._pending += text
+        cut = self._pending.rfind("\n") + 1
+        if cut == 0 and len(self._pending) > self._HOLD_LIMIT:
+            cut = len(self._pending)  # a newline-less flood: redact it in pieces
+        if cut:
+            done, self._pending = self._pending[:cut], self._pending[cut:]
+            self._inner.write(safe_text(done))
+        return len(text)
+
+    def flush(self) -> None:
+        self._inner.flush()
+
+    def close_pending(self) -> None:
+        """Write the unfinished last line (at exit)."""
+        if self._pending:
+            done, self._pending = self._pending, ""
+            self._inner.write(safe_text(done))
+        self._inner.flush()
+
+    def isatty(self) -> bool:
+        return self._inner.isatty()
+
+    def fileno(self) -> int:
+        return self._inner.fileno()
+
+    def writable(self) -> bool:
+        return True
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return getattr(self._inner, "encoding", "utf-8")
+
+    @property
+    def errors(self) -> str | None:  # type: ignore[override]
+        return getattr(self._inner, "errors", None)
+
+    @property
+    def inner(self) -> TextIO:
+        return self._inner
+
+
+@contextlib.contextmanager
+def redacted_std_streams() -> Iterator[None]:
+    """Install RedactingStream over sys.stdout and sys.stderr for the duration."""
+    saved = sys.stdout, sys.stderr
+    out, err = RedactingStream(saved[0]), RedactingStream(saved[1])
+    sys.stdout, sys.stderr = out, err  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved
+        for stream in (out, err):
+            with contextlib.suppress(OSError, ValueError):
+                stream.close_pending()

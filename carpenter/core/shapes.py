@@ -65,6 +65,9 @@ class SecretData:
     contextual: tuple[Contextual, ...]
     private_key: re.Pattern[str]
     url_credentials: re.Pattern[str]
+    url_user_token: re.Pattern[str] | None
+    url_user_token_min_entropy: float
+    url_query: re.Pattern[str] | None
     name_words: re.Pattern[str]
     name_exempt: re.Pattern[str]
     known_names: frozenset[str]
@@ -99,9 +102,16 @@ def secret_data() -> SecretData:
 def _compile(raw: dict[str, Any]) -> SecretData:
     tokens = []
     for item in raw["token"]:
-        prefix = item.get("prefix_regex") or re.escape(item["prefix"])
         body = item["body"]
-        regex = re.compile(rf"(?<![{_WORD}])(?P<prefix>{prefix})(?P<body>{body})(?![{_WORD}])")
+        if "prefix_regex" in item:
+            prefix = item["prefix_regex"]
+            regex = re.compile(rf"(?<![{_WORD}])(?P<prefix>{prefix})(?P<body>{body})(?![{_WORD}])")
+        else:
+            # The literal first, the boundary check after it: re then searches for the literal
+            # instead of testing the look-behind at every position of a long text.
+            literal = re.escape(item["prefix"])
+            regex = re.compile(rf"(?P<prefix>{literal})(?<![{_WORD}]{literal})(?P<body>{body})"
+                               rf"(?![{_WORD}])")
         strict = re.compile(item["strict"]) if item.get("strict") else None
         literals = tuple(item.get("literals") or ([item["prefix"]] if "prefix" in item else []))
         tokens.append(TokenShape(item["kind"], item["title"], regex, strict,
@@ -122,6 +132,10 @@ def _compile(raw: dict[str, Any]) -> SecretData:
         contextual=tuple(contextual),
         private_key=re.compile(raw["private_key"]["begin"]),
         url_credentials=re.compile(raw["url_credentials"]["regex"]),
+        url_user_token=_optional(raw["url_credentials"].get("user_token_regex")),
+        url_user_token_min_entropy=float(raw["url_credentials"].get("user_token_min_entropy",
+                                                                    3.0)),
+        url_query=_optional(raw["url_credentials"].get("query_regex")),
         name_words=re.compile(rf"(?i)(?:^|_|(?<=[a-z])(?=[A-Z]))(?:{words})(?:$|_)"),
         name_exempt=re.compile(names["exempt"]),
         known_names=frozenset(n.upper() for n in names["known"]),
@@ -141,6 +155,10 @@ def _compile(raw: dict[str, Any]) -> SecretData:
         prefilter=re.compile(files["prefilter"].encode()),
         raw=raw,
     )
+
+
+def _optional(pattern: str | None) -> re.Pattern[str] | None:
+    return re.compile(pattern) if pattern else None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -244,18 +262,37 @@ def _find_secrets(text: str, lowered: str | None) -> list[Hit]:
         end = len(text) if end < 0 else text.find("-----", end + 8) + 5
         hits.append(Hit("private-key", "private key", match.start(), max(end, match.end()),
                         text[match.start():end], "", "high", ""))
-    urls = data.url_credentials.finditer(text) if "://" in text and "@" in text else ()
-    for match in urls:
-        secret = match.group("secret")
-        if is_placeholder(secret) or secret.startswith("$"):
-            continue
-        start = match.start("secret")
-        inner = [h for h in hits if h.start >= start and h.end <= match.end("secret")]
-        if inner:
-            continue  # a token used as a URL password is reported as the token
-        hits.append(Hit("url-credentials", "password in a URL", start, match.end("secret"),
-                        secret, "", "medium", "GIT_PASSWORD"))
+    hits.extend(_url_hits(text, lowered, data, hits))
     return _without_overlaps(hits)
+
+
+def _url_hits(text: str, lowered: str, data: SecretData, hits: list[Hit]) -> list[Hit]:
+    """Passwords in URLs (`user:pw@`, `:pw@`), tokens as the URL user, `?token=` parameters."""
+    found: list[Hit] = []
+    if "://" in text and "@" in text:
+        for match in data.url_credentials.finditer(text):
+            found.extend(_url_hit(match, hits, "password in a URL"))
+        if data.url_user_token is not None:
+            for match in data.url_user_token.finditer(text):
+                if entropy(match.group("secret")) >= data.url_user_token_min_entropy:
+                    found.extend(_url_hit(match, hits, "token used as the user name of a URL"))
+    if data.url_query is not None and "=" in text and ("?" in text or "&" in text):
+        for match in data.url_query.finditer(lowered):
+            secret = text[match.start("secret"):match.end("secret")]
+            if len(secret) >= 8 and entropy(secret) >= 2.5:
+                found.extend(_url_hit(match, hits, "secret in a URL query parameter", secret))
+    return found
+
+
+def _url_hit(match: re.Match[str], hits: list[Hit], title: str,
+             secret: str | None = None) -> list[Hit]:
+    secret = match.group("secret") if secret is None else secret
+    if is_placeholder(secret) or secret.startswith("$"):
+        return []
+    start, end = match.start("secret"), match.end("secret")
+    if any(h.start >= start and h.end <= end for h in hits):
+        return []  # a token used as a URL password is reported as the token
+    return [Hit("url-credentials", title, start, end, secret, "", "medium", "GIT_PASSWORD")]
 
 
 def find_assignment_secrets(name: str, value: str, value_offset: int = 0) -> list[Hit]:
@@ -298,8 +335,8 @@ def _without_overlaps(hits: list[Hit]) -> list[Hit]:
 
 
 # Generic `name = value` / `name: value` / `name="value"` assignments in code and config files.
-_ASSIGNMENT = re.compile(
-    r"""(?P<name>[A-Za-z_][A-Za-z0-9_.\-]*)["']?\s*(?::|=|:=|\s=>)\s*(?P<q>["'`]?)(?P<value>[^\s"'`,;)}\]#]+)(?P=q)"""
+_ASSIGNMENT = re.compile(  # the look-behind keeps a long word from costing quadratic time
+    r"""(?<![A-Za-z0-9_.\-])(?P<name>[A-Za-z_][A-Za-z0-9_.\-]*)["']?\s*(?::|=|:=|\s=>)\s*(?P<q>["'`]?)(?P<value>[^\s"'`,;)}\]#]+)(?P=q)"""
 )
 
 

@@ -3,6 +3,7 @@ to find the instruction, shell command and word under a finding's span."""
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -72,6 +73,10 @@ class Job:
             self.lookups = Lookups(self.snapshot, online=False)
         self.sources[self.dockerfile.path] = self.dockerfile.source
         self.installed = self._installed_names()
+        # Sorted starts for bisection: one lookup per finding, not one scan per finding
+        # (quadratic on a heredoc of thousands of commands).
+        self._starts = [inst.offset for inst in self.dockerfile.instructions]
+        self._commands: dict[int, tuple[list[int], list[SimpleCommand]]] = {}
 
     # -- files ------------------------------------------------------------------------------
     def source(self, path: str) -> SourceFile:
@@ -87,9 +92,14 @@ class Job:
 
     # -- model lookups ----------------------------------------------------------------------
     def instruction_at(self, offset: int) -> Instruction | None:
-        for inst in self.dockerfile.instructions:
+        at = bisect.bisect_right(self._starts, offset)
+        while at > 0:  # instructions do not overlap: the last one starting here or before
+            at -= 1
+            inst = self.dockerfile.instructions[at]
             if inst.offset <= offset < max(inst.end_offset, inst.offset + 1):
                 return inst
+            if inst.offset < offset:
+                return None
         return None
 
     def stage_at(self, offset: int) -> Stage | None:
@@ -100,12 +110,23 @@ class Job:
         inst = self.instruction_at(offset)
         if inst is None:
             return None
-        best = None
-        for _, cmd in all_commands(inst):
-            if cmd.offset <= offset < max(cmd.end_offset, cmd.offset + 1) and (
-                    best is None or cmd.offset >= best.offset):
-                best = cmd  # innermost command wins ($(...) nests inside another)
-        return (inst, best) if best else None
+        starts, commands = self._sorted_commands(inst)
+        at = bisect.bisect_right(starts, offset)
+        while at > 0:  # the latest start that contains offset: the innermost ($(...)) command
+            at -= 1
+            cmd = commands[at]
+            if cmd.offset <= offset < max(cmd.end_offset, cmd.offset + 1):
+                return inst, cmd
+        return None
+
+    def _sorted_commands(self, inst: Instruction) -> tuple[list[int], list[SimpleCommand]]:
+        cached = self._commands.get(id(inst))
+        if cached is None:
+            commands = sorted((cmd for _, cmd in all_commands(inst)),
+                              key=lambda cmd: cmd.offset)
+            cached = ([cmd.offset for cmd in commands], commands)
+            self._commands[id(inst)] = cached
+        return cached
 
     def word_at(self, offset: int) -> Word | None:
         found = self.command_at(offset)

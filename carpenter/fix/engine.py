@@ -6,8 +6,10 @@ step (carpenter.fix.output), so a failure never leaves a half-fixed submission.
 
 from __future__ import annotations
 
+import bisect
 import multiprocessing
 import os
+import sys
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -19,7 +21,7 @@ from packaging.utils import canonicalize_name
 
 from carpenter.core.diagnostics import Diagnostic
 from carpenter.core.errors import CarpenterError, InputError
-from carpenter.core.redact import redact
+from carpenter.core.redact import redact, remember, remembered
 from carpenter.fix.apt import fix_apt
 from carpenter.fix.closure import closure_notes, resolve_stages
 from carpenter.fix.constraints import fix_pip_constraints, lock_files, lock_setup_changes
@@ -35,7 +37,8 @@ from carpenter.fix.edits import (
 )
 from carpenter.fix.pinning import fix_base_image, fix_conda, fix_download, fix_git, fix_pip
 from carpenter.fix.secrets import fix_secret
-from carpenter.model.dockerfile import Dockerfile, load_dockerfile
+from carpenter.model.dockerfile import Dockerfile, load_dockerfile, parse_dockerfile
+from carpenter.model.source import SourceFile
 from carpenter.scan.engine import ScanOptions, discover, scan_dockerfile
 from carpenter.scan.finding import Finding
 from carpenter.scan.payloads import (
@@ -184,6 +187,47 @@ class _FileState:
     edits: list[Edit] = field(default_factory=list)
     owners: list[FixRecord] = field(default_factory=list)
     new_file: bool = False
+    # (offset, end_offset, index in edits), sorted: accepted edits never overlap, so a new
+    # edit is checked against its neighbours only (a 10,000-line heredoc of pip installs
+    # made the all-pairs check quadratic).
+    index: list[tuple[int, int, int]] = field(default_factory=list)
+    known: set[Edit] = field(default_factory=set)
+
+    def add(self, edit: Edit, owner: FixRecord) -> None:
+        bisect.insort(self.index, (edit.offset, edit.end_offset, len(self.edits)))
+        self.edits.append(edit)
+        self.owners.append(owner)
+        self.known.add(edit)
+
+    def replace(self, position: int, edit: Edit) -> None:
+        """Swap an accepted insertion for a composed one at the same point."""
+        self.known.discard(self.edits[position])
+        self.edits[position] = edit
+        self.known.add(edit)
+
+    def clashes(self, edit: Edit) -> bool:
+        """conflicts_with(edit, self.edits), looking only where a conflict can be."""
+        at = bisect.bisect_right(self.index, (edit.end_offset, sys.maxsize, sys.maxsize))
+        while at > 0:
+            at -= 1
+            other = self.edits[self.index[at][2]]
+            if overlaps(other, edit):
+                return True
+            if other.end_offset < edit.offset:
+                return False  # ends grow with offsets: nothing earlier reaches the edit
+        return False
+
+    def containing(self, start: int, end: int) -> FixRecord | None:
+        """The owner of the accepted edit whose replaced text holds [start, end)."""
+        at = bisect.bisect_right(self.index, (start, sys.maxsize, sys.maxsize))
+        while at > 0:
+            at -= 1
+            offset, end_offset, position = self.index[at]
+            if end_offset < end:
+                return None
+            if offset <= start:
+                return self.owners[position]
+        return None
 
 
 def fixable(finding: Finding) -> bool:
@@ -207,15 +251,43 @@ def fix_paths(paths: Iterable[str], options: FixOptions) -> FixResult:
         partials = [_fix_one(path, options) for path in files]
     for partial in partials:
         _merge(partial, report, states)
+    remember(report.secrets)
     report.files = [_file_change(s) for s in states.values()]
+    report.files = [change for change in report.files if _parses_as_well(change, report)]
     report.notes = list(dict.fromkeys(report.notes))
     report.build_flags = list(dict.fromkeys(report.build_flags))
     return report
 
 
+def _parses_as_well(change: FileChange, report: FixResult) -> bool:
+    """A fixed Dockerfile must parse no worse than its input (`ENV TOKEN=<cut off>` once
+    became an empty file). When it would, the file is left alone and the run fails."""
+    if not change.changed or change.path not in report.files_scanned:
+        return True
+    before = parse_dockerfile(SourceFile(change.path, change.before))
+    after = parse_dockerfile(SourceFile(change.path, change.after))
+    worse = len(after.problems) > len(before.problems) or (
+        before.instructions and not after.instructions)
+    if not worse:
+        return True
+    known = {(p.message, p.line) for p in before.problems}
+    new = next((p for p in after.problems if (p.message, p.line) not in known), None)
+    why = new.message if new else "no instruction would be left"
+    report.errors.append(Diagnostic(
+        change.path, new.line if new else None,
+        f"fix refused: the fixed file would parse worse than the original ({why}); nothing "
+        "was changed"))
+    for record in report.records:
+        if record.path == change.path and record.status == "applied":
+            record.status = "skipped"
+            record.reason = "the fixed file would not parse as well as the original"
+    return False
+
+
 def _fix_one(path: str, options: FixOptions) -> tuple[FixResult, dict[str, _FileState]]:
     partial = FixResult(options.snapshot.name, options.strategy)
     states: dict[str, _FileState] = {}
+    known_before = remembered()
     try:
         job = _job(path, options, partial)
     except InputError as exc:
@@ -223,6 +295,8 @@ def _fix_one(path: str, options: FixOptions) -> tuple[FixResult, dict[str, _File
         return partial, states
     if job is not None:
         _fix_job(job, options, partial, states)
+    # Secrets the scan identified in a worker: the parent prints the reasons and the diff.
+    partial.secrets.extend(sorted(remembered() - known_before))
     return partial, states
 
 
@@ -235,7 +309,7 @@ def _merge(partial: tuple[FixResult, dict[str, _FileState]], report: FixResult,
         if known is None:
             continue
         for edit, owner in zip(state.edits, state.owners, strict=True):
-            if edit not in known.edits and conflicts_with(edit, known.edits):
+            if edit not in known.known and known.clashes(edit):
                 losers.add(id(owner))
     for record in part.records:
         if id(record) in losers:
@@ -245,9 +319,8 @@ def _merge(partial: tuple[FixResult, dict[str, _FileState]], report: FixResult,
         known = states.setdefault(key, _FileState(state.path, state.disk_path, state.before,
                                                   new_file=state.new_file))
         for edit, owner in zip(state.edits, state.owners, strict=True):
-            if id(owner) not in losers and edit not in known.edits:
-                known.edits.append(edit)
-                known.owners.append(owner)
+            if id(owner) not in losers and edit not in known.known:
+                known.add(edit, owner)
     report.records.extend(part.records)
     report.errors.extend(part.errors)
     report.notes.extend(part.notes)
@@ -263,6 +336,7 @@ def fix_findings(path: str, findings: list[Finding], options: FixOptions) -> Fix
     states: dict[str, _FileState] = {}
     _fix_job(job, options, report, states)
     report.files = [_file_change(s) for s in states.values()]
+    report.files = [change for change in report.files if _parses_as_well(change, report)]
     return report
 
 
@@ -276,6 +350,10 @@ def fix_scan_options(scan: ScanOptions) -> ScanOptions:
 
 def _job(path: str, options: FixOptions, report: FixResult) -> Job | None:
     dockerfile = load_dockerfile(path, path, options.scan.build_args)
+    if dockerfile.truncated:  # only its beginning was read: an edit would drop the rest
+        report.errors.append({"path": path, "line": dockerfile.problems[-1].line,
+                              "message": "too large to fix: " + dockerfile.problems[-1].message})
+        return None
     result = scan_dockerfile(dockerfile, options.fix_scan, _context_dir(path, options))
     report.errors.extend(result.errors)
     return _new_job(dockerfile, path, options, result.findings)
@@ -365,10 +443,7 @@ def _covering(finding: Finding, job: Job, states: dict[str, _FileState]) -> FixR
     state = states.get(_real(job.disk_path(finding.path)))
     if state is None or finding.end_offset <= finding.offset:
         return None
-    for edit, owner in zip(state.edits, state.owners, strict=True):
-        if edit.offset <= finding.offset and finding.end_offset <= edit.end_offset:
-            return owner
-    return None
+    return state.containing(finding.offset, finding.end_offset)
 
 
 def _run_fixer(finding: Finding, job: Job) -> Outcome:
@@ -424,10 +499,10 @@ def _accept(outcome: Outcome, job: Job, states: dict[str, _FileState],
     merged: list[tuple[_FileState, int, Edit]] = []  # accepted edits that absorb a new one
     for change in outcome.changes:
         state = _state(change.path, job, states)
-        others = state.edits + staged.get(change.path, [])
-        if change.edit in state.edits:
+        if change.edit in state.known:
             continue  # the same edit from an earlier finding (one apt line per stage)
-        if conflicts_with(change.edit, others):
+        if state.clashes(change.edit) or conflicts_with(change.edit,
+                                                        staged.get(change.path, [])):
             absorbed = _absorb(state, change.edit, staged.get(change.path, []))
             if absorbed is not None:
                 merged.append((state, *absorbed))
@@ -440,11 +515,11 @@ def _accept(outcome: Outcome, job: Job, states: dict[str, _FileState],
     for path, text in outcome.new_files.items():
         _stage_new_file(path, text, states, record)
     for state, index, edit in merged:
-        state.edits[index] = edit
+        state.replace(index, edit)
     for path, edits in staged.items():
         state = _state(path, job, states)
-        state.edits.extend(edits)
-        state.owners.extend([record] * len(edits))
+        for edit in edits:
+            state.add(edit, record)
     return ""
 
 
@@ -475,8 +550,7 @@ def _stage_new_file(path: str, text: str, states: dict[str, _FileState],
     before = _read(path) if exists else ""
     state = _FileState(path, path, before, new_file=not exists)
     if before != text:
-        state.edits.append(Edit(0, len(before), text))
-        state.owners.append(record)
+        state.add(Edit(0, len(before), text), record)
     states[key] = state
 
 

@@ -150,7 +150,10 @@ class BuildContext:
             return cached
         try:
             ignore = load_dockerignore(root, dockerfile_rel)
-            error = None
+            costly = ignore.problems
+            # A pattern too costly to match is reported where it is written (CTX010).
+            error = InputError(costly[0].problem or "", path=ignore.path,
+                               line=costly[0].line) if costly else None
         except InputError as exc:
             ignore, error = DockerIgnore([], None, frozenset({".dockerignore"})), exc
         context = cls(root, dockerfile_rel, ignore, error, real_root)

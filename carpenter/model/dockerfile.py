@@ -16,7 +16,7 @@ from functools import cached_property
 import dockerfile as _bk
 
 from carpenter.model.source import SourceFile, Span, read_source
-from carpenter.model.variables import expand, split_assignments
+from carpenter.model.variables import MAX_EXPANDED, expand, expand_bounded, split_assignments
 
 KNOWN_INSTRUCTIONS = frozenset({
     "ADD", "ARG", "CMD", "COPY", "ENTRYPOINT", "ENV", "EXPOSE", "FROM", "HEALTHCHECK", "LABEL",
@@ -114,6 +114,9 @@ class Dockerfile:
     global_args: dict[str, str | None]
     build_args: dict[str, str]
     problems: list[ParseProblem]
+    # Only the beginning was parsed (MAX_CHECKED_BYTES, MAX_INSTRUCTIONS): `source` holds that
+    # beginning, never to be written back as the whole file.
+    truncated: bool = False
 
     @property
     def path(self) -> str:
@@ -161,6 +164,14 @@ def load_dockerfile(
     return parse_dockerfile(read_source(path, display), build_args)
 
 
+# Real Dockerfiles have a few hundred instructions. Past these bounds only the beginning is
+# checked (with a located problem saying so): hostile 8 MB files then cost seconds, not
+# minutes and gigabytes. Comment lines do not count (a pasted 10 MB changelog is cheap).
+MAX_CHECKED_LINES = 4_000  # lines that are not blank or comments (heredoc bodies count)
+MAX_CHECKED_BYTES = 1024 * 1024  # in those lines
+MAX_INSTRUCTIONS = 2_000
+
+
 def parse_dockerfile(
     source: SourceFile, build_args: Mapping[str, str] | None = None
 ) -> Dockerfile:
@@ -170,15 +181,48 @@ def parse_dockerfile(
     if escape not in ("\\", "`"):
         problems.append(ParseProblem(f"invalid escape directive {escape!r}: use \\ or `", 1))
         escape = "\\"
+    source, cut = _checked_part(source)
     commands = _parse_commands(source, escape, problems)
+    if len(commands) > MAX_INSTRUCTIONS:
+        cut = commands[MAX_INSTRUCTIONS].start_line
+        commands = commands[:MAX_INSTRUCTIONS]
+        source = SourceFile(source.path, source.text[:source.offset_of(cut)])
+    if cut:
+        problems.append(ParseProblem(
+            f"Dockerfile too large to check: only lines 1-{cut - 1} were checked (at most "
+            f"{MAX_INSTRUCTIONS:,} instructions, {MAX_CHECKED_LINES:,} lines or "
+            f"{MAX_CHECKED_BYTES // 1024} KiB of them); the rest was not", cut))
     instructions = [_instruction(source, cmd, escape) for cmd in commands]
     for index, inst in enumerate(instructions):
         inst.index = index
     if not instructions and not problems:
         problems.append(ParseProblem("the Dockerfile has no instructions", 1))
     args = dict(build_args or {})
-    stages, global_args = _resolve_stages(instructions, args)
-    return Dockerfile(source, directives, instructions, stages, global_args, args, problems)
+    stages, global_args = _resolve_stages(instructions, args, problems)
+    return Dockerfile(source, directives, instructions, stages, global_args, args, problems,
+                      truncated=bool(cut))
+
+
+_CONTENT_LINE = re.compile(r"^[ \t]*[^#\s]", re.MULTILINE)
+
+
+def _checked_part(source: SourceFile) -> tuple[SourceFile, int]:
+    """(the beginning within MAX_CHECKED_LINES / MAX_CHECKED_BYTES of content lines, the first
+    line left out), or (source, 0) when the whole file is within them."""
+    text = source.text
+    if len(text) <= MAX_CHECKED_BYTES and text.count("\n") <= MAX_CHECKED_LINES:
+        return source, 0
+    size = 0
+    for count, match in enumerate(_CONTENT_LINE.finditer(text), start=1):
+        end = text.find("\n", match.start())
+        end = len(text) if end < 0 else end + 1
+        size += end - match.start()
+        if count > MAX_CHECKED_LINES or size > MAX_CHECKED_BYTES:
+            cut = text.rfind("\n", 0, match.start()) + 1
+            if cut == 0:
+                return source, 0  # one huge first line: nothing sensible to keep
+            return SourceFile(source.path, text[:cut]), text.count("\n", 0, cut) + 1
+    return source, 0
 
 
 def _directives(source: SourceFile) -> tuple[dict[str, str], int]:
@@ -374,7 +418,7 @@ def _heredocs(source: SourceFile, cmd, head_end_line: int, args: str) -> list[He
 
 
 def _resolve_stages(
-    instructions: list[Instruction], build_args: dict[str, str]
+    instructions: list[Instruction], build_args: dict[str, str], problems: list[ParseProblem],
 ) -> tuple[list[Stage], dict[str, str | None]]:
     global_args: dict[str, str | None] = {}
     stages: list[Stage] = []
@@ -400,18 +444,32 @@ def _resolve_stages(
                     inherited = global_args.get(name)
                     value = build_args.get(name)
                     if value is None:
-                        value = expand(default, scope)[0] if default is not None else inherited
+                        value = (_value(name, default, scope, inst, problems)
+                                 if default is not None else inherited)
                     scope[name] = value
             if current is None:
                 scope = global_args
         elif inst.keyword == "ENV" and current is not None:
             scope = dict(inst.vars)
             for name, value in _env_pairs(inst.args):
-                scope[name] = expand(value, scope)[0]
+                scope[name] = _value(name, value, scope, inst, problems)
         if current is not None:
             inst.stage = current
             current.instructions.append(inst)
     return stages, global_args
+
+
+def _value(name: str, text: str, scope: Mapping[str, str | None], inst: Instruction,
+           problems: list[ParseProblem]) -> str | None:
+    """`text` expanded; None (unknown) and a located problem where it would be too large."""
+    value, _, too_large = expand_bounded(text, scope)
+    if not too_large:
+        return value
+    problems.append(ParseProblem(
+        f"{inst.keyword} {name}: expanding its variables gives over {MAX_EXPANDED:,} characters "
+        "(self-referencing definitions): left unexpanded, so what uses it is not fully checked",
+        inst.start_line))
+    return None
 
 
 def _arg_value(

@@ -1,16 +1,17 @@
-""".dockerignore matching exactly as Docker does it (moby/patternmatcher).
+""".dockerignore matching as the docker SDK (docker.utils.build, which `rebuild` uses) does it.
 
-Rules reproduced from the reference implementation:
+Rules of docker.utils.build (matching goes through the SDK's own `fnmatch.translate`, except
+for `*`-and-literal globs, matched segment by segment in linear time):
 - one pattern per line; lines starting with `#` are comments; surrounding whitespace is trimmed;
-- a leading `!` makes an exception (re-include); patterns are evaluated in order and the last
-  matching one wins;
-- patterns are cleaned like Go's `filepath.Clean` and a leading `/` is dropped (patterns are
-  always relative to the context root);
+- a leading `!` makes an exception (re-include); the last matching pattern wins;
+- empty, `.` segments are dropped and `..` removes the segment before it (patterns are always
+  relative to the context root); matching is case-insensitive, as in the SDK;
 - `*` matches within one path segment, `?` one character, `[...]` a class, `**` any number of
-  segments (`**` at the end matches everything below);
-- a pattern also matches a path whose leading segments match it (`foo` excludes `foo/bar`);
-- the Dockerfile and the `.dockerignore` file itself are always sent to the builder even when a
-  pattern excludes them (the CLI appends `!Dockerfile` and `!.dockerignore`).
+  segments;
+- a pattern of N segments also matches a path whose first N folders match it (`foo` excludes
+  `foo/bar`);
+- an excluded folder is not entered unless an exception pattern starts with its path;
+- the Dockerfile and the `.dockerignore` file itself are always sent.
 BuildKit also reads `<Dockerfile name>.dockerignore` next to the Dockerfile in preference to the
 context's `.dockerignore`.
 """
@@ -29,25 +30,14 @@ from carpenter.core.errors import InputError
 @dataclass(frozen=True, slots=True)
 class IgnorePattern:
     text: str  # the line as written (trimmed)
-    cleaned: str  # cleaned, without `!` and leading `/`
+    cleaned: str  # as the docker SDK normalises it: `/`-joined segments, without `!`
     exclusion: bool  # `!pattern`: re-include
     line: int
-    kind: str = field(default="exact", compare=False)  # exact | prefix | suffix | regex
-    regex: re.Pattern[str] | None = field(default=None, repr=False, compare=False)
-
-    @property
-    def dirs(self) -> int:
-        return len(self.cleaned.split("/"))
+    dirs: int = 0  # number of segments (the SDK matches parents cut to this many)
+    problem: str | None = field(default=None, compare=False)  # set: the pattern matches nothing
 
     def match(self, path: str) -> bool:
-        if self.kind == "exact":
-            return path == self.cleaned
-        if self.kind == "prefix":  # `foo/**`: everything starting with `foo/`
-            return path.startswith(self.cleaned[:-2])
-        if self.kind == "suffix":  # `**/foo`: any path ending in `/foo`, or `foo` itself
-            suffix = self.cleaned[2:]
-            return path.endswith(suffix) or (suffix.startswith("/") and path == suffix[1:])
-        return self.regex is not None and self.regex.match(path) is not None
+        return self.problem is None and glob_match(path, self.cleaned)
 
 
 def clean_path(path: str) -> str:
@@ -60,71 +50,82 @@ def clean_path(path: str) -> str:
     return cleaned
 
 
-# Regex metacharacters that mean nothing in a Go filepath pattern and are escaped.
-_ESCAPE = frozenset(".+()|{}$")
+def _segments(path: str) -> list[str]:
+    """docker.utils.build's normalisation: drop empty and `.` segments, resolve `..`."""
+    out: list[str] = []
+    for part in path.strip().split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if out:
+                out.pop()
+            continue
+        out.append(part)
+    return out
+
+
+# Patterns with more wildcards than this that are not plain `*`/literal globs would cost the
+# backtracking regex engine exponential time (`*a*a*a...*b`); they are reported, not matched.
+MAX_WILDCARDS = 12
+
+
+def glob_match(path: str, pattern: str) -> bool:
+    """docker.utils.fnmatch semantics (case-insensitive; `*` and `?` stop at `/`; `**` spans
+    folders) in time linear in the input for the `*`-and-literal patterns that dominate."""
+    path, pattern = path.lower(), pattern.lower()
+    if "**" not in pattern and not any(c in pattern for c in "?[\\"):
+        return _star_match(path, pattern)
+    return _sdk_regex(pattern).match(path) is not None
+
+
+def _star_match(path: str, pattern: str) -> bool:
+    """Segment by segment: `*` never matches `/`, so segments pair up one to one; within a
+    segment the literal pieces are found greedily left to right (exact for `*`-only globs)."""
+    names = path.split("/")
+    globs = pattern.split("/")
+    if len(names) != len(globs):
+        return False
+    return all(_segment_match(name, glob) for name, glob in zip(names, globs, strict=True))
+
+
+def _segment_match(name: str, glob: str) -> bool:
+    pieces = glob.split("*")
+    if len(pieces) == 1:
+        return name == glob
+    head, *middle, tail = pieces
+    if len(name) < len(head) + len(tail) or not name.startswith(head) or \
+            not name.endswith(tail):
+        return False
+    at, stop = len(head), len(name) - len(tail)
+    for piece in middle:
+        found = name.find(piece, at, stop)
+        if found < 0:
+            return False
+        at = found + len(piece)
+    return True
 
 
 @lru_cache(maxsize=4096)
-def compile_pattern(pattern: str) -> tuple[str, re.Pattern[str] | None]:
-    """(kind, regex) for one cleaned pattern, mirroring Docker's own classification.
+def _sdk_regex(pattern: str) -> re.Pattern[str]:
+    from docker.utils.fnmatch import translate  # the docker SDK's own translation
 
-    A pattern without wildcards is an exact match, `x/**` a prefix match, `**/x` a suffix
-    match; anything else becomes a regular expression in which `[`/`]` classes pass through.
-    """
-    out = ["^"]
-    kind = "exact"
-    i, n = 0, len(pattern)
-    first = True
-    while i < n:
-        char = pattern[i]
-        i += 1
-        if char == "*":
-            if i < n and pattern[i] == "*":
-                i += 1
-                if i < n and pattern[i] == "/":
-                    i += 1  # `**/` behaves like `**`
-                if i >= n:
-                    if kind == "exact":
-                        kind = "prefix"
-                    else:
-                        out.append(".*")
-                        kind = "regex"
-                else:
-                    out.append("(.*/)?")  # any number of segments, even none
-                    kind = "regex"
-                if first:
-                    kind = "suffix"
-            else:
-                out.append("[^/]*")
-                kind = "regex"
-        elif char == "?":
-            out.append("[^/]")
-            kind = "regex"
-        elif char in _ESCAPE:
-            out.append("\\" + char)
-        elif char == "\\":
-            if i < n:
-                out.append("\\" + pattern[i])
-                i += 1
-                kind = "regex"
-            else:
-                out.append("\\\\")
-        elif char in "[]":
-            out.append(char)
-            kind = "regex"
-        else:
-            out.append(char)
-        first = False
-    if kind != "regex":
-        return kind, None
     try:
-        return kind, re.compile("".join(out) + "$")
-    except re.error:  # Docker rejects the pattern; treat it as matching nothing
-        return kind, re.compile(r"(?!)")
+        return re.compile(translate(pattern))
+    except re.error:
+        return re.compile(r"(?!)")
+
+
+def _problem(cleaned: str) -> str | None:
+    simple = "**" not in cleaned and not any(c in cleaned for c in "?[\\")
+    wildcards = cleaned.count("*") + cleaned.count("?") + cleaned.count("[")
+    if not simple and wildcards > MAX_WILDCARDS:
+        return (f"pattern with {wildcards} wildcards mixing `**`, `?` or `[...]`: too costly "
+                "to match, so Carpenter cannot tell which files it excludes")
+    return None
 
 
 def parse_patterns(text: str, path: str = ".dockerignore") -> list[IgnorePattern]:
-    """Patterns of an ignore file, read the way the Docker CLI and BuildKit read them."""
+    """Patterns of an ignore file, read the way the docker SDK (and the Docker CLI) read them."""
     patterns: list[IgnorePattern] = []
     text = text.removeprefix("\ufeff")
     for number, raw in enumerate(text.splitlines(), start=1):
@@ -137,53 +138,70 @@ def parse_patterns(text: str, path: str = ".dockerignore") -> list[IgnorePattern
         body = line[1:].strip() if exclusion else line
         if exclusion and not body:
             raise InputError('illegal exclusion pattern: "!"', path=path, line=number)
-        cleaned = clean_path(body)
-        if len(cleaned) > 1 and cleaned.startswith("/"):
-            cleaned = cleaned[1:]
-        kind, regex = compile_pattern(cleaned)
-        patterns.append(IgnorePattern(line, cleaned, exclusion, number, kind, regex))
+        segments = _segments(body)
+        if not segments:
+            continue  # `.` or `/`: the SDK drops patterns with no segment
+        cleaned = "/".join(segments)
+        patterns.append(IgnorePattern(line, cleaned, exclusion, number, len(segments),
+                                      _problem(cleaned)))
     return patterns
 
 
 @dataclass
 class DockerIgnore:
+    """Which context files `docker build` leaves out, as docker.utils.build decides it: the
+    last matching pattern wins; a pattern also matches a path whose first folders (as many as
+    the pattern has segments) match it; and an excluded folder is not entered at all unless an
+    exception pattern starts with its path (so `**/checkpoints` + `!**/final.pt` still leaves
+    out `checkpoints/final.pt`)."""
+
     patterns: list[IgnorePattern] = field(default_factory=list)
     path: str | None = None  # the ignore file used, if any
     always_sent: frozenset[str] = frozenset()  # Dockerfile and .dockerignore (context-relative)
-    _memo: dict[str, tuple[bool, ...]] = field(default_factory=dict, repr=False, compare=False)
+    _memo: dict[str, IgnorePattern | None] = field(default_factory=dict, repr=False,
+                                                   compare=False)
 
     @property
     def has_exceptions(self) -> bool:
         return any(p.exclusion for p in self.patterns)
 
+    @property
+    def problems(self) -> list[IgnorePattern]:
+        return [p for p in self.patterns if p.problem]
+
     def matching_pattern(self, rel_path: str) -> IgnorePattern | None:
         """The pattern that decides `rel_path` is excluded, or None when it is sent."""
-        rel = clean_path(rel_path.replace(os.sep, "/")).lstrip("/")
-        if rel in self.always_sent or rel == "." or not self.patterns:
+        rel = "/".join(_segments(rel_path.replace(os.sep, "/")))
+        if rel in self.always_sent or not rel or not self.patterns:
             return None
-        inherited = self._folder_hits(posixpath.dirname(rel))
-        matched = False
-        decider: IgnorePattern | None = None
-        for pattern, from_parent in zip(self.patterns, inherited, strict=True):
-            if pattern.exclusion != matched:
-                continue  # cannot change the outcome
-            # A pattern matching any parent folder matches everything inside it.
-            if from_parent or pattern.match(rel):
-                matched = not pattern.exclusion
-                decider = pattern if matched else None
-        return decider if matched else None
+        parts = rel.split("/")
+        for depth in range(1, len(parts)):  # a folder the build never enters hides its files
+            folder = "/".join(parts[:depth])
+            decider = self._decide(folder)
+            if decider is not None and not self._entered(folder):
+                return decider
+        return self._decide(rel)
 
-    def _folder_hits(self, folder: str) -> tuple[bool, ...]:
-        """Per pattern: does it match `folder` or a folder above it (memoised per folder)."""
-        if not folder:
-            return (False,) * len(self.patterns)
-        cached = self._memo.get(folder)
-        if cached is None:
-            above = self._folder_hits(posixpath.dirname(folder))
-            cached = tuple(hit or p.match(folder) for hit, p in zip(above, self.patterns,
-                                                                     strict=True))
-            self._memo[folder] = cached
-        return cached
+    def _decide(self, rel: str) -> IgnorePattern | None:
+        if rel in self._memo:
+            return self._memo[rel]
+        parent = rel.rpartition("/")[0].split("/") if "/" in rel else []
+        decider: IgnorePattern | None = None
+        for pattern in self.patterns:
+            hit = pattern.match(rel)
+            if not hit and parent and pattern.dirs <= len(parent):
+                hit = pattern.match("/".join(parent[:pattern.dirs]))
+            if hit:
+                decider = None if pattern.exclusion else pattern
+        if len(self._memo) < 100_000:
+            self._memo[rel] = decider
+        return decider
+
+    def _entered(self, folder: str) -> bool:
+        """The SDK walks into an excluded folder only when an exception starts with its path
+        (the Dockerfile and .dockerignore are such exceptions: the CLI appends them)."""
+        return any(p.cleaned.startswith(folder) for p in self.patterns if p.exclusion) or any(
+            sent.startswith(folder) for sent in self.always_sent)
 
     def excludes(self, rel_path: str) -> bool:
         return self.matching_pattern(rel_path) is not None

@@ -43,6 +43,9 @@ class HistoryScan:
     bytes: int = 0
     seconds: float = 0.0
     truncated: bool = False
+    # A shallow clone (`git clone --depth N`, the CI default): older commits are not there to
+    # read, so a token deleted before the cut cannot be seen.
+    shallow: bool = False
     error: str | None = None
 
 
@@ -72,8 +75,17 @@ def scan_history(
 
         detector = find_secrets_in_file_text
     result = _scan(repo, max_commits, max_bytes, detector)
+    result.shallow = _is_shallow(repo)
     _CACHE[key] = result
     return result
+
+
+def _is_shallow(repo) -> bool:
+    import os
+
+    # git keeps the cut commits in `shallow` (in the common dir for worktrees).
+    dirs = {str(repo.git_dir), str(getattr(repo, "common_dir", repo.git_dir))}
+    return any(os.path.isfile(os.path.join(d, "shallow")) for d in dirs)
 
 
 def _head_stamp(repo) -> str | None:

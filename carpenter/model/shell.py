@@ -246,11 +246,20 @@ BACKEND = "tree-sitter"  # or "bashlex"
 def _parse_cached(text: str) -> tuple[tuple[_Rel, ...], str | None]:
     if not text.strip():
         return (), None
-    if BACKEND == "tree-sitter":
-        commands = _parse_tree_sitter(text)
-        if commands is not None:
-            return commands, None
-    return _parse_bashlex(text)
+    try:
+        if BACKEND == "tree-sitter":
+            commands = _parse_tree_sitter(text)
+            if commands is not None:
+                return commands, None
+        return _parse_bashlex(text)
+    except RecursionError:
+        # Hundreds of nested `( ... )` or `$( ... )`: both tree walks recurse per level. The
+        # script is read by the flat fallback split and reported (SH006) as not fully checked.
+        return tuple(_fallback(text)), TOO_DEEP
+
+
+TOO_DEEP = ("shell script nested too deeply to parse (hundreds of levels of ( ) or $( )): "
+            "its commands were not fully checked")
 
 
 def _parse_bashlex(text: str) -> tuple[tuple[_Rel, ...], str | None]:
@@ -431,7 +440,7 @@ class _TreeWalk:
             else:
                 self.statement(body, nested, redirects)
         elif kind in ("list", "pipeline", "negated_command"):
-            children = [c for c in node.children if c.is_named and c.type != "comment"]
+            children = _flat_children(node)
             for child in children[:-1]:
                 self.statement(child, nested, [])
             if children:
@@ -597,6 +606,25 @@ class _TreeWalk:
                 at = child_end
         out.append(_dq_unescape(self.text[at:end - 1]))
         return "".join(out)
+
+
+def _flat_children(node: Node) -> list[Node]:
+    """The statements of a list or pipeline. `a && b && c` nests one list per operator
+    (left-deep), so a 1,000-command chain would be 1,000 levels of recursion: nested lists
+    and pipelines of the same kind are flattened here, iteratively."""
+    out: list[Node] = []
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        named = [c for c in current.children if c.is_named and c.type != "comment"]
+        if current is not node and current.type != node.type:
+            out.append(current)
+            continue
+        if current is not node and node.type == "negated_command":
+            out.append(current)
+            continue
+        stack.extend(reversed(named))
+    return out
 
 
 def _test_leaves(node: Node) -> list[Node]:

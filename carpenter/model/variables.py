@@ -12,13 +12,47 @@ _VAR = re.compile(
 )
 
 
+# A longer expansion is abuse, not a build setting: `ENV A=${A}${A}${A}` 18 times is 374 bytes
+# that expand to 3**18 characters (4.5 GB). Docker would run out of memory; Carpenter stops here.
+MAX_EXPANDED = 65_536
+
+
+class _TooLarge(Exception):
+    pass
+
+
 def expand(text: str, variables: Mapping[str, str | None]) -> tuple[str, set[str]]:
     """Expand variables in `text`; return the result and the names that had no value.
 
     Unknown variables expand to "" as Docker does, but are reported so callers can tell a
-    resolved reference from a guess.
+    resolved reference from a guess. An expansion over MAX_EXPANDED characters is not done:
+    the text comes back as written, its variables counted as missing (unresolved).
     """
+    expanded, missing, _ = expand_bounded(text, variables)
+    return expanded, missing
+
+
+def expand_bounded(text: str, variables: Mapping[str, str | None],
+                   ) -> tuple[str, set[str], bool]:
+    """expand(), plus whether the result would have been over MAX_EXPANDED characters."""
+    if "$" not in text:
+        return text, set(), False
+    try:
+        return (*_expand(text, variables, [0]), False)
+    except _TooLarge:
+        names = {m.group("braced") or m.group("plain") for m in _VAR.finditer(text)}
+        return text, {n for n in names if n}, True
+
+
+def _expand(text: str, variables: Mapping[str, str | None], size: list[int],
+            ) -> tuple[str, set[str]]:
     missing: set[str] = set()
+
+    def grow(value: str) -> str:
+        size[0] += len(value)
+        if size[0] > MAX_EXPANDED:
+            raise _TooLarge
+        return value
 
     def substitute(match: re.Match[str]) -> str:
         if match.group(0) == "\\$":
@@ -30,15 +64,16 @@ def expand(text: str, variables: Mapping[str, str | None]) -> tuple[str, set[str
             if value is None:
                 missing.add(name)
                 return ""
-            return value
-        word = expand(match.group("word") or "", variables)[0]
+            return grow(value)
+        word = _expand(match.group("word") or "", variables, size)[0] if op else ""
         is_set = value is not None and (op[0] != ":" or value != "")
         if op.endswith("-"):
-            return value if is_set else word  # type: ignore[return-value]
+            return grow(value) if is_set else word  # type: ignore[arg-type]
         return word if is_set else ""
 
     if "$" not in text:
         return text, missing
+    size[0] += len(text)
     return _VAR.sub(substitute, text), missing
 
 

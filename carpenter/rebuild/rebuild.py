@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from carpenter.containers import connect
+from carpenter.core.redact import remember
 from carpenter.rebuild.buildkit_cli import BuildKitBackend
 from carpenter.rebuild.classify import classify
 from carpenter.rebuild.freeze import cached_pip_freeze
@@ -59,6 +60,7 @@ def rebuild(request: BuildRequest, log_path: Path | None = None) -> BuildResult:
     with tempfile.TemporaryDirectory(prefix="carpenter-build-") as tmp:
         workdir = Path(tmp)
         files, values = secret_files(request.secrets, workdir)
+        remember(values)  # --secret values: masked in the log and in every other output
         pre = run_preflight(request, client, available["buildkit"].unavailable_reason)
         sink = LogSink(log_path, values)
         try:

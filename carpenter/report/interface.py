@@ -124,6 +124,9 @@ def summary_line(report: ScanReport) -> str:
     if report.errors:
         n = len(report.errors)
         text += f"; {n} file{'s' if n != 1 else ''} could not be scanned"
+    suppressed = len(getattr(report, "suppressed", ()))
+    if suppressed:  # a silenced finding is still counted: nobody hides one unseen
+        text += f"; {suppressed} suppressed by inline comments"
     return text
 
 

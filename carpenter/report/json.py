@@ -38,6 +38,8 @@ def report_dict(report: ScanReport) -> dict[str, Any]:
         "files": list(report.files),
         "findings": findings,
         "errors": errors,
+        # Findings silenced by `# carpenter: ignore[...]` comments: rule, path, line.
+        "suppressed": list(getattr(report, "suppressed", [])),
     }
 
 

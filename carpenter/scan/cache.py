@@ -163,6 +163,8 @@ class ResultCache:
     def put(self, path: str, stamp: Stamp, result: FileResult) -> None:
         if result.errors or result.looked_outside or not self.usable or self._racy(stamp):
             return
+        if result.suppressed:
+            return  # entries hold findings only: a warm run would lose the suppression count
         rows = [_row(f) for f in result.findings]
         if any(row is None for row in rows):
             return  # a message redaction does not settle: never trust it to the cache

@@ -16,6 +16,7 @@ import click
 from carpenter.core.diagnostics import Diagnostic
 from carpenter.core.errors import EXIT_ERROR, ConfigError
 from carpenter.core.options import parse_build_args
+from carpenter.core.redact import safe_text
 from carpenter.report.interface import OUTPUT_FORMATS, write_atomic
 from carpenter.scan.config import FAIL_ON_CHOICES
 from carpenter.scan.finding import CATEGORIES
@@ -80,7 +81,7 @@ def _emit(text: str, output: str | None) -> None:
         sys.stdout.write(text)
         sys.stdout.flush()
     else:
-        write_atomic(output, text)
+        write_atomic(output, safe_text(text))  # a report file is an output like stdout
 
 
 # ---------------------------------------------------------------------------------------------
@@ -125,6 +126,9 @@ def _emit(text: str, output: str | None) -> None:
               help="Build argument, as for docker build (repeatable).")
 @click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto",
               show_default=True, help="Colour text output (NO_COLOR is honoured).")
+@click.option("--ignore-pragmas", is_flag=True,
+              help="Report findings even where a `# carpenter: ignore[...]` or `# hadolint "
+                   "ignore=` comment suppresses them (for scanning someone else's code).")
 @click.option("--no-cache", is_flag=True,
               help="Re-check every file; do not read or write the result cache.")
 @click.option("--cache-dir", type=click.Path(file_okay=False),
@@ -135,8 +139,8 @@ def scan(
     select: tuple[str, ...], extend_select: tuple[str, ...], ignore: tuple[str, ...],
     fail_on: str | None, exit_zero: bool, statistics: bool, profile: str | None,
     config_file: str | None, stdin_filename: str | None, sarif_category: str | None,
-    sarif_fixes: bool, build_args: tuple[str, ...], color: str, no_cache: bool,
-    cache_dir: str | None,
+    sarif_fixes: bool, build_args: tuple[str, ...], color: str, ignore_pragmas: bool,
+    no_cache: bool, cache_dir: str | None,
 ) -> int:
     """Check Dockerfiles for unpinned dependencies, shell bugs, secrets and more.
 
@@ -156,6 +160,7 @@ def scan(
         "ignore": _split_keys(ignore),
         "fail-on": fail_on,
         "profile": profile,
+        "ignore-pragmas": True if ignore_pragmas else None,
     }
     base = ScanOptions(
         context=context, build_args=parse_build_args(build_args),
@@ -291,7 +296,7 @@ def _append_step_summary(report: Any, path: str) -> None:
 
     try:
         with open(path, "a", encoding="utf-8") as handle:
-            handle.write(step_summary(report))
+            handle.write(safe_text(step_summary(report)))
     except OSError as exc:  # the annotations already went out; the summary is a bonus
         click.echo(f"carpenter: cannot write step summary {path}: {exc.strerror}", err=True)
 

@@ -32,6 +32,10 @@ class ScanConfig:
     profile: str | None = None
     severity: dict[str, str] = field(default_factory=dict)  # rule/category -> severity override
     profile_rules: tuple[str, ...] = ()  # profile-only rules this profile turns on
+    # Rules whose inline suppressions (`# carpenter: ignore[...]`, `# hadolint ignore=`) are
+    # not honoured: ("ALL",) with --ignore-pragmas; ("secret",) in the competition profile, so
+    # a submission cannot silence the report of its own leaked token.
+    ignore_pragmas: tuple[str, ...] = ()
     source: str | None = None  # the file the settings came from
     exclude: tuple[str, ...] = ()  # globs of Dockerfiles not to scan (relative to `root`)
     per_file_ignores: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (glob, rules)
@@ -167,6 +171,8 @@ def apply_settings(config: ScanConfig, settings: dict[str, Any], origin: str) ->
             if not isinstance(value, list):
                 raise ConfigError(f"{key} must be a list of rule ids or names", path=origin)
             changes[key.replace("-", "_")] = tuple(str(v).strip() for v in value)
+        elif key == "ignore-pragmas":
+            changes["ignore_pragmas"] = _pragma_keys(value, origin)
         elif key == "fail-on":
             changes["fail_on"] = _fail_on(value, origin)
         elif key == "exclude":
@@ -203,6 +209,17 @@ def _fail_on(value: Any, origin: str) -> str:
         raise ConfigError(f"fail-on: {value!r} is not one of {', '.join(FAIL_ON_CHOICES)}",
                           path=origin)
     return text
+
+
+def _pragma_keys(value: Any, origin: str) -> tuple[str, ...]:
+    """`ignore-pragmas = true` (every rule), false (none) or a list of rules/categories."""
+    if isinstance(value, bool):
+        return ("ALL",) if value else ()
+    if isinstance(value, str):
+        value = [v for v in value.split(",") if v.strip()]
+    if not isinstance(value, list):
+        raise ConfigError("ignore-pragmas must be true, false or a list of rules", path=origin)
+    return tuple(str(v).strip() for v in value)
 
 
 def _severity(value: Any, origin: str, key: str) -> str:

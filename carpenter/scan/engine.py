@@ -5,12 +5,14 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from carpenter.core.diagnostics import Diagnostic
 from carpenter.core.errors import CarpenterError, InputError
+from carpenter.core.redact import remember, remembered, safe_text
 from carpenter.scan.config import ScanConfig, rule_matches
 from carpenter.scan.finding import SEVERITY_RANK, Finding
 from carpenter.scan.registry import Rule, all_rules
@@ -50,6 +52,11 @@ class FileResult:
     # A rule with reads_outside_context found something (before suppressions): the result
     # depends on folders outside the context, which the result cache does not stamp.
     looked_outside: bool = False
+    # Secret values the rules identified (memory only, never cached or printed): a worker
+    # process hands them to the parent's redaction registry.
+    secrets: list[str] = field(default_factory=list)
+    # Findings an inline suppression silenced: {rule, path, line}, reported as such.
+    suppressed: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -59,6 +66,7 @@ class ScanReport:
     errors: list[Diagnostic] = field(default_factory=list)
     config: ScanConfig = field(default_factory=ScanConfig)
     cached: int = 0  # files whose result came from the result cache
+    suppressed: list[dict[str, Any]] = field(default_factory=list)  # honoured suppressions
 
     def failing(self) -> list[Finding]:
         if self.config.fail_on == "none":
@@ -147,7 +155,16 @@ def scan_dockerfile(
     findings: list[Finding] = []
     errors: list[Diagnostic] = []
     looked_outside = False
-    for rule_cls in active_rules(options.config):
+    known_before = remembered()
+    deadline = time.monotonic() + file_budget_s()
+    rules = active_rules(options.config)
+    for done, rule_cls in enumerate(rules):
+        if time.monotonic() > deadline:
+            skipped = ", ".join(r.id for r in rules[done:])
+            errors.append({"path": dockerfile.path, "line": None,
+                           "message": f"not fully checked: the {file_budget_s():g} s budget per "
+                                      f"file ran out; rules not run: {skipped}"})
+            break
         try:
             found = list(rule_cls().check(ctx))
             findings.extend(found)
@@ -160,9 +177,30 @@ def scan_dockerfile(
                                      f"internal error in rule {rule_cls.id}: "
                                      f"{type(exc).__name__}: {exc}"))
     findings = _apply_overrides(findings, options.config)
-    findings = _suppress_inline(findings, dockerfile)
-    result = FileResult(dockerfile.path, _dedupe(findings), errors + ctx.errors, looked_outside)
-    return result
+    findings, suppressed = _suppress_inline(findings, dockerfile, options.config)
+    found_secrets = sorted(remembered() - known_before)
+    findings = _masked_messages(findings)  # after every rule ran: all the secrets are known
+    return FileResult(dockerfile.path, _dedupe(findings), errors + ctx.errors, looked_outside,
+                      found_secrets, suppressed)
+
+
+def file_budget_s() -> float:
+    """Seconds of rule time per Dockerfile before the rest is reported as not checked: one
+    hostile file must not stall a batch ($CARPENTER_FILE_BUDGET_S, default 30)."""
+    try:
+        return max(0.0, float(os.environ.get("CARPENTER_FILE_BUDGET_S", "30")))
+    except ValueError:
+        return 30.0
+
+
+def _masked_messages(findings: list[Finding]) -> list[Finding]:
+    """Mask, in every message and hint, the secrets any rule identified: a rule that quotes
+    text (an apt package list that swallowed `wandb login <key>`) may run before the secret
+    rule that recognises part of it."""
+    for finding in findings:
+        finding.message = safe_text(finding.message)
+        finding.fix_hint = safe_text(finding.fix_hint)
+    return findings
 
 
 def scan_file(path: str, options: ScanOptions) -> FileResult:
@@ -192,6 +230,7 @@ def scan_paths(paths: Iterable[str], options: ScanOptions) -> ScanReport:
             todo.append((index, path, stamp))
     scanned = _scan_many([path for _, path, _ in todo], options)
     for (index, path, stamp), result in zip(todo, scanned, strict=True):
+        remember(result.secrets)  # found in a worker process: this one must mask them too
         results[index] = result
         if cache and stamp:
             cache.put(path, stamp, result)
@@ -200,6 +239,7 @@ def scan_paths(paths: Iterable[str], options: ScanOptions) -> ScanReport:
     for index in range(len(files)):
         report.findings.extend(results[index].findings)
         report.errors.extend(results[index].errors)
+        report.suppressed.extend(results[index].suppressed)
     report.findings.sort(key=Finding.sort_key)
     return report
 
@@ -322,23 +362,27 @@ _HADOLINT = re.compile(r"#\s*hadolint\s+ignore=([A-Za-z0-9_,\s]+)", re.IGNORECAS
 _NOQA = re.compile(r"#\s*noqa:\s*([A-Za-z0-9_\-]+(?:\s*,\s*[A-Za-z0-9_\-]+)*)", re.IGNORECASE)
 
 
-def _suppress_inline(findings: list[Finding], dockerfile: Dockerfile) -> list[Finding]:
+def _suppress_inline(findings: list[Finding], dockerfile: Dockerfile, config: ScanConfig,
+                     ) -> tuple[list[Finding], list[dict[str, Any]]]:
+    """(kept findings, honoured suppressions). A rule matched by config.ignore_pragmas keeps
+    its findings whatever the comments say."""
     ranges = _suppression_ranges(dockerfile)
     if not ranges:
-        return findings
+        return findings, []
     rules = all_rules()
     kept = []
+    suppressed: list[dict[str, Any]] = []
     for f in findings:
         rule = rules.get(f.rule)
-        silenced = False
-        for first, last, keys in ranges:
-            in_range = f.path == dockerfile.path and first <= f.line <= last
-            if in_range and rule is not None and _silences(rule, keys):
-                silenced = True
-                break
-        if not silenced:
+        silenced = rule is not None and not any(
+            rule_matches(rule, key) for key in config.ignore_pragmas) and any(
+            f.path == dockerfile.path and first <= f.line <= last and _silences(rule, keys)
+            for first, last, keys in ranges)
+        if silenced:
+            suppressed.append({"rule": f.rule, "path": f.path, "line": f.line})
+        else:
             kept.append(f)
-    return kept
+    return kept, suppressed
 
 
 def _silences(rule: type[Rule], keys: list[str]) -> bool:

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from carpenter.core.redact import fingerprint, mask_kind
+from carpenter.core.redact import fingerprint, mask_kind, remember
 from carpenter.core.shapes import (  # noqa: F401  (re-exported for the rules)
     Contextual,
     Hit,
@@ -195,6 +195,9 @@ SECRET_OPTIONS = re.compile(
 
 
 def masked(kind: str, value: str, prefix: str = "") -> str:
+    """The value as a secret rule shows it; the value joins the run's redaction registry, so
+    every other message, snippet, diff and log line that quotes it is masked too."""
+    remember((value,))
     return mask_kind(kind, value, prefix)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -108,8 +109,13 @@ class Snapshot:
         return self.pypi.get(key), "snapshot"
 
     def active_overrides(self, installed: set[str]) -> list[Override]:
-        names = {canonicalize_name(n) for n in installed}
-        return [o for o in self.overrides if o.when and set(o.when) <= names]
+        conditional = [o for o in self.overrides if o.when]
+        if not conditional:
+            return []
+        # Called once per requirement: canonicalising every installed name each time was
+        # quadratic (1,000 packages in one RUN took seconds); the names are cached.
+        names = {_canonical(n) for n in installed}
+        return [o for o in conditional if set(o.when) <= names]
 
     def image_digest(self, ref: str) -> str | None:
         entry = self.base_images.get(normalize_image_ref(ref))
@@ -285,3 +291,8 @@ def _from_doc(doc: dict[str, Any]) -> Snapshot:
             reason=_require(entry, "reason", str),
             refs=tuple(entry.get("refs", [])), action=action))
     return snap
+
+
+@lru_cache(maxsize=65536)
+def _canonical(name: str) -> str:
+    return canonicalize_name(name)

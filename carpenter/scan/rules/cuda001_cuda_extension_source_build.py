@@ -123,8 +123,7 @@ class CudaExtensionSourceBuild(Rule):
 
     def _requirement_files(self, ctx: ScanContext, inst: Instruction) -> Iterator[Finding]:
         """CUDA packages listed in the requirements files a `pip install -r` reads."""
-        uses = [u for u in pip_uses(ctx) if u.inst is inst]
-        for use in uses:
+        for use in _uses_by_instruction(ctx).get(id(inst), ()):
             env = clones = None
             for file in use.requirement_files:
                 for line in file.requirements:
@@ -218,3 +217,15 @@ class CudaExtensionSourceBuild(Rule):
                                          build_minutes=(low, high),
                                          prebuilt_alternative=alternative, prebuilt_url=url,
                                          torch=env.torch, cuda=env.cuda, python=env.python))
+
+
+def _uses_by_instruction(ctx: ScanContext) -> dict[int, list]:
+    """pip uses grouped by instruction, once per scan: filtering the whole list for every
+    instruction was quadratic (2,000 `RUN pip install` lines took seconds)."""
+    cached = getattr(ctx, "_cuda001_uses", None)
+    if cached is None:
+        cached = {}
+        for use in pip_uses(ctx):
+            cached.setdefault(id(use.inst), []).append(use)
+        ctx._cuda001_uses = cached  # type: ignore[attr-defined]
+    return cached

@@ -5,7 +5,10 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
+if TYPE_CHECKING:
+    from carpenter.model.history import HistoryScan
 from carpenter.scan.context import ScanContext
 from carpenter.scan.finding import Finding
 from carpenter.scan.registry import Rule
@@ -58,6 +61,8 @@ class SecretInGitHistory(Rule):
         from carpenter.model.history import scan_history  # loaded only for a git context
 
         history = scan_history(context.root)
+        if history.shallow or history.truncated:
+            yield _not_fully_checked(self, ctx, history)
         prefix = context.git.prefix
         for secret in history.secrets:
             if prefix and not secret.path.startswith(prefix + "/"):
@@ -78,6 +83,23 @@ class SecretInGitHistory(Rule):
                       "commit": secret.commit, "fingerprint": fingerprint_of(secret.value),
                       "history_path": secret.path},
             )
+
+
+def _not_fully_checked(rule: Rule, ctx: ScanContext, history: HistoryScan) -> Finding:
+    """An info finding (it fails no build) that says the history check saw only part of it."""
+    if history.shallow:
+        why = (f"the repository is a shallow clone ({history.commits} commit(s) present): "
+               "tokens committed and deleted before the cut cannot be seen")
+        hint = "run `git fetch --unshallow` (or clone without --depth) and scan again"
+    else:
+        why = (f"the history is larger than the scan caps ({history.commits} commits, "
+               f"{history.bytes:,} bytes read): older changes were not read")
+        hint = "scan the full history with gitleaks or trufflehog"
+    return Finding(
+        rule=rule.id, name=rule.name, category=rule.category, severity="info",
+        path=ctx.dockerfile.path, line=1, end_line=1, column=1, end_column=1,
+        message=f"git history not fully checked: {why}", fix_hint=hint,
+        data={"history_complete": False})
 
 
 def _still_present(context, rel: str, value: str) -> bool:
