@@ -93,7 +93,7 @@ class Harness:
     def check(self, text: str) -> None:
         from carpenter.core.errors import CarpenterError
         from carpenter.fix.engine import FixOptions, fix_findings
-        from carpenter.model.dockerfile import parse_dockerfile
+        from carpenter.model.dockerfile import load_dockerfile, parse_dockerfile
         from carpenter.model.source import SourceFile
         from carpenter.report.interface import get_reporter
         from carpenter.scan.engine import ScanOptions, ScanReport, scan_dockerfile
@@ -102,8 +102,8 @@ class Harness:
         path = self.folder / "Dockerfile"
         path.write_text(text, encoding="utf-8", errors="surrogatepass")
         options = ScanOptions()
-        try:
-            dockerfile = parse_dockerfile(SourceFile(str(path), text))
+        try:  # read back from disk as the CLI does (CRLF normalised: fix re-reads the file)
+            dockerfile = load_dockerfile(str(path))
             result = scan_dockerfile(dockerfile, options, str(self.folder))
         except CarpenterError:
             return
