@@ -124,7 +124,7 @@ class Harness:
                 before = parse_dockerfile(SourceFile(change.path, change.before)).problems
                 after = parse_dockerfile(SourceFile(change.path, change.after)).problems
                 assert len(after) <= len(before), f"fix made it parse worse: {after[:2]}"
-        self.refused += sum(1 for e in fixed.errors if "fix refused" in e["message"])
+        self.refused += sum(1 for e in fixed.errors if "fix refused" in e.message)
 
 
 def _no_secret(text: str, channel: str) -> None:

@@ -137,11 +137,12 @@ def note_for(block: Block, records: dict[tuple[str, int], list[dict]]) -> str:
 def build(fix: dict, base: str, cwd: Path, sha: str, fork: bool) -> dict:
     files = parse_diff(fix.get("diff", ""))
     records = records_by_line(fix)
-    comments, outside = [], 0
+    comments, outside, created = [], 0, []
     for item in files:
         disk = cwd / item.path
         if not disk.is_file():
-            continue  # a file the fix creates (constraints): in the patch, not a suggestion
+            created.append(item.path)  # the constraints lock: in the patch, not a suggestion
+            continue
         head_lines = disk.read_text(encoding="utf-8").splitlines(keepends=True)
         allowed = changed_lines(base, item.path, cwd)
         for block in item.blocks:
@@ -154,7 +155,7 @@ def build(fix: dict, base: str, cwd: Path, sha: str, fork: bool) -> dict:
     review = {
         "commit_id": sha,
         "event": "COMMENT",
-        "body": _review_body(len(comments), outside),
+        "body": _review_body(len(comments), outside, created),
         "comments": comments[:MAX_COMMENTS],
     }
     secrets = [r for r in fix.get("applied", []) if r.get("category") == "secret"]
@@ -162,11 +163,16 @@ def build(fix: dict, base: str, cwd: Path, sha: str, fork: bool) -> dict:
             "fork": fork}
 
 
-def _review_body(count: int, outside: int) -> str:
+def _review_body(count: int, outside: int, created: list[str]) -> str:
     text = f"Carpenter can pin {count} change(s) of this pull request: apply the suggestions."
     if outside:
         text += (f" {outside} more fix(es) touch lines this pull request does not change: "
                  "see the job summary and the `carpenter-fix` artifact.")
+    if created:
+        # A suggestion cannot add a file, and the suggested COPY needs it: say so.
+        names = ", ".join(f"`{name}`" for name in created)
+        text += (f" The fix also adds {names} (the dependency lock the suggestions COPY): "
+                 "take it from the `carpenter-fix` artifact and commit it with them.")
     return text
 
 

@@ -11,3 +11,18 @@ os.environ.setdefault("CARPENTER_NO_CACHE", "1")  # CARPENTER_NO_CACHE= runs the
 # offline so that its results do not depend on which registries answer; the look-up tests
 # (tests/snapshot/test_lookup.py and the real servers they start) go online explicitly.
 os.environ.setdefault("CARPENTER_OFFLINE", "1")
+
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _fresh_redaction_registry():
+    """Each test starts as a fresh `carpenter` process does: no secret value remembered yet.
+    The registry is process-wide, so a value one test planted (a build-arg key) would
+    otherwise be masked in a later test's unrelated output."""
+    from carpenter.core import redact
+
+    redact.forget_all()
+    yield
+    redact.forget_all()

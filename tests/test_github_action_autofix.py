@@ -80,8 +80,11 @@ def test_review_payload_suggests_on_changed_lines_only(pr) -> None:
     # marked unsafe (it changes what the build sees), whose new text has no ENV line.
     [pin] = comments
     assert (pin["start_line"], pin["line"], pin["side"]) == (3, 4, "RIGHT")
-    assert pin["body"].endswith("```suggestion\nRUN pip install torch==2.1.0 "
-                                "transformers==4.34.1\n```")
+    # The closure lock is COPYed and set as PIP_CONSTRAINT right before the first pip install.
+    assert "```suggestion\n" in pin["body"] and "ENV HF_TOKEN" not in pin["body"]
+    assert pin["body"].endswith("\nRUN pip install torch==2.1.0 transformers==4.34.1\n```")
+    assert "PIP_CONSTRAINT=" in pin["body"]
+    assert "carpenter-constraints.txt" in review["body"]  # a file a suggestion cannot add
     assert "SEC001" in pin["body"] and "unsafe" in pin["body"]
     assert "1 more fix(es)" in review["body"]  # the untouched file's pin
     assert "rotate it now" in summary and "```diff" in summary

@@ -14,7 +14,7 @@ from typing import Any
 
 from carpenter.batch.state import State
 from carpenter.core.files import write_atomic
-from carpenter.core.redact import safe_text
+from carpenter.core.redact import stream_text
 
 CSV_COLUMNS = ("id", "track", "verdict", "findings", "failing", "categories", "fix",
                "build", "failure_class", "build_s", "smoke", "reasons")
@@ -64,7 +64,7 @@ def write_exports(out: Path) -> dict[str, Path]:
     # megabytes of JSON cost ~10 s per 1,000 submissions for nothing. The CSV's reasons are
     # small and built here, so they go through it again.
     write_atomic(paths["json"], json.dumps(data, indent=2, sort_keys=True) + "\n")
-    write_atomic(paths["csv"], safe_text(_csv(data)))
+    write_atomic(paths["csv"], stream_text(_csv(data)))
     write_atomic(paths["html"], render_html(data))
     return paths
 

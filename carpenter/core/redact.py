@@ -27,7 +27,7 @@ from collections.abc import Iterable, Iterator
 from typing import TextIO
 
 from carpenter.core.errors import ConfigError
-from carpenter.core.shapes import find_secrets_in_file_text
+from carpenter.core.shapes import find_secrets_in_file_text, find_shaped_secrets
 
 # Fallback shapes when carpenter/data/secrets.toml is unavailable: (prefix, body).
 _TOKEN_PATTERNS: tuple[tuple[str, str], ...] = (
@@ -96,8 +96,8 @@ def _redact_fallback(text: str) -> str:
     return _URL_PASSWORD_RE.sub(lambda m: m.group("head") + "****", text)
 
 
-def _redact_shapes(text: str) -> str:
-    hits = find_secrets_in_file_text(text)
+def _redact_shapes(text: str, guesses: bool = True) -> str:
+    hits = find_secrets_in_file_text(text) if guesses else find_shaped_secrets(text)
     if not hits:
         return text
     parts: list[str] = []
@@ -137,14 +137,15 @@ def remembered() -> frozenset[str]:
     return frozenset(_REMEMBERED)
 
 
-def redact(text: str, known: Iterable[str] = ()) -> str:
+def redact(text: str, known: Iterable[str] = (), guesses: bool = True) -> str:
     """Return `text` with secret-looking values, every value in `known` and every remembered
-    value masked."""
+    value masked. `guesses=False` leaves out values found only by keyword context or by a
+    secret-named assignment (see stream_text)."""
     if not text:
         return text
     # Shapes first: a value with a known shape keeps its readable mask (`hf_AbCd...`).
     with contextlib.suppress(ConfigError):  # unreadable data: the table below still masks
-        text = _redact_shapes(text)
+        text = _redact_shapes(text, guesses)
     extra = {v for v in known if v and len(v) >= 4} - _REMEMBERED
     values = sorted(extra | _REMEMBERED, key=len, reverse=True) if extra else _LONGEST_FIRST
     for value in values:
@@ -160,6 +161,17 @@ def safe_text(text: str, known: tuple[str, ...] = ()) -> str:
     if not text or (not known and text in _KNOWN_SAFE):
         return text
     return _redacted(text, known)
+
+
+def stream_text(text: str) -> str:
+    """The last net over whole outputs (stdout, stderr, report files): every remembered value
+    and every self-identifying shape. Keyword-context guesses are left to the messages, which
+    safe_text masks one by one: over a whole SARIF or JSON document they mistook Carpenter's
+    own line hashes and the git SHAs in rule docs for Kaggle and W&B keys. Every value a rule
+    found is remembered, so nothing a rule identified can pass."""
+    if not text:
+        return text
+    return redact(text, guesses=False)
 
 
 # Texts an earlier run already passed through safe_text and found unchanged by a second pass
@@ -210,7 +222,7 @@ class RedactingStream(io.TextIOBase):
             cut = len(self._pending)  # a newline-less flood: redact it in pieces
         if cut:
             done, self._pending = self._pending[:cut], self._pending[cut:]
-            self._inner.write(safe_text(done))
+            self._inner.write(stream_text(done))
         return len(text)
 
     def flush(self) -> None:
@@ -220,7 +232,7 @@ class RedactingStream(io.TextIOBase):
         """Write the unfinished last line (at exit)."""
         if self._pending:
             done, self._pending = self._pending, ""
-            self._inner.write(safe_text(done))
+            self._inner.write(stream_text(done))
         self._inner.flush()
 
     def isatty(self) -> bool:

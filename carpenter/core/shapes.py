@@ -228,7 +228,14 @@ def find_secrets(text: str) -> list[Hit]:
     return _find_secrets(text, None)
 
 
-def _find_secrets(text: str, lowered: str | None) -> list[Hit]:
+def find_shaped_secrets(text: str) -> list[Hit]:
+    """Secrets that identify themselves (token prefixes, key blocks, URL passwords), without
+    the keyword-context guesses: what an output stream of machine-readable text (SARIF line
+    hashes, git SHAs in rule docs) can be masked with, without mangling its own hashes."""
+    return _find_secrets(text, None, contextual=False)
+
+
+def _find_secrets(text: str, lowered: str | None, contextual: bool = True) -> list[Hit]:
     """find_secrets, reusing `_lower(text)` when the caller already has it."""
     data = secret_data()
     hits: list[Hit] = []
@@ -245,7 +252,7 @@ def _find_secrets(text: str, lowered: str | None) -> list[Hit]:
                             match.group("prefix"), "high" if strong else "medium", shape.variable))
     if lowered is None:
         lowered = _lower(text)
-    for shape in data.contextual:
+    for shape in data.contextual if contextual else ():
         if shape.keywords.search(lowered) is None:
             continue
         for match in shape.regex.finditer(text):

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from carpenter.core.errors import CarpenterError
-from carpenter.core.redact import safe_text
+from carpenter.core.redact import safe_text, stream_text
 
 STAGES = ("scan", "fix", "rebuild", "smoke")
 # Findings whose packages float: the image built today may differ from the one the author had.
@@ -247,7 +247,7 @@ def _write_patch(path: Path, changes: list, root: Path) -> None:
 
     # Masked: a patch that removes a leaked token would otherwise print it in full. A masked
     # patch no longer applies; `patch_masked` says so and the repaired copy is the fallback.
-    write_atomic(path, safe_text(_git_diff(changes, root)))
+    write_atomic(path, stream_text(_git_diff(changes, root)))
 
 
 def _patch_masked(path: Path, changes: list, root: Path) -> bool:

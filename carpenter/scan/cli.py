@@ -16,7 +16,7 @@ import click
 from carpenter.core.diagnostics import Diagnostic
 from carpenter.core.errors import EXIT_ERROR, ConfigError
 from carpenter.core.options import parse_build_args
-from carpenter.core.redact import safe_text
+from carpenter.core.redact import safe_text, stream_text
 from carpenter.report.interface import OUTPUT_FORMATS, write_atomic
 from carpenter.scan.config import FAIL_ON_CHOICES
 from carpenter.scan.finding import CATEGORIES
@@ -81,7 +81,7 @@ def _emit(text: str, output: str | None) -> None:
         sys.stdout.write(text)
         sys.stdout.flush()
     else:
-        write_atomic(output, safe_text(text))  # a report file is an output like stdout
+        write_atomic(output, stream_text(text))  # a report file is an output like stdout
 
 
 # ---------------------------------------------------------------------------------------------
@@ -230,6 +230,7 @@ def _scan_per_config(paths: tuple[str, ...], settings: dict[str, Any], explicit:
         merged.files.extend(part.files)
         merged.findings.extend(part.findings)
         merged.errors.extend(part.errors)
+        merged.suppressed.extend(part.suppressed)
         merged.cached += part.cached
         code = max(code, 1 if part.failing() else 0)
     merged.findings.sort(key=lambda f: f.sort_key())

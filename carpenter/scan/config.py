@@ -18,7 +18,7 @@ DEFAULT_FAIL_ON = "warning"
 # `fail-on = "none"`: report, never fail (ruff's --exit-zero as a setting).
 FAIL_ON_CHOICES = (*SEVERITIES, "none")
 KNOWN_KEYS = frozenset({"select", "extend-select", "ignore", "profile-rules", "fail-on",
-                        "profile", "severity", "exclude", "per-file-ignores",
+                        "profile", "severity", "exclude", "per-file-ignores", "ignore-pragmas",
                         # Tables of the commands above scan, which check their own keys.
                         "check", "batch"})
 
