@@ -140,7 +140,7 @@ def judge(out: TrainResult, log: str, exit_code: int | None, oom: bool, timed_ou
     out.exit_code = exit_code
     if not timed_out and exit_code == 0 and not oom:
         out.stage = "finished"
-        out.add("training finished", True, f"exited 0 after {out.wall_s:g} s, "
+        out.add("training finished", True, f"exited 0 after {out.wall_s or 0:g} s, "
                                            f"{out.steps_logged} step line(s) in its log")
         if "first-step" not in out.evidence:
             out.checks.append(Check("first optimizer step in the log", SKIP,
