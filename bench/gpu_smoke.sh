@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Run the smoke harness directly (no Docker) on a GPU machine that has torch, transformers and
-# peft installed; print the results. At most ~260 s: runs are capped at 80 + 45 + 45 + 90 s.
+# peft installed; print the results. At most ~410 s: runs are capped at 80 + 45 + 45 + 90
+# + 150 s.
 #
 #   bash bench/gpu_smoke.sh                 # uses python3 from PATH
 #   PYTHON=/path/to/python bash bench/gpu_smoke.sh
 #
 # Runs: 1) --device cuda (fp32 LoRA checks, bf16/fp16 autocast step, bitsandbytes 8/4-bit LoRA
 # when bitsandbytes is installed), 2) the same seed again to compare GPU losses across runs,
-# 3) --device cpu with one thread for reference. Exit status: that of the CUDA run.
+# 3) --device cpu with one thread for reference, 4) the own-code server budget and memory,
+# 5) the own training entry point (smoke --train). Exit status: that of the CUDA run.
 set -uo pipefail
 
 PY="${PYTHON:-python3}"
@@ -120,4 +122,40 @@ EOF
 else
     echo "skipped: fastapi/uvicorn not installed for $PY"
 fi
+# 5) Own training entry point (issue 12, smoke --train): a tiny Llama under
+# meta-llama/Llama-2-7b-hf, the 2023-style fixture train.py (LoRA + Trainer, reads MAX_STEPS and
+# DATASET_PATH) on the tiny dataset smoke mounts, on the GPU when torch sees one; how far it got
+# is judged by carpenter.smoke.training from its log and exit code. At most ~150 s.
+echo; echo "== own training entry point (tiny Llama-2, fixtures/smoke/train-lora/train.py)"
+mkdir -p "$OUT/data" "$OUT/train-out"
+SPEC=$(PYTHONPATH="$ROOT" "$PY" -c 'import json,sys
+from pathlib import Path
+from carpenter.smoke import tinymodel, training
+training.write_dataset(Path(sys.argv[2]), training.load_table().rows)
+todo = tinymodel.plan(tinymodel.load_shapes(), ["meta-llama/Llama-2-7b-hf"], {}, "bench")
+print(json.dumps({"out": sys.argv[1], "models": todo.models}))' "$OUT/hf/hub" "$OUT/data")
+timeout 60 "$PY" -B "$ROOT/carpenter/smoke/harness/tiny_model.py" "$SPEC" | tail -c 300; echo
+( for _ in $(seq 1 200); do nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits 2>/dev/null; sleep 0.5; done ) >"$OUT/train_gpu_mem.txt" &
+SAMPLER_PID=$!
+start=$(date +%s%N)
+env MAX_STEPS=2 DATASET_PATH="$OUT/data/train.jsonl" OUTPUT_DIR="$OUT/train-out" WANDB_MODE=disabled \
+    timeout 90 "$PY" -B "$ROOT/fixtures/smoke/train-lora/train.py" >"$OUT/train.log" 2>&1
+train_rc=$?
+end=$(date +%s%N)
+kill "$SAMPLER_PID" 2>/dev/null; wait "$SAMPLER_PID" 2>/dev/null
+PYTHONPATH="$ROOT" "$PY" - "$OUT/train.log" "$train_rc" "$(( (end - start) / 1000000 ))" <<'EOF'
+import sys
+from pathlib import Path
+from carpenter.smoke import training
+from carpenter.smoke.result import TrainResult
+log, rc, ms = Path(sys.argv[1]).read_text(errors="replace"), int(sys.argv[2]), int(sys.argv[3])
+out = TrainResult(wall_s=ms / 1000)
+training.judge(out, log, None if rc == 124 else rc, False, rc == 124, 90, training.load_table())
+print(f"stage {out.stage}, {out.steps_logged} step line(s), exit {rc}, {ms / 1000:.1f} s")
+for stage, line in out.evidence.items():
+    print(f"  {stage}: {line}")
+if out.failure:
+    print(f"  failure {out.failure['class']}: {out.failure['evidence']}")
+EOF
+echo "GPU memory used (MiB), max over the run: $(sort -n "$OUT/train_gpu_mem.txt" | tail -n 1 | grep . || echo "n/a (no nvidia-smi)")"
 exit "$cuda_rc"

@@ -325,10 +325,10 @@ def smoke_stage(sub: Submission, options: CheckOptions, prior: dict) -> dict[str
     results: dict[str, Any] = {"status": "failed", "original": None, "repaired": None}
     original, repaired = build.get("original") or {}, build.get("repaired") or {}
     if original.get("status") == "built":
-        results["original"] = _smoke(original["tag"], options)
+        results["original"] = _smoke(original["tag"], options, sub.path)
     original_ok = bool(results["original"] and results["original"]["passed"])
     if repaired.get("status") == "built" and (not original_ok or build.get("drift")):
-        results["repaired"] = _smoke(repaired["tag"], options)
+        results["repaired"] = _smoke(repaired["tag"], options, sub.path)
     if results["original"] is None and results["repaired"] is None:
         return {"status": "skipped", "reason": "no image was built"}
     passed = [k for k in ("original", "repaired") if results[k] and results[k]["passed"]]
@@ -336,7 +336,7 @@ def smoke_stage(sub: Submission, options: CheckOptions, prior: dict) -> dict[str
     return results
 
 
-def _smoke(image: str, options: CheckOptions) -> dict[str, Any]:
+def _smoke(image: str, options: CheckOptions, context: str | None = None) -> dict[str, Any]:
     from carpenter.smoke.own_code import SecretSpec as SmokeSecret
     from carpenter.smoke.runner import SmokeOptions, smoke
 
@@ -347,7 +347,9 @@ def _smoke(image: str, options: CheckOptions) -> dict[str, Any]:
                     for s in options.secrets)
     values: dict[str, Any] = {"gpu": options.gpu, "timeout": options.smoke_timeout,
                               "server": server, "contract": options.profile or "neurips-2023",
-                              "env": dict(options.env), "secrets": secrets}
+                              "env": dict(options.env), "secrets": secrets,
+                              # hub ids the submission's own files load get stand-ins up front
+                              "context": context}
     try:
         result = smoke(image, SmokeOptions(**values))
     except CarpenterError as exc:

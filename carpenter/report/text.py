@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from carpenter.rebuild.interface import BuildResult
     from carpenter.scan.engine import ScanReport
     from carpenter.scan.finding import Finding
-    from carpenter.smoke.result import Check, ServerResult, SmokeResult
+    from carpenter.smoke.result import Check, ServerResult, SmokeResult, TrainResult
 
 STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 MAX_FRAME_LINES = 4
@@ -322,6 +322,8 @@ def smoke_text(result: SmokeResult) -> str:
         lines += _indent(result.log_tail)
     if result.server:
         lines += _server_lines(result.server)
+    if result.train:
+        lines += _train_lines(result.train)
     failed = [c for c in result.all_checks() if c.failed]
     verdict = "PASSED" if result.passed else f"FAILED ({len(failed)} check(s) failed)"
     lines.append(f"  result:   {verdict}")
@@ -342,6 +344,22 @@ def _server_lines(server: ServerResult) -> list[str]:
     if server.log_tail:
         lines.append("    server log (last lines):")
         lines += _indent(server.log_tail)
+    return lines
+
+
+def _train_lines(train: TrainResult) -> list[str]:
+    capped = ", stopped at the wall-clock cap" if train.stopped_by_cap else ""
+    lines = [f"  training ({' '.join(train.command)[:120]}): reached {train.stage}{capped}"]
+    lines += [f"    note: {note}" for note in train.notes]
+    lines += [f"    {stage}: {line}" for stage, line in train.evidence.items()]
+    lines += _check_lines(train.checks)
+    if train.failure:
+        lines.append(f"    failure: {train.failure['class']}: {train.failure['evidence']}")
+        if train.failure.get("hint"):
+            lines.append(f"      ({train.failure['hint']})")
+    if train.log_tail and train.failure:
+        lines.append("    training log (last lines):")
+        lines += _indent(train.log_tail)
     return lines
 
 

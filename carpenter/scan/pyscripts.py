@@ -150,6 +150,8 @@ class _Module:
             if isinstance(node, ast.Assign) and len(node.targets) == 1 \
                     and isinstance(node.targets[0], ast.Name):
                 value = _literal(node.value)
+                if value is None:
+                    value = _env_default(node.value)  # MODEL = os.getenv("MODEL", "org/m")
                 if value is not None:
                     self.consts.setdefault(node.targets[0].id, value)
             elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
@@ -312,6 +314,14 @@ class _Module:
         if tool == "aws" and "s3" not in argv[1:2]:
             return None
         return ScriptDownload(fn, command, None, rel, line, "shell")
+
+
+def _env_default(node: ast.AST) -> str | None:
+    """The literal default of `os.getenv("X", "d")` / `os.environ.get("X", "d")`."""
+    if isinstance(node, ast.Call) and _last(node.func) in ("getenv", "get") \
+            and len(node.args) >= 2:
+        return _literal(node.args[1])
+    return None
 
 
 def _literal(node: ast.AST | None) -> str | None:

@@ -41,6 +41,21 @@ PROFILES = ("neurips-2023",)
                    "contract's; 0: skip).")
 @click.option("--track", type=click.Choice(["4090", "A100"]), default=None,
               help="Competition track whose GPU memory limit the result compares with.")
+@click.option("--train", is_flag=True,
+              help="Run the image's own training entry point (its CMD, or --train-cmd) on tiny "
+                   "stand-ins and a tiny dataset, capped by steps and --timeout.")
+@click.option("--train-cmd", default=None, metavar="CMD",
+              help="Training command instead of the CMD, run with /bin/sh -c (implies --train).")
+@click.option("--train-steps", type=click.IntRange(min=1), default=2, show_default=True,
+              help="MAX_STEPS and the other step caps the training run gets.")
+@click.option("--dataset", type=click.Path(exists=True), default=None,
+              help="Your own small dataset (file or HF-datasets folder) for --train instead of "
+                   "the built-in 8 rows.")
+@click.option("--context", type=click.Path(exists=True, file_okay=False), default=None,
+              help="The submission's folder: hub ids its Dockerfile and Python files load get "
+                   "tiny stand-ins up front.")
+@click.option("--real-weights", is_flag=True,
+              help="No tiny stand-ins, network allowed: the real verdict on the target GPU.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True)
 @click.pass_context
@@ -48,7 +63,8 @@ def smoke(ctx: click.Context, image: str, gpu: str, timeout: float, server: bool
           profile: str | None, harness: bool, models: tuple[str, ...],
           adapters: tuple[str, ...], no_tiny: bool, envs: tuple[str, ...],
           secrets: tuple[str, ...], budget_requests: int | None, track: str | None,
-          fmt: str) -> None:
+          train: bool, train_cmd: str | None, train_steps: int, dataset: str | None,
+          context: str | None, real_weights: bool, fmt: str) -> None:
     """Fine-tune a tiny model with LoRA inside IMAGE using the image's own libraries.
 
     Exit 0 when every check passes, 1 when a check fails (a missing library included),
@@ -61,15 +77,19 @@ def smoke(ctx: click.Context, image: str, gpu: str, timeout: float, server: bool
     from carpenter.smoke.runner import smoke as run_smoke
     from carpenter.smoke.tinymodel import check_repo_id
 
+    train = train or bool(train_cmd)
     if server is None:
-        server = profile == "neurips-2023" or bool(models or adapters or envs or secrets)
+        server = not train and (profile == "neurips-2023"
+                                or bool(models or adapters or envs or secrets))
     models = tuple(check_repo_id(m) for m in models)
     options = SmokeOptions(gpu=gpu, timeout=timeout, server=server,
                            contract=profile or "neurips-2023", harness=harness, models=models,
                            adapters=tuple(parse_adapter(a, models) for a in adapters),
                            env=parse_build_args(envs, option="--env"),
                            secrets=tuple(parse_secret(s) for s in secrets), tiny=not no_tiny,
-                           budget_requests=budget_requests, track=track)
+                           budget_requests=budget_requests, track=track,
+                           real_weights=real_weights, context=context, train=train,
+                           train_cmd=train_cmd, train_steps=train_steps, dataset=dataset)
     result = run_smoke(image, options)
     click.echo(render(result, fmt).stdout, nl=False)
     ctx.exit(EXIT_OK if result.passed else EXIT_FINDINGS)

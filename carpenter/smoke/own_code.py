@@ -85,12 +85,16 @@ class OwnRun:
     spec: budget.BudgetSpec | None
     probe_requests: int
     track: str | None
+    real_weights: bool = False
     full_log: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
     def container_kwargs(self) -> dict[str, Any]:
-        return {"environment": {**self.env, **self.tiny.env()}, "volumes": self.tiny.volumes(),
-                "extra_hosts": {host: "127.0.0.1" for host in HUB_HOSTS}}
+        kwargs: dict[str, Any] = {"environment": {**self.env, **self.tiny.env()},
+                                  "volumes": self.tiny.volumes()}
+        if not self.real_weights:
+            kwargs["extra_hosts"] = {host: "127.0.0.1" for host in HUB_HOSTS}
+        return kwargs
 
     def after_contract(self, client, contract, out: ServerResult) -> None:
         if self.spec is None or self.probe_requests <= 0 or any(c.failed for c in out.checks):
@@ -182,11 +186,11 @@ def prepare_run(client, image: str, options, models: list[str],
     env = dict(options.env)
     for secret in options.secrets:
         env[secret.id] = secret_value(secret)
-    tiny = (tinymodel.prepare(client, image, models, adapters) if options.tiny
-            else tinymodel.TinyCache())
+    tiny = (tinymodel.prepare(client, image, models, adapters)
+            if options.tiny and not options.real_weights else tinymodel.TinyCache())
     spec = budget.load_budget(options.contract)
     count = spec.probe_requests if options.budget_requests is None else options.budget_requests
-    return OwnRun(env, tiny, spec, count, options.track)
+    return OwnRun(env, tiny, spec, count, options.track, options.real_weights)
 
 
 def check_own_server(client, image: str, options, result: SmokeResult) -> ServerResult:
@@ -216,11 +220,17 @@ def check_own_server(client, image: str, options, result: SmokeResult) -> Server
 
 def ids_to_retry(out: ServerResult, run: OwnRun, models: list[str], adapters: dict[str, str],
                  options) -> list[str]:
-    if not options.tiny or (out.failure or {}).get("class") not in ("network", "model-load"):
+    if (not options.tiny or options.real_weights
+            or (out.failure or {}).get("class") not in ("network", "model-load")):
         return []
+    return ids_in_log(run.full_log, models, adapters)
+
+
+def ids_in_log(log: str, models: list[str], adapters: dict[str, str]) -> list[str]:
+    """Hub ids an offline failure names that nobody passed and that a tiny stand-in can serve."""
     shapes = tinymodel.load_shapes()
     known = set(models) | set(adapters)
-    return [repo for repo in failures.repos_in_log(run.full_log)
+    return [repo for repo in failures.repos_in_log(log)
             if repo not in known and shapes.family_for(repo)
             and not shapes.needs_remote_code(repo)][:4]
 
@@ -228,6 +238,9 @@ def ids_to_retry(out: ServerResult, run: OwnRun, models: list[str], adapters: di
 def decorate(out: ServerResult, run: OwnRun) -> None:
     out.substituted = list(run.tiny.substituted)
     out.notes += run.tiny.notes
+    if run.real_weights:
+        out.notes.insert(0, "real weights: no tiny stand-ins, network allowed; on the target "
+                            "GPU this is the real verdict")
     if run.tiny.substituted:
         names = ", ".join(f"{s['repo']} ({s.get('class') or s['family']})"
                           for s in run.tiny.substituted)

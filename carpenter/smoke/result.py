@@ -48,6 +48,30 @@ class ServerResult:
 
 
 @dataclass
+class TrainResult:
+    """The submission's own training entry point, run on tiny stand-ins and a tiny dataset."""
+
+    command: list[str] = field(default_factory=list)
+    # How far it got: not-started | model-load | first-step | finished.
+    stage: str = "not-started"
+    stopped_by_cap: bool = False  # the wall-clock cap stopped it (it ignored the step caps)
+    steps_logged: int = 0  # log lines that look like an optimizer step (loss lines)
+    exit_code: int | None = None
+    wall_s: float | None = None
+    evidence: dict[str, str] = field(default_factory=dict)  # stage -> the log line proving it
+    checks: list[Check] = field(default_factory=list)
+    failure: dict[str, str] | None = None
+    substituted: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    peak_memory_mb: float | None = None
+    log_tail: str = ""
+
+    def add(self, name: str, ok: bool, detail: str) -> bool:
+        self.checks.append(Check(name, PASS if ok else FAIL, detail))
+        return ok
+
+
+@dataclass
 class SmokeResult:
     image: str
     image_id: str | None = None
@@ -65,9 +89,13 @@ class SmokeResult:
     missing: list[str] = field(default_factory=list)
     log_tail: str = ""
     server: ServerResult | None = None
+    train: TrainResult | None = None
+    # Hub ids found in the submission's folder (scan DL001, from_pretrained literals).
+    context_ids: list[str] = field(default_factory=list)
 
     def all_checks(self) -> list[Check]:
-        return self.checks + (self.server.checks if self.server else [])
+        return (self.checks + (self.server.checks if self.server else [])
+                + (self.train.checks if self.train else []))
 
     @property
     def passed(self) -> bool:

@@ -9,7 +9,7 @@ import stat
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +51,15 @@ class SmokeOptions:
     tiny: bool = True
     budget_requests: int | None = None
     track: str | None = None
+    # No tiny stand-ins and network allowed: the real verdict on a GPU machine.
+    real_weights: bool = False
+    # The submission's folder: hub ids its scan and Python files name get stand-ins up front.
+    context: str | None = None
+    # The submission's own training entry point (smoke.training): the image's CMD or train_cmd.
+    train: bool = False
+    train_cmd: str | None = None
+    train_steps: int = 2
+    dataset: str | None = None
 
 
 def harness_env(gpu_attached: bool) -> dict[str, str]:
@@ -214,6 +223,21 @@ def check_gpu_visible(result: SmokeResult) -> None:
     result.status = "failed"
 
 
+def with_context_ids(options: SmokeOptions, result: SmokeResult) -> SmokeOptions:
+    """Add the hub ids the submission's folder names, so stand-ins are there from the start."""
+    if not options.context or not options.tiny or options.real_weights:
+        return options
+    if not (options.server or options.train):
+        return options
+    from carpenter.smoke.hub_ids import context_ids
+
+    found = [repo for repo in context_ids(options.context) if repo not in options.models]
+    if not found:
+        return options
+    result.context_ids = found
+    return replace(options, models=(*options.models, *found))
+
+
 def smoke(image: str, options: SmokeOptions, client=None) -> SmokeResult:
     """The stage's entry point: harness run, then (optionally) the server contract check."""
     client = client or containers.connect(objects=True)
@@ -226,10 +250,15 @@ def smoke(image: str, options: SmokeOptions, client=None) -> SmokeResult:
             run_harness(client, image, options, result)
         else:
             result.status = "passed"  # nothing of the harness ran: only the server decides
+        options = with_context_ids(options, result)
         if options.server:
             from carpenter.smoke.own_code import check_own_server
 
             result.server = check_own_server(client, image, options, result)
+        if options.train:
+            from carpenter.smoke.training import check_own_training
+
+            result.train = check_own_training(client, image, options, result)
     except CarpenterError:
         raise
     except Exception as exc:  # the engine went away or refused mid-run (docker/requests errors)

@@ -1,8 +1,8 @@
 """Start the image's own CMD on an internal network and check the inference contract.
 
 The network is `internal` (no egress: a server that downloads weights at start fails here as
-it would in an offline evaluation). The host reaches the container's bridge IP directly, so no
-port is published. Container and network are always removed.
+it would in an offline evaluation; `--real-weights` lifts this). The host reaches the
+container's bridge IP directly, so no port is published. Container and network are always removed.
 """
 
 from __future__ import annotations
@@ -135,7 +135,8 @@ def check_server(docker_client, image: str, options, result: SmokeResult,
     started = time.monotonic()
     try:
         network = docker_client.networks.create(
-            f"carpenter-smoke-{run_id}", driver="bridge", internal=True,
+            f"carpenter-smoke-{run_id}", driver="bridge",
+            internal=not options.real_weights,
             labels=containers.labels(run_id))
         kwargs = {"network": network.name, "mem_limit": "8g", "memswap_limit": "8g",
                   "labels": containers.labels(run_id)}

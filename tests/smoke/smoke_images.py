@@ -54,6 +54,7 @@ SPECS: dict[str, ImageSpec] = {
         ImageSpec("server-hub-lora", "server-hub", wheels=False),
         ImageSpec("server-hub-token", "server-hub", wheels=False),
         ImageSpec("server-hub-slow", "server-hub", wheels=False),
+        ImageSpec("train-lora", "current", wheels=False, extra_files=("train.py",)),
     )
 }
 
