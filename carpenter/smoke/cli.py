@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import click
 
-from carpenter.core.errors import EXIT_FINDINGS, EXIT_OK
+from carpenter.core.errors import EXIT_FINDINGS, EXIT_OK, ConfigError
 
 PROFILES = ("neurips-2023",)
+# Docker refuses a memory limit under 6 MiB; say so before starting anything.
+MIN_MEMORY = 6 * 2**20
+
+
+def container_memory(size: int) -> int:
+    if size < MIN_MEMORY:
+        raise ConfigError(f"--memory {size} bytes: at least 6m (the engine's minimum)")
+    return size
 
 
 @click.command("smoke")
@@ -36,6 +44,9 @@ PROFILES = ("neurips-2023",)
               help="Variable for the server (bare K: take this shell's value).")
 @click.option("--secret", "secrets", multiple=True, metavar="id=NAME,env=VAR|src=FILE",
               help="Secret given to the server as variable NAME; never printed.")
+@click.option("--memory", default="8g", show_default=True, metavar="SIZE",
+              help="Memory (swap included) of the server or training container, e.g. 300m or "
+                   "16g: a start-up over it fails as out-of-memory.")
 @click.option("--budget-requests", type=click.IntRange(min=0), default=None,
               help="HELM-shaped requests timed for the budget verdict (default: the "
                    "contract's; 0: skip).")
@@ -62,7 +73,7 @@ PROFILES = ("neurips-2023",)
 def smoke(ctx: click.Context, image: str, gpu: str, timeout: float, server: bool | None,
           profile: str | None, harness: bool, models: tuple[str, ...],
           adapters: tuple[str, ...], no_tiny: bool, envs: tuple[str, ...],
-          secrets: tuple[str, ...], budget_requests: int | None, track: str | None,
+          secrets: tuple[str, ...], memory: str, budget_requests: int | None, track: str | None,
           train: bool, train_cmd: str | None, train_steps: int, dataset: str | None,
           context: str | None, real_weights: bool, fmt: str) -> None:
     """Fine-tune a tiny model with LoRA inside IMAGE using the image's own libraries.
@@ -71,6 +82,7 @@ def smoke(ctx: click.Context, image: str, gpu: str, timeout: float, server: bool
     2 when the smoke could not run (no engine, no such image).
     """
     from carpenter.core.options import parse_build_args
+    from carpenter.rebuild.cli import parse_size
     from carpenter.report.interface import render
     from carpenter.smoke.own_code import parse_adapter, parse_secret
     from carpenter.smoke.runner import SmokeOptions
@@ -88,6 +100,7 @@ def smoke(ctx: click.Context, image: str, gpu: str, timeout: float, server: bool
                            env=parse_build_args(envs, option="--env"),
                            secrets=tuple(parse_secret(s) for s in secrets), tiny=not no_tiny,
                            budget_requests=budget_requests, track=track,
+                           own_memory=container_memory(parse_size(memory)),
                            real_weights=real_weights, context=context, train=train,
                            train_cmd=train_cmd, train_steps=train_steps, dataset=dataset)
     result = run_smoke(image, options)

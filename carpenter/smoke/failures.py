@@ -65,10 +65,14 @@ def classify_log(log: str) -> Failure | None:
     return None
 
 
-def classify_exit(log: str, exit_code: int | None, oom_killed: bool) -> Failure:
+def classify_exit(log: str, exit_code: int | None, oom_killed: bool,
+                  limit_bytes: int | None = None) -> Failure:
+    """`limit_bytes`: the container's memory limit, named in the evidence of an OOM kill."""
     if oom_killed:
-        return Failure("out-of-memory", f"the container was OOM-killed (exit {exit_code})",
-                       "the process ran out of host memory")
+        limit = f" at its {limit_bytes / 2**20:g} MiB limit" if limit_bytes else ""
+        return Failure("out-of-memory", f"the container was OOM-killed{limit} (exit {exit_code})",
+                       "the process ran out of the container's memory (smoke --memory; "
+                       "the evaluation host's own limit decides for real)")
     found = classify_log(log)
     if found:
         return found

@@ -136,8 +136,9 @@ def classify(container, out: ServerResult, log: str, timeout: float) -> failures
         if "exited with code" in first.detail:
             container.reload()
             state = container.attrs.get("State") or {}
+            limit = (container.attrs.get("HostConfig") or {}).get("Memory")
             return failures.classify_exit(log, state.get("ExitCode"),
-                                          bool(state.get("OOMKilled")))
+                                          bool(state.get("OOMKilled")), limit or None)
         if "within the deadline" in first.detail:
             return failures.classify_timeout(log, timeout)
         return failures.Failure("contract", first.detail,

@@ -39,6 +39,8 @@ class SmokeOptions:
     server: bool = False
     contract: str = "neurips-2023"
     mem_limit: str = "4g"
+    # Memory (bytes, swap included) of the submission's own server or training container.
+    own_memory: int = 8 * 2**30
     steps: int = 20
     seed: int = 0
     harness: bool = True

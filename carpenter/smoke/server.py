@@ -138,7 +138,8 @@ def check_server(docker_client, image: str, options, result: SmokeResult,
             f"carpenter-smoke-{run_id}", driver="bridge",
             internal=not options.real_weights,
             labels=containers.labels(run_id))
-        kwargs = {"network": network.name, "mem_limit": "8g", "memswap_limit": "8g",
+        kwargs = {"network": network.name, "mem_limit": options.own_memory,
+                  "memswap_limit": options.own_memory,
                   "labels": containers.labels(run_id)}
         if run is not None:
             kwargs.update(run.container_kwargs())

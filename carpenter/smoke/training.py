@@ -214,7 +214,8 @@ def run_once(client, image: str, options, models: list[str], adapters: dict[str,
         env = {**train_env(table, options.train_steps, dataset), **tiny.env(),
                **dict(options.env), **secrets_env}
         cmd_kwargs, out.command = command_kwargs(options.train_cmd)
-        kwargs = {"environment": env, "mem_limit": "8g", "memswap_limit": "8g",
+        kwargs = {"environment": env, "mem_limit": options.own_memory,
+                  "memswap_limit": options.own_memory,
                   "network_mode": "bridge" if options.real_weights else "none",
                   "volumes": {**tiny.volumes(), str(source): {"bind": table.mount, "mode": "ro"}},
                   "labels": containers.labels(uuid.uuid4().hex[:12]), **cmd_kwargs}

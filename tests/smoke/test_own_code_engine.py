@@ -96,3 +96,55 @@ def test_id_named_in_the_offline_failure_is_substituted_on_a_retry(smoke_image) 
     assert code == 0, json.dumps(server, indent=1)[-3000:]
     assert [s["repo"] for s in server["substituted"]] == [MISTRAL]
     assert any(n.startswith("first attempt failed (network:") for n in server["notes"])
+
+
+# One fixture per failure class, all on the server-hub image through --env (no image of their
+# own): each asserts the class and that the evidence is the line naming the cause.
+
+def test_server_dying_with_its_own_traceback_is_a_crash(smoke_image) -> None:
+    # SLEEP_PER_REQUEST_S is parsed with float() at import: a bad value kills the server before
+    # it listens, with a traceback no failure pattern knows.
+    code, server, _ = own_smoke(smoke_image("server-hub"), "--model", MISTRAL,
+                                "--env", "SLEEP_PER_REQUEST_S=fast", "--budget-requests", "0")
+    assert code == 1
+    assert checks(server)["server ready on port 80"]["detail"] == (
+        "the server exited with code 1 before answering")
+    assert server["failure"]["class"] == "crash"
+    assert server["failure"]["evidence"] == "ValueError: could not convert string to float: 'fast'"
+
+
+def test_weights_folder_missing_from_the_image_is_a_model_load_failure(smoke_image) -> None:
+    code, server, _ = own_smoke(smoke_image("server-hub"), "--model", MISTRAL,
+                                "--env", "MODEL_ID=/models/not-there", "--budget-requests", "0")
+    assert code == 1
+    assert server["failure"]["class"] == "model-load"
+    assert server["failure"]["evidence"].startswith("OSError: Repo id must be in the form")
+    assert server["failure"]["evidence"].endswith("'/models/not-there'. Use `repo_type` "
+                                                  "argument if needed.")
+    # The missing folder is no hub id: nothing to substitute, so no second attempt.
+    assert not any(n.startswith("first attempt failed") for n in server["notes"])
+
+
+def test_server_retrying_the_hub_is_a_network_failure(smoke_image) -> None:
+    # The hub client retries a refused connection 5 times (1+2+4+8+8 s per file, hard-coded in
+    # huggingface_hub 2.x, no variable shortens it): the server would exit after ~50 s. A 20 s
+    # deadline classifies the hang from the retry lines it has logged by then.
+    code, server, _ = own_smoke(smoke_image("server-hub"), "--no-tiny-model", "--timeout", "20",
+                                "--budget-requests", "0")
+    assert code == 1
+    assert server["substituted"] == []
+    assert server["failure"]["class"] == "network"
+    evidence = server["failure"]["evidence"]
+    assert "Connection refused' thrown while requesting HEAD https://huggingface.co/" in evidence
+    assert f"huggingface.co/{MISTRAL}/resolve/main/" in evidence
+
+
+def test_server_over_its_memory_is_out_of_memory(smoke_image) -> None:
+    code, server, _ = own_smoke(smoke_image("server-hub"), "--model", MISTRAL, "--memory", "300m",
+                                "--env", "ALLOCATE_MB=600", "--budget-requests", "0")
+    assert code == 1
+    assert checks(server)["server ready on port 80"]["detail"] == (
+        "the server exited with code 137 before answering")
+    assert server["failure"]["class"] == "out-of-memory"
+    assert server["failure"]["evidence"] == (
+        "the container was OOM-killed at its 300 MiB limit (exit 137)")

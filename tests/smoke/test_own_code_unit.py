@@ -42,6 +42,8 @@ def test_cache_key_follows_the_transformers_version() -> None:
     ("KeyError: 'HUGGINGFACE_TOKEN'", "missing-env"),
     ("OSError: We couldn't connect to 'https://huggingface.co' to load the files", "network"),
     ("OSError: /weights does not appear to have a file named config.json", "model-load"),
+    ("OSError: Repo id must be in the form 'repo_name' or 'namespace/repo_name': "
+     "'/models/not-there'. Use `repo_type` argument if needed.", "model-load"),
     ("torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB", "out-of-memory"),
 ])
 def test_each_log_line_gets_its_class_and_is_the_evidence(line: str, klass: str) -> None:
@@ -56,6 +58,8 @@ def test_network_wins_over_its_consequence_and_oom_kill_over_the_log() -> None:
            "identifier\n")
     assert failures.classify_exit(log, 1, False).name == "network"
     assert failures.classify_exit(log, 137, True).name == "out-of-memory"
+    assert failures.classify_exit(log, 137, True, 300 * 2**20).evidence == (
+        "the container was OOM-killed at its 300 MiB limit (exit 137)")
     assert failures.classify_exit("Segmentation fault\n", 139, False).name == "crash"
     assert failures.classify_timeout("INFO loading\n", 30).name == "timeout"
     assert failures.repos_in_log(log) == ["mistralai/Mistral-7B-v0.1"]
