@@ -101,3 +101,15 @@ def test_secret_and_adapter_options(tmp_path, monkeypatch) -> None:
         parse_adapter("org/lora", ())
     with pytest.raises(ConfigError, match="expected a hub id"):
         tinymodel.check_repo_id("/weights/final")
+
+
+def test_memory_option_takes_rebuild_sizes_and_refuses_too_small() -> None:
+    from carpenter.rebuild.cli import parse_size
+    from carpenter.smoke.cli import container_memory
+
+    assert container_memory(parse_size("300m")) == 300 * 2**20
+    assert container_memory(parse_size("8g")) == 8 * 2**30
+    with pytest.raises(ConfigError, match="at least 6m"):
+        container_memory(parse_size("1k"))
+    with pytest.raises(ConfigError, match="expected a size"):
+        parse_size("lots")
