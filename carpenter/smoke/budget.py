@@ -116,11 +116,26 @@ def memory_verdict(peak_bytes: int | None, spec: BudgetSpec, track: str | None,
 
 
 def peak_memory(container) -> int | None:
-    """cgroup v1 reports the peak (max_usage); v2 only the current usage: take that then."""
+    """The container's peak memory. cgroup v1 stats carry it (max_usage); under cgroup v2 the
+    engine reports only the current usage, so the peak is read from the container's own
+    `memory.peak` (kernel 5.19+), and the current usage is the last resort."""
     try:
         stats = container.stats(stream=False)
     except Exception:
         return None
     memory = (stats or {}).get("memory_stats") or {}
-    value = memory.get("max_usage") or memory.get("usage")
-    return int(value) if value else None
+    if memory.get("max_usage"):
+        return int(memory["max_usage"])
+    peak = _cgroup_v2_peak(container)
+    if peak:
+        return peak
+    return int(memory["usage"]) if memory.get("usage") else None
+
+
+def _cgroup_v2_peak(container) -> int | None:
+    try:
+        code, out = container.exec_run(["cat", "/sys/fs/cgroup/memory.peak"])
+    except Exception:  # the server already exited, or the image has no `cat`
+        return None
+    text = out.decode("ascii", "replace").strip() if isinstance(out, bytes) else str(out)
+    return int(text) if code == 0 and text.isdigit() else None

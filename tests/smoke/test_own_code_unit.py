@@ -113,3 +113,23 @@ def test_memory_option_takes_rebuild_sizes_and_refuses_too_small() -> None:
         container_memory(parse_size("1k"))
     with pytest.raises(ConfigError, match="expected a size"):
         parse_size("lots")
+
+
+class _FakeContainer:
+    def __init__(self, stats: dict, peak: bytes | None) -> None:
+        self._stats, self._peak = stats, peak
+
+    def stats(self, stream: bool = False) -> dict:
+        return self._stats
+
+    def exec_run(self, argv: list[str]) -> tuple[int, bytes]:
+        return (0, self._peak) if self._peak is not None else (1, b"No such file")
+
+
+def test_peak_memory_reads_cgroup_v2_peak_not_current_usage() -> None:
+    from carpenter.smoke.budget import peak_memory
+
+    v1 = _FakeContainer({"memory_stats": {"max_usage": 700, "usage": 100}}, None)
+    v2 = _FakeContainer({"memory_stats": {"usage": 100}}, b"900\n")
+    old_kernel = _FakeContainer({"memory_stats": {"usage": 100}}, None)
+    assert (peak_memory(v1), peak_memory(v2), peak_memory(old_kernel)) == (700, 900, 100)
