@@ -119,7 +119,8 @@ def scan_stage(sub: Submission, options: CheckOptions, prior: dict) -> dict[str,
         return {"status": "error", "error": safe_text(f"{dockerfile}: Dockerfile not found")}
     report = scan_paths([str(dockerfile)], _scan_options(sub, options, ScanOptions))
     failing = {id(f) for f in report.failing()}
-    findings = [_finding_dict(f, sub, id(f) in failing) for f in report.findings]
+    sources: dict[str, list[str]] = {}  # one read per file, however many findings it has
+    findings = [_finding_dict(f, sub, id(f) in failing, sources) for f in report.findings]
     categories: dict[str, int] = {}
     for item in findings:
         categories[item["category"]] = categories.get(item["category"], 0) + 1
@@ -140,21 +141,28 @@ def _scan_options(sub: Submission, options: CheckOptions, cls: type) -> Any:
     return cls(config=config, context=sub.path, build_args=options.build_args)
 
 
-def _finding_dict(finding: Any, sub: Submission, failing: bool) -> dict[str, Any]:
+def _finding_dict(finding: Any, sub: Submission, failing: bool,
+                  sources: dict[str, list[str]] | None = None) -> dict[str, Any]:
     return {"rule": finding.rule, "category": finding.category, "severity": finding.severity,
             "path": _relative(finding.path, sub.path), "line": finding.line,
             "column": finding.column, "message": safe_text(finding.message),
             "fix_hint": safe_text(finding.fix_hint or ""), "fixable": bool(finding.fixable),
-            "failing": failing, "frame": _frame(finding.path, finding.line)}
+            "failing": failing, "frame": _frame(finding.path, finding.line, sources)}
 
 
-def _frame(path: str, line: int | None) -> list[list[Any]]:
+def _frame(path: str, line: int | None,
+           sources: dict[str, list[str]] | None = None) -> list[list[Any]]:
     """[[line number, text], ...] around `line`, redacted: the report shows it as it is."""
     if not line:
         return []
-    try:
-        lines = Path(path).read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
+    sources = {} if sources is None else sources
+    if path not in sources:
+        try:
+            sources[path] = Path(path).read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            sources[path] = []
+    lines = sources[path]
+    if not lines:
         return []
     low, high = max(1, line - FRAME_LINES), min(len(lines), line + FRAME_LINES)
     return [[n, safe_text(lines[n - 1][:200])] for n in range(low, high + 1)]
