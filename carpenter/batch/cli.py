@@ -47,9 +47,10 @@ def batch(input_path: Path, out: Path, executor: str, ray_address: str | None,
     Killed and started again with the same command, it continues where it stopped.
     Exit 0 when every submission has a verdict, 2 when the batch could not run.
     """
-    from carpenter.batch.driver import Driver, Limits, PlainProgress
+    from carpenter.batch.driver import Driver, Limits
     from carpenter.batch.exports import write_exports
     from carpenter.batch.inputs import load_inputs
+    from carpenter.batch.progress import progress_for_terminal
 
     entries = load_inputs(input_path)
     options = build_options(params, config_defaults(params.get("config_file"), Path.cwd()))
@@ -62,7 +63,7 @@ def batch(input_path: Path, out: Path, executor: str, ray_address: str | None,
                f"{','.join(options.stages)}, executor {executor}; state in "
                f"{out / 'state.db'}", err=True)
     runner = _executor(executor, workers, ray_address, ray_resources, options.gpu == "all")
-    progress = PlainProgress()
+    progress = progress_for_terminal()
     try:
         tally = Driver(entries, out, options, runner, limits, progress).run()
     finally:

@@ -17,12 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from carpenter.batch.inputs import Entry
-from carpenter.batch.state import State
-from carpenter.batch.worker import run_unit
+from carpenter.batch.state import Record, State
+from carpenter.batch.worker import run_jobs, run_unit
 from carpenter.pipeline.stages import STAGES, CheckOptions
 from carpenter.pipeline.verdict import decide
 
 LIGHT = ("fetch", "scan", "fix")
+CHUNK = 16  # most submissions' cheap units in one task
 # Options that change results; the executor and concurrency do not.
 FINGERPRINT_FIELDS = ("stages", "snapshot", "profile", "build_args", "base_map", "timeout",
                       "memory", "network", "backend", "smoke_timeout", "gpu", "server", "env")
@@ -85,6 +86,8 @@ class Driver:
         self.state.register([e.to_dict() for e in entries])
         self.done = self.state.done()
         self.tally = Tally(total=len(entries))
+        self.chunk = CHUNK
+        self.solo: set[str] = set()  # submissions whose chunk lost its worker
 
     def pending(self, entry: Entry) -> list[str]:
         have = self.done.get(entry.id, {})
@@ -95,25 +98,42 @@ class Driver:
     def run(self) -> Tally:
         waiting = deque(e for e in self.entries.values() if self.pending(e))
         self.tally.resumed = self.tally.finished = len(self.entries) - len(waiting)
-        inflight: dict[Any, tuple[Entry, list[str], str]] = {}
+        inflight: dict[Any, tuple[list[tuple[Entry, list[str]]], str]] = {}
         counts = {"light": 0, "rebuild": 0, "smoke": 0}
         try:
             while waiting or inflight:
                 self._fill(waiting, inflight, counts)
                 for handle in self.executor.wait(list(inflight), 1.0):
-                    entry, unit, kind = inflight.pop(handle)
+                    jobs, kind = inflight.pop(handle)
                     counts[kind] -= 1
-                    self.tally.running.pop(entry.id, None)
-                    self._land(entry, unit, self._result(handle, unit))
-                    if self.pending(entry):
-                        waiting.appendleft(entry)  # finish started submissions first
-                    else:
-                        self.tally.finished += 1
+                    self._settle(handle, jobs, kind, waiting)
                 if self.progress:
                     self.progress.update(self.tally)
         finally:
             self.state.close()
         return self.tally
+
+    def _settle(self, handle: Any, jobs: list[tuple[Entry, list[str]]], kind: str,
+                waiting: deque) -> None:
+        landed = self._results(handle, jobs, kind)
+        if landed is None:
+            # A chunk whose worker died: run its submissions one by one, so the one that
+            # kills its worker does not take the others' results with it.
+            for entry, _ in jobs:
+                self.tally.running.pop(entry.id, None)
+                self.solo.add(entry.id)
+                waiting.appendleft(entry)
+            return
+        records: list[Record] = []
+        for (entry, unit), (results, texts) in zip(jobs, landed, strict=True):
+            self.tally.running.pop(entry.id, None)
+            records += self._land(entry, unit, results, texts)
+        self.state.record_many(records)  # one commit for the whole chunk
+        for entry, _ in jobs:
+            if self.pending(entry):
+                waiting.appendleft(entry)  # finish started submissions first
+            else:
+                self.tally.finished += 1
 
     def _fill(self, waiting: deque, inflight: dict, counts: dict[str, int]) -> None:
         skipped = []
@@ -124,27 +144,61 @@ class Driver:
             if counts[kind] >= self.limits[kind]:
                 skipped.append(entry)
                 continue
+            jobs = [(entry, unit)]
+            if kind == "light" and entry.id not in self.solo:
+                jobs += self._more_light(waiting, self._chunk_size(len(waiting)))
             counts[kind] += 1
-            self.tally.running[entry.id] = kind
-            prior = self.done.get(entry.id, {})
-            handle = self.executor.submit(kind, run_unit, unit, entry, self._work(entry),
-                                          self.options, prior)
-            inflight[handle] = (entry, unit, kind)
+            for job_entry, _ in jobs:
+                self.tally.running[job_entry.id] = kind
+            inflight[self._submit(kind, jobs)] = (jobs, kind)
         waiting.extendleft(reversed(skipped))
+
+    def _chunk_size(self, left: int) -> int:
+        # Big enough that the hand-off and the commit are paid per chunk, small enough that
+        # every light slot still gets work near the end of the batch.
+        return max(1, min(self.chunk, left // (2 * self.limits["light"])))
+
+    def _more_light(self, waiting: deque, size: int) -> list[tuple[Entry, list[str]]]:
+        more: list[tuple[Entry, list[str]]] = []
+        while waiting and len(more) + 1 < size:
+            entry = waiting[0]
+            unit = next_unit(self.pending(entry))
+            if kind_of(unit) != "light" or entry.id in self.solo:
+                break
+            waiting.popleft()
+            more.append((entry, unit))
+        return more
+
+    def _submit(self, kind: str, jobs: list[tuple[Entry, list[str]]]) -> Any:
+        if kind == "light":
+            batch = [(unit, entry, self._work(entry), self.done.get(entry.id, {}))
+                     for entry, unit in jobs]
+            return self.executor.submit(kind, run_jobs, batch, self.options)
+        entry, unit = jobs[0]
+        return self.executor.submit(kind, run_unit, unit, entry, self._work(entry),
+                                    self.options, self.done.get(entry.id, {}))
 
     def _work(self, entry: Entry) -> str:
         return str((self.out / "work" / entry.id).resolve())
 
-    def _result(self, handle: Any, unit: list[str]) -> dict[str, dict[str, Any]]:
+    def _results(self, handle: Any, jobs: list[tuple[Entry, list[str]]],
+                 kind: str) -> list[tuple[dict, dict[str, str] | None]] | None:
+        """(results, stored texts) per job; None when a chunk of several must be retried."""
         try:
-            return self.executor.result(handle)
+            value = self.executor.result(handle)
         except Exception as exc:  # the worker died (OOM killer, segfault, Ray node lost)
+            if len(jobs) > 1:
+                return None
+            unit = jobs[0][1]
             error = {"status": "error", "duration_s": 0.0,
                      "error": f"the worker running {unit[0]} died: {type(exc).__name__}"}
-            return {name: error for name in unit}
+            return [({name: error for name in unit}, None)]
+        return value if kind == "light" else [(value, None)]
 
-    def _land(self, entry: Entry, unit: list[str], results: dict[str, dict[str, Any]]) -> None:
+    def _land(self, entry: Entry, unit: list[str], results: dict[str, dict[str, Any]],
+              texts: dict[str, str] | None) -> list[Record]:
         stored = self.done.setdefault(entry.id, {})
+        records = []
         for name in unit:
             if name not in results:
                 continue  # a unit stops early after a failed fetch
@@ -152,7 +206,9 @@ class Driver:
             self.tally.stages[name] = self.tally.stages.get(name, 0) + 1
             last = not self.pending(entry)
             verdict = self._verdict(stored) if last else None
-            self.state.record(entry.id, name, results[name], verdict)
+            records.append(Record(entry.id, name, results[name],
+                                  (texts or {}).get(name), verdict))
+        return records
 
     @staticmethod
     def _verdict(stored: dict[str, dict[str, Any]]) -> tuple[str, list[str]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,21 @@ CREATE TABLE IF NOT EXISTS verdicts (
 # Fields that differ between two runs of the same work (clocks, image ids, temp paths):
 # left out when two databases are compared.
 VOLATILE = frozenset({"duration_s", "timings", "image_id", "peak_rss_mb", "losses"})
+
+
+def stored_text(result: dict[str, Any]) -> str:
+    """A stage result as the database holds it: JSON, redacted. Workers call this (in
+    parallel) so the driver, the one serial writer, does not redact the same text again."""
+    return safe_text(json.dumps(result, sort_keys=True, default=str))
+
+
+@dataclass
+class Record:
+    submission: str
+    stage: str
+    result: dict[str, Any]
+    text: str | None = None  # stored_text(result) when the worker made it already
+    verdict: tuple[str, list[str]] | None = None
 
 
 class State:
@@ -75,16 +91,22 @@ class State:
     def record(self, submission: str, stage: str, result: dict[str, Any],
                verdict: tuple[str, list[str]] | None = None) -> None:
         """One stage result (and the verdict when it was the last stage): one transaction."""
-        text = safe_text(json.dumps(result, sort_keys=True, default=str))
+        self.record_many([Record(submission, stage, result, None, verdict)])
+
+    def record_many(self, records: list[Record]) -> None:
+        """Several stage results in one transaction: each is still all-or-nothing, and one
+        commit per batch of submissions instead of one per stage keeps the driver fast."""
         with self.db:
             self.db.execute("BEGIN")
-            self.db.execute("INSERT OR REPLACE INTO stages VALUES (?, ?, ?, ?, ?)",
-                            (submission, stage, str(result.get("status", "")), text,
-                             float(result.get("duration_s", 0.0))))
-            if verdict is not None:
-                self.db.execute("INSERT OR REPLACE INTO verdicts VALUES (?, ?, ?)",
-                                (submission, verdict[0],
-                                 safe_text(json.dumps(verdict[1]))))
+            for rec in records:
+                text = rec.text if rec.text is not None else stored_text(rec.result)
+                self.db.execute("INSERT OR REPLACE INTO stages VALUES (?, ?, ?, ?, ?)",
+                                (rec.submission, rec.stage, str(rec.result.get("status", "")),
+                                 text, float(rec.result.get("duration_s", 0.0))))
+                if rec.verdict is not None:
+                    self.db.execute("INSERT OR REPLACE INTO verdicts VALUES (?, ?, ?)",
+                                    (rec.submission, rec.verdict[0],
+                                     safe_text(json.dumps(rec.verdict[1]))))
 
     def submissions(self) -> list[dict[str, Any]]:
         return [json.loads(entry) for (entry,) in self.db.execute(

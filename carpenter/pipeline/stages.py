@@ -10,10 +10,12 @@ through `safe_text`: the dicts go to disk (SQLite, HTML, CSV) as they are.
 from __future__ import annotations
 
 import difflib
+import os
 import shutil
 import time
 import traceback
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -117,7 +119,8 @@ def scan_stage(sub: Submission, options: CheckOptions, prior: dict) -> dict[str,
         return {"status": "error", "error": safe_text(f"{dockerfile}: Dockerfile not found")}
     report = scan_paths([str(dockerfile)], _scan_options(sub, options, ScanOptions))
     failing = {id(f) for f in report.failing()}
-    findings = [_finding_dict(f, sub, id(f) in failing) for f in report.findings]
+    sources: dict[str, list[str]] = {}  # one read per file, however many findings it has
+    findings = [_finding_dict(f, sub, id(f) in failing, sources) for f in report.findings]
     categories: dict[str, int] = {}
     for item in findings:
         categories[item["category"]] = categories.get(item["category"], 0) + 1
@@ -138,21 +141,28 @@ def _scan_options(sub: Submission, options: CheckOptions, cls: type) -> Any:
     return cls(config=config, context=sub.path, build_args=options.build_args)
 
 
-def _finding_dict(finding: Any, sub: Submission, failing: bool) -> dict[str, Any]:
+def _finding_dict(finding: Any, sub: Submission, failing: bool,
+                  sources: dict[str, list[str]] | None = None) -> dict[str, Any]:
     return {"rule": finding.rule, "category": finding.category, "severity": finding.severity,
             "path": _relative(finding.path, sub.path), "line": finding.line,
             "column": finding.column, "message": safe_text(finding.message),
             "fix_hint": safe_text(finding.fix_hint or ""), "fixable": bool(finding.fixable),
-            "failing": failing, "frame": _frame(finding.path, finding.line)}
+            "failing": failing, "frame": _frame(finding.path, finding.line, sources)}
 
 
-def _frame(path: str, line: int | None) -> list[list[Any]]:
+def _frame(path: str, line: int | None,
+           sources: dict[str, list[str]] | None = None) -> list[list[Any]]:
     """[[line number, text], ...] around `line`, redacted: the report shows it as it is."""
     if not line:
         return []
-    try:
-        lines = Path(path).read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
+    sources = {} if sources is None else sources
+    if path not in sources:
+        try:
+            sources[path] = Path(path).read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            sources[path] = []
+    lines = sources[path]
+    if not lines:
         return []
     low, high = max(1, line - FRAME_LINES), min(len(lines), line + FRAME_LINES)
     return [[n, safe_text(lines[n - 1][:200])] for n in range(low, high + 1)]
@@ -160,9 +170,15 @@ def _frame(path: str, line: int | None) -> list[list[Any]]:
 
 def _relative(path: str, root: str) -> str:
     try:
-        return str(Path(path).resolve().relative_to(Path(root).resolve()))
+        return str(Path(_real(path)).relative_to(_real(root)))
     except ValueError:
         return path
+
+
+@lru_cache(maxsize=1024)
+def _real(path: str) -> str:
+    # realpath walks every component; a submission's findings repeat the same few paths.
+    return os.path.realpath(path)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -190,22 +206,24 @@ def fix_stage(sub: Submission, options: CheckOptions, prior: dict) -> dict[str, 
     shutil.rmtree(repaired, ignore_errors=True)
     patch.unlink(missing_ok=True)
     changed = [f for f in result.files if f.changed]
+    # Computed once: the patch file, the stored diff and the masking check all need it.
+    diff = _git_diff(changed, Path(sub.path)) if changed else ""
     if changed and not result.errors:
         write_copy(result.files, Path(sub.path), repaired)
-        _write_patch(patch, changed, Path(sub.path))
+        _write_patch(patch, diff)
     data = result.to_dict()
     return {"status": _fix_status(result, changed),
             "applied": len(data["applied"]), "skipped": len(data["skipped"]),
             "skipped_reasons": [safe_text(f"{r.get('rule')}: {r.get('reason')}")
                                 for r in data["skipped"]],
             "changed_files": [_relative(p, sub.path) for p in data["changed_files"]],
-            "diff": safe_text(_git_diff(changed, Path(sub.path))) if changed else "",
+            "diff": safe_text(diff) if changed else "",
             "notes": [safe_text(n) for n in data["notes"]],
             "build_flags": data["build_flags"],
             "errors": [safe_text(str(e.get("message"))) for e in data["errors"]],
             "repaired": str(repaired) if repaired.is_dir() else None,
             "patch": str(patch) if patch.is_file() else None,
-            "patch_masked": patch.is_file() and _patch_masked(patch, changed, Path(sub.path))}
+            "patch_masked": patch.is_file() and patch.read_text(encoding="utf-8") != diff}
 
 
 def _fix_status(result: Any, changed: list) -> str:
@@ -242,16 +260,12 @@ def _diff_lines(text: str) -> list[str]:
     return lines
 
 
-def _write_patch(path: Path, changes: list, root: Path) -> None:
+def _write_patch(path: Path, diff: str) -> None:
     from carpenter.core.files import write_atomic
 
     # Masked: a patch that removes a leaked token would otherwise print it in full. A masked
     # patch no longer applies; `patch_masked` says so and the repaired copy is the fallback.
-    write_atomic(path, stream_text(_git_diff(changes, root)))
-
-
-def _patch_masked(path: Path, changes: list, root: Path) -> bool:
-    return path.read_text(encoding="utf-8") != _git_diff(changes, root)
+    write_atomic(path, stream_text(diff))
 
 
 # ---------------------------------------------------------------------------------------------

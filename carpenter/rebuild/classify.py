@@ -24,6 +24,16 @@ class ClassRule:
     name: str
     explain: str
     patterns: tuple[re.Pattern[str], ...]
+    # Lines naming the cause, most specific first (preferred over the line that matched).
+    evidence: tuple[re.Pattern[str], ...] = ()
+
+
+@dataclass(frozen=True)
+class CommandRule:
+    """How to find the failing command's own line that names why it failed."""
+
+    evidence: tuple[re.Pattern[str], ...]
+    noise: tuple[re.Pattern[str], ...]
 
 
 @dataclass
@@ -35,24 +45,38 @@ class Classification:
     exit_code: int | None = None
 
 
+def _compile(patterns: Sequence[str], flags: int = 0) -> tuple[re.Pattern[str], ...]:
+    return tuple(re.compile(p, flags) for p in patterns)
+
+
 @lru_cache(maxsize=1)
-def load_rules() -> tuple[ClassRule, ...]:
+def _load() -> tuple[tuple[ClassRule, ...], CommandRule]:
     path = data_dir() / "rebuild" / "failure_classes.toml"
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
-        return tuple(
+        rules = tuple(
             ClassRule(
                 name=entry["name"],
                 explain=entry["explain"],
-                patterns=tuple(
-                    re.compile(p, re.IGNORECASE if entry.get("ignore_case") else 0)
-                    for p in entry["patterns"]
+                patterns=_compile(
+                    entry["patterns"], re.IGNORECASE if entry.get("ignore_case") else 0
                 ),
+                evidence=_compile(entry.get("evidence", [])),
             )
             for entry in data["class"]
         )
-    except (OSError, KeyError, tomllib.TOMLDecodeError, re.error) as exc:
+        command = data["command-failed"]
+        return rules, CommandRule(_compile(command["evidence"]), _compile(command["noise"]))
+    except (OSError, KeyError, TypeError, tomllib.TOMLDecodeError, re.error) as exc:
         raise ConfigError(f"cannot load failure classes: {exc}", path=str(path)) from exc
+
+
+def load_rules() -> tuple[ClassRule, ...]:
+    return _load()[0]
+
+
+def command_rule() -> CommandRule:
+    return _load()[1]
 
 
 def explain(name: str) -> str:
@@ -66,6 +90,10 @@ _LEGACY_STEP = re.compile(r"^Step \d+/\d+ : ")
 _BK_VERTEX = re.compile(r"^#(\d+) ")
 _BK_ERROR = re.compile(r"^#(\d+) ERROR")
 _EXIT_CODE = re.compile(r"(?:returned a non-zero code|exit code):? (\d+)")
+# BuildKit's plain progress prefixes a command's output with "#N <seconds> "; the error summary
+# repeats it with "<seconds> " only.
+_BK_OUTPUT = re.compile(r"^(?:#\d+ )?\d+\.\d+ ")
+_LEGACY_RUNNING = re.compile(r"^\s*---> Running in ")
 
 
 def failing_step(lines: Sequence[Line]) -> list[Line]:
@@ -121,13 +149,16 @@ def classify(
         # solve: ...") after the details.
         for number, text in reversed(step):
             if any(p.search(text) for p in rule.patterns):
+                number, text = _most_specific(rule.evidence, step) or (number, text)
                 return Classification(rule.name, rule.explain, text, number, code)
     if outcome.engine_error:
         return Classification(
             "engine-error", explain("engine-error"), outcome.engine_error, None, code
         )
     if code is not None:
-        number, text = exit_line or (None, outcome.error)
+        number, text = (
+            command_evidence(step, exit_line) or exit_line or (None, outcome.error)
+        )
         return Classification(
             "command-failed", f"a RUN step exited with code {code}", text, number, code
         )
@@ -136,6 +167,43 @@ def classify(
         "engine-error", "the build failed without a recognisable cause", outcome.error or last[1],
         last[0] if outcome.error is None else None, code,
     )
+
+
+def _most_specific(
+    patterns: Sequence[re.Pattern[str]], lines: Sequence[Line], strip: bool = False
+) -> Line | None:
+    """The last line matching the first pattern (in the data file's order) that matches any."""
+    for pattern in patterns:
+        for number, text in reversed(lines):
+            if pattern.search(_BK_OUTPUT.sub("", text) if strip else text):
+                return number, text
+    return None
+
+
+def command_output(step: Sequence[Line], exit_line: Line | None) -> list[Line]:
+    """What the failing command itself printed: BuildKit's timestamped lines of the failed
+    vertex (the summary's copy when the vertex has none); legacy's lines between
+    `---> Running in` and the executor's exit line."""
+    vertex = [ln for ln in step if re.match(r"^#\d+ \d+\.\d+ ", ln[1])]
+    if vertex:
+        return vertex
+    if any(_BK_VERTEX.match(t) for _, t in step):
+        # BuildKit: the vertex's header and ERROR lines are the builder's, not the command's.
+        return [ln for ln in step if _BK_OUTPUT.match(ln[1])]
+    start = max((i + 1 for i, (_, t) in enumerate(step) if _LEGACY_RUNNING.match(t)), default=0)
+    end = step.index(exit_line) if exit_line in step else len(step)
+    return [ln for ln in step[start:end] if not _LEGACY_STEP.match(ln[1])]
+
+
+def command_evidence(step: Sequence[Line], exit_line: Line | None) -> Line | None:
+    """The command's line that names why it failed, else its last meaningful output line:
+    the executor's "returned a non-zero code" says only that it failed."""
+    rule = command_rule()
+    output = [
+        ln for ln in command_output(step, exit_line)
+        if not any(p.search(_BK_OUTPUT.sub("", ln[1])) for p in rule.noise)
+    ]
+    return _most_specific(rule.evidence, output, strip=True) or (output[-1] if output else None)
 
 
 def _timeout(

@@ -62,7 +62,9 @@ def test_each_verdict_kind_on_the_real_engine(uninterrupted: Path) -> None:
     rows = {r["id"]: r for r in json.loads((uninterrupted / "results.json").read_text())}
     failed = rows["needs-human"]["stages"]["rebuild"]["original"]
     assert failed["failure_class"] == "command-failed"
-    assert "exit 3" in failed["evidence"] or "code: 3" in failed["evidence"]
+    # The command's own line names the cause, not the executor's "non-zero code: 3" line.
+    assert failed["evidence"].endswith("model missing"), failed
+    assert failed["exit_code"] == 3
     repaired = rows["repairable"]["stages"]["rebuild"]
     assert repaired["drift"]["only_original"] == ["six==1.17.0"]
     assert repaired["repaired"]["status"] == "built"

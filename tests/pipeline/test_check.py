@@ -151,3 +151,35 @@ def test_a_dockerfile_scan_cannot_read_is_a_reason_not_a_crash(tmp_path: Path) -
     (tmp_path / "Dockerfile").write_bytes(b"\x00\x01binary\x00" * 50)
     result = scan_stage(Submission("bin", str(tmp_path)), CheckOptions(), {})
     assert result["errors"] and all(isinstance(e, str) for e in result["errors"])
+
+
+@pytest.mark.engine
+def test_check_smokes_the_rebuilt_image_and_calls_it_reproducible(tmp_path: Path) -> None:
+    """rebuild then smoke inside `check`, on the real engine: a tiny submission whose base is
+    mapped onto the prebuilt smoke image (torch, transformers, peft), so the harness passes."""
+    sys.path.insert(0, str(ROOT / "tests" / "batch"))
+    sys.path.insert(0, str(ROOT / "tests" / "smoke"))
+    from batch_engine import engine_problem
+
+    if problem := engine_problem():
+        if __import__("os").environ.get("CARPENTER_REQUIRE_ENGINE") == "1":
+            pytest.fail(problem)
+        pytest.skip(problem)
+    import docker
+    from smoke_images import ensure_image
+
+    base = ensure_image(docker.from_env(), "current")
+    sub = tmp_path / "tiny"
+    sub.mkdir()
+    (sub / "Dockerfile").write_text("FROM python:3.11-slim\nRUN echo ready > /opt/ready\n")
+    out = tmp_path / "o"
+    proc = check(str(sub), "--stages", "rebuild,smoke", "--base-map",
+                 f"python:3.11-slim={base}", "--network", "none", "--out", str(out),
+                 "--format", "json")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    report = json.loads(proc.stdout)
+    assert report["verdict"] == "reproducible", report
+    smoke = report["stages"]["smoke"]
+    assert smoke["status"] == "passed" and smoke["original"]["passed"]
+    assert smoke["repaired"] is None  # the original passed: nothing else to smoke
+    assert report["stages"]["rebuild"]["original"]["status"] == "built"

@@ -51,8 +51,6 @@ def test_only_the_failing_step_is_read_legacy():
     found = classify(BackendOutcome("legacy", error="x", exit_code=1), numbered(LEGACY),
                      timeout_s=60, stall_s=60, memory_limited=False)
     assert found.failure_class == "dependency-resolution"
-    assert found.evidence == "ERROR: No matching distribution found for six==99"
-    assert found.evidence_line == 10
     assert found.exit_code == 1
 
 
@@ -125,3 +123,139 @@ def test_engine_error_without_a_pattern():
                      numbered("Step 1/1 : RUN make"), timeout_s=9, stall_s=9,
                      memory_limited=False)
     assert (found.failure_class, found.evidence) == ("engine-error", "connection reset by peer")
+
+
+# --- evidence names the cause (issue 15) -------------------------------------------------------
+
+def _classify(log: str, **outcome: object):
+    return classify(BackendOutcome("buildkit", **outcome), numbered(log), timeout_s=60,
+                    stall_s=60, memory_limited=False)
+
+
+BK_RESOLUTION = """\
+#7 [3/4] RUN pip install -r requirements.txt
+#7 1.204 Collecting torch==2.0.0 (from -r requirements.txt (line 1))
+#7 3.518 Collecting torchvision==0.16.0 (from -r requirements.txt (line 2))
+#7 4.001 INFO: pip is looking at multiple versions of torchvision to determine which version \
+is compatible with other requirements. This could take a while.
+#7 4.120 ERROR: Cannot install -r requirements.txt (line 1) and torchvision==0.16.0 because \
+these package versions have conflicting dependencies.
+#7 4.121
+#7 4.121 The conflict is caused by:
+#7 4.121     The user requested torch==2.0.0
+#7 4.121     torchvision 0.16.0 depends on torch==2.1.0
+#7 4.121
+#7 4.121 To fix this you could try to:
+#7 4.121 1. loosen the range of package versions you've specified
+#7 4.121 2. remove package versions to allow pip attempt to solve the dependency conflict
+#7 4.121
+#7 4.122 ERROR: ResolutionImpossible: for help visit \
+https://pip.pypa.io/en/latest/topics/dependency-resolution/#dealing-with-dependency-conflicts
+#7 ERROR: process "/bin/sh -c pip install -r requirements.txt" did not complete \
+successfully: exit code: 1
+------
+ > [3/4] RUN pip install -r requirements.txt:
+4.121 2. remove package versions to allow pip attempt to solve the dependency conflict
+4.121
+4.122 ERROR: ResolutionImpossible: for help visit \
+https://pip.pypa.io/en/latest/topics/dependency-resolution/#dealing-with-dependency-conflicts
+------
+Dockerfile:3
+--------------------
+   1 |     FROM python:3.11-slim
+   2 |     COPY requirements.txt .
+   3 | >>> RUN pip install -r requirements.txt
+--------------------
+ERROR: failed to solve: process "/bin/sh -c pip install -r requirements.txt" did not complete \
+successfully: exit code: 1
+"""
+
+
+def test_resolution_conflict_evidence_names_the_conflicting_requirement():
+    found = _classify(BK_RESOLUTION)
+    assert found.failure_class == "dependency-resolution"
+    assert found.evidence == "#7 4.121     torchvision 0.16.0 depends on torch==2.1.0"
+    assert found.evidence_line == 9
+
+
+def test_missing_version_evidence_names_the_package_and_its_versions_legacy():
+    found = classify(BackendOutcome("legacy", error="x", exit_code=1), numbered(LEGACY),
+                     timeout_s=60, stall_s=60, memory_limited=False)
+    assert found.evidence == ("ERROR: Could not find a version that satisfies the requirement "
+                              "six==99 (from versions: none)")
+    assert found.evidence_line == 9
+
+
+LEGACY_WHEEL = """\
+Step 3/4 : COPY wheels/ /wheels/
+ ---> 9b1c2d3e4f50
+Step 4/4 : RUN pip install /wheels/flash_attn-2.5.6-cp311-cp311-linux_x86_64.whl
+ ---> Running in 0a1b2c3d4e5f
+ERROR: flash_attn-2.5.6-cp311-cp311-linux_x86_64.whl is not a supported wheel on this platform.
+
+[notice] A new release of pip is available: 23.0.1 -> 24.0
+[notice] To update, run: pip install --upgrade pip
+The command '/bin/sh -c pip install /wheels/flash_attn-2.5.6-cp311-cp311-linux_x86_64.whl' \
+returned a non-zero code: 1
+"""
+
+
+def test_unsupported_wheel_is_a_resolution_failure_naming_the_wheel():
+    found = classify(BackendOutcome("legacy", exit_code=1), numbered(LEGACY_WHEEL),
+                     timeout_s=60, stall_s=60, memory_limited=False)
+    assert found.failure_class == "dependency-resolution"
+    assert "flash_attn-2.5.6-cp311-cp311-linux_x86_64.whl is not a supported wheel" in (
+        found.evidence)
+    assert found.evidence_line == 5
+
+
+BK_IMPORT = """\
+#8 [4/5] RUN python -c "import app.server"
+#8 0.401 Traceback (most recent call last):
+#8 0.401   File "<string>", line 1, in <module>
+#8 0.402   File "/srv/app/server.py", line 3, in <module>
+#8 0.402     import sentencepiece
+#8 0.402 ModuleNotFoundError: No module named 'sentencepiece'
+#8 ERROR: process "/bin/sh -c python -c \\"import app.server\\"" did not complete \
+successfully: exit code: 1
+------
+ > [4/5] RUN python -c "import app.server":
+0.402   File "/srv/app/server.py", line 3, in <module>
+0.402     import sentencepiece
+0.402 ModuleNotFoundError: No module named 'sentencepiece'
+------
+ERROR: failed to solve: process "/bin/sh -c python -c \\"import app.server\\"" did not \
+complete successfully: exit code: 1
+"""
+
+
+def test_command_failed_evidence_is_the_missing_module_buildkit():
+    found = _classify(BK_IMPORT)
+    assert (found.failure_class, found.exit_code) == ("command-failed", 1)
+    assert found.evidence == "#8 0.402 ModuleNotFoundError: No module named 'sentencepiece'"
+    assert found.evidence_line == 6
+
+
+LEGACY_SCRIPT = """\
+Step 5/6 : RUN ./scripts/download_weights.sh
+ ---> Running in 5e6f7a8b9c0d
+fetching shard 1/4
+fetching shard 2/4
+checksum mismatch for shard 2: expected 9f2c, got 00a1
+Removing intermediate container 5e6f7a8b9c0d
+The command '/bin/sh -c ./scripts/download_weights.sh' returned a non-zero code: 2
+"""
+
+
+def test_command_failed_evidence_is_the_commands_last_line_legacy():
+    found = classify(BackendOutcome("legacy"), numbered(LEGACY_SCRIPT), timeout_s=60,
+                     stall_s=60, memory_limited=False)
+    assert (found.failure_class, found.exit_code) == ("command-failed", 2)
+    assert found.evidence == "checksum mismatch for shard 2: expected 9f2c, got 00a1"
+    assert found.evidence_line == 5
+
+
+def test_command_failed_without_output_falls_back_to_the_exit_line():
+    found = _classify(BUILDKIT)
+    assert found.evidence == "executor failed running [/bin/sh -c exit 3]: exit code: 3"
+    assert found.evidence_line == 10
