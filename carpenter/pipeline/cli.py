@@ -52,8 +52,7 @@ def _pairs(value: Any, option: str) -> tuple[str, ...]:
 
 def build_options(params: dict[str, Any], config: dict[str, Any]) -> CheckOptions:
     """CheckOptions from the command line, falling back to the config file's [check]."""
-    from carpenter.core.options import parse_build_args, parse_pairs
-    from carpenter.rebuild.cli import parse_secret, parse_size
+    from carpenter.core.options import parse_build_args, parse_pairs, parse_secret, parse_size
 
     def pick(name: str, key: str) -> Any:
         value = params.get(name)

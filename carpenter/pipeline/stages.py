@@ -292,7 +292,8 @@ def rebuild_stage(sub: Submission, options: CheckOptions, prior: dict) -> dict[s
 
 
 def _build(sub: Submission, options: CheckOptions, folder: Path, which: str) -> dict[str, Any]:
-    from carpenter.rebuild.interface import BuildRequest, SecretSpec
+    from carpenter.core.options import SecretSpec
+    from carpenter.rebuild.interface import BuildRequest
     from carpenter.rebuild.rebuild import rebuild
 
     request = BuildRequest(
@@ -351,14 +352,13 @@ def smoke_stage(sub: Submission, options: CheckOptions, prior: dict) -> dict[str
 
 
 def _smoke(image: str, options: CheckOptions, context: str | None = None) -> dict[str, Any]:
-    from carpenter.smoke.own_code import SecretSpec as SmokeSecret
+    from carpenter.core.options import SecretSpec
     from carpenter.smoke.runner import SmokeOptions, smoke
 
     server = options.server if options.server is not None else options.profile == "neurips-2023"
     # What fix moved out of the image (a token) reaches the server at run time: the same
     # `--env` and `--secret` values the build got.
-    secrets = tuple(SmokeSecret(str(s.get("id") or ""), s.get("src"), s.get("env"))
-                    for s in options.secrets)
+    secrets = tuple(SecretSpec(**s) for s in options.secrets)
     values: dict[str, Any] = {"gpu": options.gpu, "timeout": options.smoke_timeout,
                               "server": server, "contract": options.profile or "neurips-2023",
                               "env": dict(options.env), "secrets": secrets,

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 import click
 
 from carpenter.core.errors import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, ConfigError, InputError
-from carpenter.core.options import parse_build_args, parse_pairs
-from carpenter.rebuild.interface import DEFAULT_STALL_S, DEFAULT_TIMEOUT_S, BuildRequest, SecretSpec
+from carpenter.core.options import parse_build_args, parse_pairs, parse_secret, parse_size
+from carpenter.rebuild.interface import DEFAULT_STALL_S, DEFAULT_TIMEOUT_S, BuildRequest
 
 if TYPE_CHECKING:
     from carpenter.rebuild.compare import CompareResult
@@ -23,16 +23,6 @@ _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 _TAG_RE = re.compile(
     rf"^(?:[A-Za-z0-9.-]+(?::\d+)?/)?{_COMPONENT}(?:/{_COMPONENT})*(?::[\w][\w.-]{{0,127}})?$"
 )
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b?)\s*$", re.IGNORECASE)
-
-
-def parse_size(text: str) -> int:
-    """`512m`, `2g`, `1GiB`, `1048576` -> bytes (powers of 1024, as docker does)."""
-    match = _SIZE.match(text)
-    if not match:
-        raise ConfigError(f"--memory {text!r}: expected a size such as 512m or 4g")
-    power = " kmgt".index(match.group(2).lower() or " ")
-    return int(float(match.group(1)) * 1024**power)
 
 
 def check_tag(tag: str) -> str:
@@ -40,18 +30,6 @@ def check_tag(tag: str) -> str:
         raise ConfigError(f"--tag {tag!r}: not a valid image reference (lower-case name, "
                           "optional :tag)")
     return tag
-
-
-def parse_secret(value: str) -> SecretSpec:
-    fields = parse_pairs(tuple(value.split(",")), "--secret")
-    unknown = set(fields) - {"id", "src", "source", "env"}
-    secret_id = fields.get("id")
-    src = fields.get("src") or fields.get("source")
-    env = fields.get("env")
-    if unknown or not secret_id or (src is None) == (env is None):
-        raise ConfigError(f"--secret {value.split(',')[0]},...: expected id=NAME and exactly one "
-                          "of src=FILE or env=VARIABLE")
-    return SecretSpec(id=secret_id, src=src, env=env)
 
 
 def resolve_paths(path: Path, dockerfile: Path | None, context: Path | None) -> tuple[Path, Path]:

@@ -8,11 +8,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from carpenter.containers import ROLE_LABEL, sdk_errors
+from carpenter.core.errors import InputError
+from carpenter.core.files import write_atomic
 
 FREEZE_TIMEOUT_S = 120
 # The image's PATH decides which python (a venv on PATH wins, as it would at run time).
@@ -40,11 +41,8 @@ def cached_pip_freeze(client: Any, image_id: str) -> tuple[list[str] | None, str
     if lines is not None:
         try:
             cache.parent.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile("w", dir=cache.parent, delete=False,
-                                             suffix=".tmp", encoding="utf-8") as fh:
-                json.dump(lines, fh)
-            os.replace(fh.name, cache)
-        except OSError:
+            write_atomic(cache, json.dumps(lines))
+        except (OSError, InputError):
             pass  # a cache is an optimisation only
     return lines, problem
 

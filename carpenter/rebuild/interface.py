@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from carpenter.core.options import SecretSpec
 from carpenter.core.redact import redact
 
 FAILURE_CLASSES = (
@@ -28,15 +29,6 @@ FAILURE_CLASSES = (
 
 DEFAULT_TIMEOUT_S = 3600.0
 DEFAULT_STALL_S = 900.0  # silence this long means a hung download or a deadlocked step
-
-
-@dataclass
-class SecretSpec:
-    """One `--secret id=...,src=FILE|env=VAR`; `src` is filled in for env secrets before a build."""
-
-    id: str
-    src: str | None = None
-    env: str | None = None
 
 
 @dataclass

@@ -81,10 +81,9 @@ def smoke(ctx: click.Context, image: str, gpu: str, timeout: float, server: bool
     Exit 0 when every check passes, 1 when a check fails (a missing library included),
     2 when the smoke could not run (no engine, no such image).
     """
-    from carpenter.core.options import parse_build_args
-    from carpenter.rebuild.cli import parse_size
+    from carpenter.core.options import parse_build_args, parse_secret, parse_size
     from carpenter.report.interface import render
-    from carpenter.smoke.own_code import parse_adapter, parse_secret
+    from carpenter.smoke.own_code import parse_adapter
     from carpenter.smoke.runner import SmokeOptions
     from carpenter.smoke.runner import smoke as run_smoke
     from carpenter.smoke.tinymodel import check_repo_id

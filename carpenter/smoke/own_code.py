@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from carpenter.core.errors import ConfigError
-from carpenter.core.options import parse_pairs
+from carpenter.core.options import SecretSpec
 from carpenter.core.redact import redact, remember
 from carpenter.smoke import budget, failures, tinymodel
 from carpenter.smoke.result import ServerResult, SmokeResult
@@ -30,24 +30,6 @@ PROBE_CAP_S = 120.0
 # names at loopback refuses at once (60 s with the client's retries) and the log still names the
 # URL, hence the repo id to substitute on the retry.
 HUB_HOSTS = ("huggingface.co", "hf.co", "cdn-lfs.huggingface.co", "cdn-lfs.hf.co")
-
-
-@dataclass
-class SecretSpec:
-    id: str
-    src: str | None = None
-    env: str | None = None
-
-
-def parse_secret(value: str) -> SecretSpec:
-    """`id=NAME,env=HOSTVAR` or `id=NAME,src=FILE`: exposed to the server as variable NAME."""
-    fields = parse_pairs(tuple(value.split(",")), "--secret")
-    unknown = set(fields) - {"id", "src", "env"}
-    secret = SecretSpec(fields.get("id", ""), fields.get("src"), fields.get("env"))
-    if unknown or not secret.id or (secret.src is None) == (secret.env is None):
-        raise ConfigError(f"--secret {value.split(',')[0]},...: expected id=NAME and exactly "
-                          "one of src=FILE or env=VAR")
-    return secret
 
 
 def secret_value(secret: SecretSpec) -> str:

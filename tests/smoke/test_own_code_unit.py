@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from carpenter.core.errors import ConfigError
+from carpenter.core.options import parse_secret
 from carpenter.smoke import budget, failures, tinymodel
-from carpenter.smoke.own_code import parse_adapter, parse_secret, secret_value
+from carpenter.smoke.own_code import parse_adapter, secret_value
 
 
 @pytest.mark.parametrize(("repo", "family"), [
@@ -104,7 +105,7 @@ def test_secret_and_adapter_options(tmp_path, monkeypatch) -> None:
 
 
 def test_memory_option_takes_rebuild_sizes_and_refuses_too_small() -> None:
-    from carpenter.rebuild.cli import parse_size
+    from carpenter.core.options import parse_size
     from carpenter.smoke.cli import container_memory
 
     assert container_memory(parse_size("300m")) == 300 * 2**20
