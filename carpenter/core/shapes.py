@@ -74,6 +74,11 @@ class SecretData:
     generic_min_length: int
     generic_min_entropy: float
     placeholder: re.Pattern[str]
+    placeholder_words: re.Pattern[str]
+    placeholder_apart: re.Pattern[str]
+    placeholder_filler: re.Pattern[str]
+    placeholder_min_rest: int
+    contextual_key: re.Pattern[str]
     token_files: tuple[str, ...]
     token_files_exempt: tuple[str, ...]
     context_suffixes: frozenset[str]
@@ -126,6 +131,9 @@ def _compile(raw: dict[str, Any]) -> SecretData:
     names = raw["names"]
     words = "|".join(re.escape(w) for w in sorted(names["words"], key=len, reverse=True))
     placeholders = "|".join(f"(?:{p})" for p in raw["placeholders"]["patterns"])
+    marks = raw["placeholders"]
+    place_words = "|".join(re.escape(w) for w in sorted(marks["words"], key=len, reverse=True))
+    filler = "|".join(re.escape(w) for w in sorted(marks["filler"], key=len, reverse=True))
     files = raw["context_files"]
     return SecretData(
         tokens=tuple(tokens),
@@ -142,6 +150,11 @@ def _compile(raw: dict[str, Any]) -> SecretData:
         generic_min_length=int(names.get("generic_min_length", 16)),
         generic_min_entropy=float(names.get("generic_min_entropy", 3.5)),
         placeholder=re.compile(rf"(?:{placeholders})", re.IGNORECASE),
+        placeholder_words=re.compile(place_words, re.IGNORECASE),
+        placeholder_apart=re.compile(rf"(?<![a-z])(?:{place_words})(?![a-z])", re.IGNORECASE),
+        placeholder_filler=re.compile(filler, re.IGNORECASE),
+        placeholder_min_rest=int(marks.get("words_min_rest", 12)),
+        contextual_key=re.compile(raw["contextual_lines"]["key_before_value"]),
         token_files=tuple(raw["token_files"]["patterns"]),
         token_files_exempt=tuple(raw["token_files"].get("exempt", [])),
         context_suffixes=frozenset(files["suffixes"]),
@@ -177,7 +190,17 @@ def entropy(text: str) -> float:
 def is_placeholder(value: str) -> bool:
     """An empty value, a variable reference, `<your token>`, `hf_xxxx`, a repo id..."""
     stripped = value.strip().strip("\"'`").strip()
-    return secret_data().placeholder.fullmatch(stripped) is not None
+    data = secret_data()
+    if data.placeholder.fullmatch(stripped) is not None:
+        return True
+    if data.placeholder_words.search(stripped) is None:
+        return False
+    if data.placeholder_apart.search(stripped) is not None:
+        return True
+    # `yourtokenhere`: the words run together; a random token that merely contains `zzz` keeps
+    # enough random characters once the words are gone to stay a secret.
+    rest = data.placeholder_filler.sub("", data.placeholder_words.sub("", stripped))
+    return sum(c.isalnum() for c in rest) < data.placeholder_min_rest
 
 
 def is_secret_name(name: str) -> bool:
@@ -256,8 +279,7 @@ def _find_secrets(text: str, lowered: str | None, contextual: bool = True) -> li
         if shape.keywords.search(lowered) is None:
             continue
         for match in shape.regex.finditer(text):
-            line = _line_around(lowered, match.start(), before=2)
-            if shape.keywords.search(line) is None:
+            if not _in_keyword_context(shape, lowered, match.start(), data):
                 continue
             body = match.group("body")
             if entropy(body) < shape.min_entropy or is_placeholder(body):
@@ -271,6 +293,18 @@ def _find_secrets(text: str, lowered: str | None, contextual: bool = True) -> li
                         text[match.start():end], "", "high", ""))
     hits.extend(_url_hits(text, lowered, data, hits))
     return _without_overlaps(hits)
+
+
+def _in_keyword_context(shape: Contextual, lowered: str, offset: int, data: SecretData) -> bool:
+    """The keyword on the value's own line; or on one of the two lines above when the value's
+    line names it as a key (`.netrc`: `machine api.wandb.ai` / `password <key>`). A git SHA
+    below a `wandb.init(...)` call (`revision="<40 hex>"`, `git checkout <sha>`) is no key."""
+    if shape.keywords.search(_line_around(lowered, offset)) is not None:
+        return True
+    if shape.keywords.search(_line_around(lowered, offset, before=2)) is None:
+        return False
+    line_start = lowered.rfind("\n", 0, offset) + 1
+    return data.contextual_key.search(lowered[line_start:offset]) is not None
 
 
 def _url_hits(text: str, lowered: str, data: SecretData, hits: list[Hit]) -> list[Hit]:

@@ -21,6 +21,8 @@ import re
 import tokenize
 from functools import lru_cache
 
+from carpenter.core.shapes import secret_data
+
 PYTHON_SUFFIXES = (".py", ".pyi", ".pyw")
 # A base64 payload (an embedded image or model blob); real tokens never sit inside one.
 _BLOB = re.compile(r"[A-Za-z0-9+/]{200,}={0,2}")
@@ -41,12 +43,31 @@ def keep_hit(path: str, text: str, line: int, kind: str, value: str) -> bool:
         return False
     if kind != "generic-secret":
         return True
+    if _exempt_key(line_text, value):
+        return False
     lower = path.lower()
     if lower.endswith(PYTHON_SUFFIXES):
         return _python_value(_tokens(text), line, line_text, value)
     if lower.endswith(".ipynb"):
         return _notebook_value(line_text, value)
     return True
+
+
+# The key a value is assigned to on its line: `secret_name: x`, `"api_key_env": "x"`, `k = x`.
+_KEY_BEFORE = re.compile(r"""([A-Za-z_][\w.\-]*)["']?\s*[:=]\s*["']?$""")
+
+
+def _exempt_key(line_text: str, value: str) -> bool:
+    """A value under a key that names something about a secret, not the secret itself
+    (`secret_name`, `token_type`, `api_key_path`): the same exemptions as Carpenter's own
+    secret-name rule, applied to detect-secrets' keyword hits too."""
+    at = line_text.find(value)
+    match = _KEY_BEFORE.search(line_text[:at]) if at > 0 else None
+    if match is None:
+        return False
+    name = match.group(1).rsplit(".", 1)[-1]
+    data = secret_data()
+    return name.upper() not in data.known_names and data.name_exempt.search(name) is not None
 
 
 def _line(text: str, line: int) -> str:

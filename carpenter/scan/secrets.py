@@ -132,10 +132,26 @@ def _one_per_value(hits: list[FileHit]) -> list[FileHit]:
     best: dict[tuple[str, int, str], FileHit] = {}
     for hit in hits:
         key = (hit.path, hit.line, hit.value)
-        if key not in best or (best[key].kind in ("generic-secret", "other-secret")
-                               and hit.kind not in ("generic-secret", "other-secret")):
+        if key not in best or _specificity(hit) > _specificity(best[key]):
             best[key] = hit
-    return sorted(best.values(), key=lambda h: (h.path, h.line))
+    by_line: dict[tuple[str, int], list[str]] = {}
+    for path, line, value in best:
+        by_line.setdefault((path, line), []).append(value)
+    kept = [h for h in best.values() if not _inside_another(h, by_line[(h.path, h.line)])]
+    return sorted(kept, key=lambda h: (h.path, h.line))
+
+
+def _specificity(hit: FileHit) -> int:
+    """A token's own kind says more than "password in a URL", which says more than a name."""
+    if hit.kind in ("generic-secret", "other-secret"):
+        return 0
+    return 1 if hit.kind == "url-credentials" else 2
+
+
+def _inside_another(hit: FileHit, values_on_line: list[str]) -> bool:
+    """detect-secrets' GitHub plugin reports only the token's prefix (`ghp`, its regex group):
+    a value that is part of a longer value found on the same line is that same secret."""
+    return any(value != hit.value and hit.value in value for value in values_on_line)
 
 
 def without_name_only_hits(hits: list[FileHit]) -> list[FileHit]:

@@ -73,3 +73,66 @@ def test_python_files_without_quoted_secret_values_skip_the_engine(tmp_path) -> 
     yaml = tmp_path / "c.yaml"
     yaml.write_text("password: hunter2\n")  # unquoted values count outside Python
     assert _needs_engine("c.yaml", str(yaml))
+
+
+# --- found by bench/secret_precision_bench.py (session 4) -------------------------------------
+
+# A real-looking Hugging Face token that happens to contain `zzz` (one in a hundred does).
+ZZZ_TOKEN = "hf_" + "XalHpazzZQoQyvoEiDOFlZtIUZsjDNpOLa"
+
+
+def _kinds(tmp_path: Path, name: str, text: str) -> list[tuple[int, str]]:
+    path = tmp_path / name
+    path.write_text(text)
+    hits = without_name_only_hits(scan_files([str(path)]))
+    return [(h.line, h.kind) for h in hits]
+
+
+def test_a_token_containing_a_placeholder_word_is_still_a_secret(tmp_path) -> None:
+    from carpenter.core.redact import redact
+    from carpenter.core.shapes import find_secrets, is_placeholder
+
+    assert not is_placeholder(ZZZ_TOKEN)
+    assert [h.kind for h in find_secrets(f'token="{ZZZ_TOKEN}"')] == ["huggingface-token"]
+    assert ZZZ_TOKEN not in redact(f"login --token {ZZZ_TOKEN}")
+    assert _kinds(tmp_path, "m.py", f'model = load("org/m", token="{ZZZ_TOKEN}")\n') == [
+        (1, "huggingface-token")]
+
+
+@pytest.mark.parametrize("value", ["YourTokenHere", "yourtokenhere", "paste-your-token-here",
+                                   "hf_fake_token", "DummyApiKey", "xxx-redacted", "sk-xxxx",
+                                   "OPENAI_API_KEY", "HF_TOKEN"])
+def test_placeholders_and_variable_names_are_not_secrets(value: str) -> None:
+    from carpenter.core.shapes import is_placeholder
+
+    assert is_placeholder(value)
+
+
+def test_a_git_sha_below_a_wandb_call_is_not_a_wandb_key(tmp_path) -> None:
+    sha = "6d4ca6278282088ace9f19161134131b91f35d77"
+    code = (f'wandb.init(project="llm")\nrevision = "{sha}"\n'
+            f'model = from_pretrained("org/m", revision="{sha}")\n')
+    assert _kinds(tmp_path, "m.py", code) == []
+    assert _kinds(tmp_path, "run.sh", f"export WANDB_MODE=offline\ngit checkout {sha}\n") == []
+
+
+def test_wandb_keys_with_their_keyword_above_are_still_found(tmp_path) -> None:
+    key = "6d4ca6278282088ace9f19161134131b91f35d77"
+    netrc = f"machine api.wandb.ai\n  login user\n  password {key}\n"
+    assert _kinds(tmp_path, "netrc.txt", netrc) == [(3, "wandb-api-key")]
+    assert _kinds(tmp_path, "c.yaml", f"wandb:\n  api_key: {key}\n") == [(2, "wandb-api-key")]
+    assert _kinds(tmp_path, "t.py", f'wandb.login(key="{key}")\n') == [(1, "wandb-api-key")]
+
+
+def test_keys_about_a_secret_are_not_the_secret(tmp_path) -> None:
+    text = ("secret_name: hf-token\napi_key_env: OPENAI_API_KEY\ntoken_type: bearer-jwt\n"
+            "password: Xk9#mQ2vLp7wRt\n")
+    assert _kinds(tmp_path, "config.yaml", text) == [(4, "generic-secret")]
+
+
+def test_a_github_token_in_a_url_is_one_finding_with_its_whole_value(tmp_path) -> None:
+    token = "ghp_" + "aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5"
+    path = tmp_path / "clone.sh"
+    path.write_text(f"git clone https://oauth2:{token}@github.com/org/private.git\n")
+    hits = without_name_only_hits(scan_files([str(path)]))
+    assert [(h.kind, h.value) for h in hits] == [("github-token", token)]
