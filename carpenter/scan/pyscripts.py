@@ -6,7 +6,10 @@ calls (`snapshot_download`, `hf_hub_download`, `from_pretrained`, `load_dataset`
 running wget, curl, `huggingface-cli`, `gsutil`, `aws s3`), resolves their arguments through
 literals, module-level constants, function parameter defaults and argparse defaults
 (`args.repo_id` -> `default="org/model"`), and follows the script's local imports
-(`from utils import fetch_weights`) up to two levels inside the build context.
+(`from utils import fetch_weights`, `from helpers import loader`) up to two levels inside the
+build context. In an imported module only what runs counts: its module-level code and the
+functions and classes the importer uses (and those they use in turn); a `utils.py` whose unused
+`fetch()` helper downloads is not a download of the script that imports it for something else.
 """
 
 from __future__ import annotations
@@ -88,25 +91,34 @@ def code_downloads(code: str, where: str) -> list[ScriptDownload] | None:
     return _Module(tree, code).downloads(where)
 
 
-def _walk(rel: str, text: str, read_local: ReadLocal, depth: int, seen: set[str],
-          out: list[ScriptDownload], options: dict[str, str] | None = None) -> None:
-    if rel in seen:
+Wanted = frozenset[str] | None  # names an importer uses from a module; None: all of it
+
+
+def _walk(rel: str, text: str, read_local: ReadLocal, depth: int, seen: set,
+          out: list[ScriptDownload], options: dict[str, str] | None = None,
+          wanted: Wanted = None) -> None:
+    if (rel, wanted) in seen:
         return
-    seen.add(rel)
+    seen.add((rel, wanted))
     try:
         tree = ast.parse(text)
     except (SyntaxError, ValueError, RecursionError):
         return
     module = _Module(tree, text, options)
-    out.extend(module.downloads(rel))
+    nodes = module.reachable(wanted)
+    out.extend(module.downloads(rel, nodes))
     if depth >= MAX_DEPTH:
         return
-    for name in module.used_imports():
-        for candidate in _module_files(rel, name):
-            child = read_local(candidate)
-            if child is not None:
-                _walk(candidate, child, read_local, depth + 1, seen, out)
-                break
+    for candidates in module.used_imports(nodes):
+        for dotted, names in candidates:
+            for candidate in _module_files(rel, dotted):
+                child = read_local(candidate)
+                if child is not None:
+                    _walk(candidate, child, read_local, depth + 1, seen, out, wanted=names)
+                    break
+            else:
+                continue
+            break
 
 
 def _module_files(rel: str, dotted: str) -> list[str]:
@@ -141,7 +153,9 @@ class _Module:
             self.starts.append(self.starts[-1] + len(line))
         self.consts: dict[str, str] = {}
         self.arg_defaults: dict[str, str] = {}
-        self.imports: dict[str, str] = {}  # local name -> module it comes from
+        # local name -> (module it comes from, the name imported from it; None: the module)
+        self.imports: dict[str, tuple[str, str | None]] = {}
+        self.defs: dict[str, ast.AST] = {}  # top-level functions and classes by name
         self.nltk_names: set[str] = set()
         self._collect()
 
@@ -160,14 +174,17 @@ class _Module:
                 self._argparse(node)
             elif isinstance(node, ast.Import):
                 for alias in node.names:
-                    self.imports[(alias.asname or alias.name).split(".")[0]] = alias.name
+                    self.imports[(alias.asname or alias.name).split(".")[0]] = (alias.name, None)
             elif isinstance(node, ast.ImportFrom):
                 module = "." * node.level + (node.module or "")
                 for alias in node.names:
                     local = alias.asname or alias.name
-                    self.imports[local] = module if node.module else module + alias.name
+                    self.imports[local] = (module, alias.name)
                     if node.module == "nltk" and alias.name == "download":
                         self.nltk_names.add(local)
+        for stmt in self.tree.body:
+            if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                self.defs[stmt.name] = stmt
 
     def _param_defaults(self, args: ast.arguments) -> None:
         positional = args.posonlyargs + args.args
@@ -221,19 +238,54 @@ class _Module:
             return self.resolve(node.args[1])  # os.getenv("MODEL", "org/model"): the default
         return None
 
-    def used_imports(self) -> list[str]:
-        """Modules whose names this file calls (only those are worth following)."""
-        called = {_root(n.func) for n in ast.walk(self.tree) if isinstance(n, ast.Call)}
-        return sorted({module for local, module in self.imports.items() if local in called})
+    def reachable(self, wanted: Wanted) -> list[ast.AST]:
+        """The code that runs: all of it for the script itself (`wanted` None); for an imported
+        module, its module-level statements plus the top-level functions and classes named in
+        `wanted` or referenced by code already reached."""
+        if wanted is None:
+            return [self.tree]
+        nodes: list[ast.AST] = [stmt for stmt in self.tree.body if stmt not in
+                                self.defs.values() and not _main_guard(stmt)]
+        taken: set[str] = set()
+        pending = set(wanted)
+        while pending:
+            pending |= {n for node in nodes for n in _names(node)} - taken
+            pending &= self.defs.keys() - taken
+            taken |= pending
+            nodes = nodes + [self.defs[name] for name in sorted(pending)]
+            pending = {n for name in taken for n in _names(self.defs[name])} & self.defs.keys()
+            pending -= taken
+        return nodes
 
-    def downloads(self, rel: str) -> list[ScriptDownload]:
+    def used_imports(self, nodes: list[ast.AST]) -> list[list[tuple[str, Wanted]]]:
+        """For each local module this code uses: where it may live, and what it uses of it
+        (`from helpers import loader` may be the module helpers/loader.py or a name in
+        helpers/__init__.py)."""
+        used = {n for node in nodes for n in _names(node)}
+        uses = _attribute_uses(nodes)
         out = []
-        for node in ast.walk(self.tree):
-            if isinstance(node, ast.Call):
-                found = self._call(node, rel)
-                if found is not None:
-                    out.append(replace(found, start=self._offset(node.lineno, node.col_offset),
-                                       end=self._offset(node.end_lineno, node.end_col_offset)))
+        for local, (module, name) in sorted(self.imports.items()):
+            if local not in used:
+                continue
+            attrs = uses.get(local)
+            if name is None:
+                out.append([(module, attrs)])
+            else:
+                sub = f"{module}.{name}" if module.strip(".") else module + name
+                out.append([(sub, attrs), (module, frozenset({name}))])
+        return out
+
+    def downloads(self, rel: str, nodes: list[ast.AST] | None = None) -> list[ScriptDownload]:
+        out = []
+        for root in [self.tree] if nodes is None else nodes:
+            for node in ast.walk(root):
+                if isinstance(node, ast.Call):
+                    found = self._call(node, rel)
+                    if found is not None:
+                        out.append(replace(found,
+                                           start=self._offset(node.lineno, node.col_offset),
+                                           end=self._offset(node.end_lineno,
+                                                            node.end_col_offset)))
         return sorted(out, key=lambda d: (d.line, d.start))
 
     def _offset(self, line: int | None, col: int | None) -> int:
@@ -348,3 +400,33 @@ def _last(node: ast.AST) -> str:
 
 def _root(node: ast.AST) -> str:
     return _dotted(node).split(".", 1)[0]
+
+
+def _names(node: ast.AST) -> set[str]:
+    """Every plain name the code refers to (calls, and functions passed as values)."""
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+
+
+def _attribute_uses(nodes: list[ast.AST]) -> dict[str, Wanted]:
+    """For each name: the attributes used on it (`loader.fetch_all()` -> {"fetch_all"}), or
+    None when the name itself is passed around (then all of the module may run)."""
+    uses: dict[str, set[str] | None] = {}
+    for root in nodes:
+        for parent in ast.walk(root):
+            for child in ast.iter_child_nodes(parent):
+                if not isinstance(child, ast.Name):
+                    continue
+                known = uses.setdefault(child.id, set())
+                if isinstance(parent, ast.Attribute) and parent.value is child:
+                    if known is not None:
+                        known.add(parent.attr)
+                else:
+                    uses[child.id] = None
+    return {name: None if attrs is None or not attrs else frozenset(attrs)
+            for name, attrs in uses.items()}
+
+
+def _main_guard(stmt: ast.stmt) -> bool:
+    """`if __name__ == "__main__":` does not run when the module is imported."""
+    return isinstance(stmt, ast.If) and isinstance(stmt.test, ast.Compare) \
+        and isinstance(stmt.test.left, ast.Name) and stmt.test.left.id == "__name__"

@@ -61,3 +61,45 @@ def test_broken_python_never_crashes() -> None:
 def test_command_options() -> None:
     assert command_options(["--repo_id", "o/m", "--flag", "--rev=abc", "pos"]) == {
         "repo_id": "o/m", "rev": "abc"}
+
+
+# --- found by bench/download_recall_bench.py (session 4) --------------------------------------
+
+def test_a_submodule_imported_from_its_package_is_followed() -> None:
+    files = {
+        "main.py": "from helpers import loader\n\nloader.fetch_all()\n",
+        "helpers/__init__.py": "",
+        "helpers/loader.py": "def fetch_all():\n    snapshot_download('org/model')\n",
+    }
+    assert _targets(script_downloads("main.py", files["main.py"], files.get)) == [
+        ("snapshot_download", "org/model", "helpers/loader.py", 2)]
+
+
+def test_an_unused_helper_of_an_imported_module_is_no_download() -> None:
+    tools = ("def describe():\n    return 'ok'\n\n"
+             "def fetch(repo):\n    return snapshot_download(repo or 'org/m')\n\n"
+             "if __name__ == '__main__':\n    fetch(None)\n")
+    files = {"check.py": "from tools import describe\nprint(describe())\n", "tools.py": tools}
+    assert script_downloads("check.py", files["check.py"], files.get) == []
+    files["check.py"] = "import tools\nprint(tools.describe())\n"
+    assert script_downloads("check.py", files["check.py"], files.get) == []
+
+
+def test_helpers_reached_through_what_the_script_uses_are_downloads() -> None:
+    tools = ("def fetch():\n    return snapshot_download('org/m')\n\n"
+             "def prepare():\n    return fetch()\n\n"
+             "class Loader:\n    def load(self):\n        load_dataset('org/d')\n")
+    cases = {"import tools\ntools.prepare()\n": ["org/m"],
+             "from tools import Loader\nLoader().load()\n": ["org/d"],
+             "import fire\nfrom tools import fetch\nfire.Fire(fetch)\n": ["org/m"],
+             "import tools\nrun_all(tools)\n": ["org/d", "org/m"]}
+    for script, targets in cases.items():
+        found = script_downloads("run.py", script, {"tools.py": tools}.get)
+        assert sorted(d.target for d in found) == targets, script
+
+
+def test_module_level_code_of_an_imported_module_runs_on_import() -> None:
+    files = {"run.py": "import setup_cache\nprint(setup_cache.PATH)\n",
+             "setup_cache.py": "PATH = '/c'\nnltk.download('punkt')\n"}
+    assert [d.fn for d in script_downloads("run.py", files["run.py"], files.get)] == [
+        "nltk.download"]
