@@ -16,6 +16,13 @@ from pathlib import Path
 
 _DROP = ("PIP_FIND_LINKS", "PIP_CONSTRAINT", "PIP_EXTRA_INDEX_URL", "PIP_INDEX_URL",
          "PIP_NO_INDEX", "PIP_REQUIRE_VIRTUALENV")
+# The base image's CPython 3.11 on glibc 2.36: pip 23 does not expand manylinux_2_X to the
+# older tags by itself, so every tag a wheel may carry is listed.
+TARGET = ["--python-version", "3.11", "--implementation", "cp", "--abi", "cp311", "--abi", "abi3",
+          "--abi", "none",
+          *[arg for tag in [f"manylinux_2_{minor}_x86_64" for minor in range(5, 37)]
+            + ["manylinux1_x86_64", "manylinux2010_x86_64", "manylinux2014_x86_64", "any"]
+            for arg in ("--platform", tag)]]
 
 
 def cache_root() -> Path:
@@ -43,6 +50,34 @@ def wheelhouse(requirements: Path) -> Path:
         staged.mkdir()
         for wheel in Path(tmp).glob("*.whl"):
             shutil.move(str(wheel), staged / wheel.name)
+        try:
+            staged.rename(target)  # atomic: a half-downloaded folder never looks complete
+        except OSError:
+            if not target.is_dir():
+                raise
+    return target
+
+
+def pinned_wheels(pins: dict[str, str]) -> Path:
+    """Folder of wheels for exact `pins` on the base image's Python (no dependencies followed:
+    the pins are a whole closure), downloaded once and cached by content."""
+    text = "".join(f"{name}=={version}\n" for name, version in sorted(pins.items()))
+    key = hashlib.sha256((" ".join(TARGET) + "\n" + text).encode()).hexdigest()[:16]
+    target = cache_root() / f"pinned-wheels-{key}"
+    if target.is_dir():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if k not in _DROP}
+    env["PIP_CONFIG_FILE"] = os.devnull
+    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+        staged = Path(tmp) / "done"
+        (Path(tmp) / "pins.txt").write_text(text)
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--only-binary=:all:", "--no-deps",
+             "--disable-pip-version-check", *TARGET, "-r", str(Path(tmp) / "pins.txt"),
+             "-d", str(staged)],
+            check=True, env=env, capture_output=True, timeout=600,
+        )
         try:
             staged.rename(target)  # atomic: a half-downloaded folder never looks complete
         except OSError:

@@ -1,18 +1,25 @@
 """Issue 11 end to end on the real engine: unpinned requirements that resolve to a newer stack
 today are fixed (uv at the cut-off, no mocked resolver), built, and the image holds exactly
-the lock, every version uploaded before the cut-off."""
+the lock, every version uploaded before the cut-off.
+
+The second test is the whole user path through the real CLIs: a submission whose unpinned
+transitive dependency breaks its server today (numpy 2 under pandas 2.0.3) fails
+`carpenter smoke` with a classified failure; after `carpenter fix --write` it builds exactly
+the lock of the cut-off and `carpenter smoke` passes on the submission's own server.
+"""
 
 from __future__ import annotations
 
-import os
+import json
+import shutil
 import socket
 import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from rebuild_helpers import BASE_IMAGE
+from rebuild_helpers import BASE_IMAGE, FIXTURES, carpenter
+from rebuild_wheelhouse import pinned_wheels
 
 from carpenter.fix.engine import FixOptions, fix_paths
 from carpenter.fix.output import write_in_place
@@ -59,14 +66,9 @@ def _today(requirements: Path) -> dict[str, str]:
 
 
 def _download(pins: dict[str, str], dest: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_") or k == "PIP_CERT"}
-    env["PIP_CONFIG_FILE"] = os.devnull
-    subprocess.run([sys.executable, "-m", "pip", "download", "--only-binary=:all:", "--no-deps",
-                    "--python-version", "3.11", "--platform", "manylinux2014_x86_64",
-                    "--platform", "manylinux_2_28_x86_64", "--implementation", "cp",
-                    "--disable-pip-version-check", "-d", str(dest),
-                    *[f"{n}=={v}" for n, v in pins.items()]],
-                   check=True, env=env, capture_output=True, timeout=300)
+    dest.mkdir(exist_ok=True)
+    for wheel in pinned_wheels(pins).glob("*.whl"):
+        shutil.copy2(wheel, dest / wheel.name)
 
 
 def test_fixed_submission_builds_exactly_its_closure_of_the_cutoff(engine, image_tag, tmp_path):
@@ -88,7 +90,6 @@ def test_fixed_submission_builds_exactly_its_closure_of_the_cutoff(engine, image
     assert {"pydantic", "urllib3"} <= drift, (today, lock)
 
     # The wheelhouse offers both stacks: only the lock decides which one is installed.
-    (sub / "wheelhouse").mkdir()
     _download(lock, sub / "wheelhouse")
     _download({n: v for n, v in today.items() if n in drift}, sub / "wheelhouse")
     result = rebuild(BuildRequest(context=sub, dockerfile=sub / "Dockerfile", tag=image_tag,
@@ -99,3 +100,81 @@ def test_fixed_submission_builds_exactly_its_closure_of_the_cutoff(engine, image
     assert frozen == lock
     uploaded = first_uploads(frozen, PYPI)
     assert all(t is not None and t < CUTOFF for t in uploaded.values()), uploaded
+
+
+# -- the whole path through the CLIs: fix, rebuild, smoke ---------------------------------------
+
+BUILD_TOOLS = ("pip", "setuptools", "wheel")
+
+
+def _rebuild(sub: Path, tag: str) -> dict:
+    done = carpenter("rebuild", str(sub), "--tag", tag, "--network", "none", "--format", "json",
+                     "--log", str(sub.parent / f"{tag.rsplit(':', 1)[-1]}.log"))
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stdout + done.stderr
+    result = json.loads(done.stdout)["result"]
+    assert result["status"] == "built", result
+    return result
+
+
+def _freeze(result: dict) -> dict[str, str]:
+    frozen = parse_pins("\n".join(result["pip_freeze"] or []))
+    return {n: v for n, v in frozen.items() if n not in BUILD_TOOLS}
+
+
+def _smoke(image: str, sub: Path) -> tuple[int, dict]:
+    """`carpenter smoke` as the competition runs the submission: its own CMD, on the
+    neurips-2023 contract, offline. The generic LoRA harness needs torch/transformers/peft,
+    which this toy server does not use: --no-harness."""
+    done = carpenter("smoke", "--profile", "neurips-2023", "--no-harness", "--gpu", "none",
+                     "--timeout", "120", "--budget-requests", "2", "--context", str(sub),
+                     "--format", "json", image)
+    assert done.returncode in (0, 1) and "Traceback" not in done.stderr, done.stderr[-3000:]
+    return done.returncode, json.loads(done.stdout)
+
+
+def test_transitive_break_of_today_fails_smoke_and_the_fixed_closure_passes_it(
+        engine, image_tag, tmp_path):
+    sub = tmp_path / "sub"
+    shutil.copytree(FIXTURES / "closure-numpy2", sub)
+    today = _today(sub / "requirements.txt")
+    assert today["pandas"] == "2.0.3" and int(today["numpy"].split(".")[0]) >= 2, today
+    _download(today, sub / "wheelhouse")
+
+    # Before: built as written, pip takes today's closure, and the server cannot start.
+    before = _rebuild(sub, image_tag)
+    assert _freeze(before) == today
+    code, result = _smoke(image_tag, sub)
+    assert code == 1 and not result["passed"], result
+    failure = result["server"]["failure"]
+    assert failure["class"] == "import-error", failure
+    assert "numpy.dtype size changed" in failure["evidence"], failure
+
+    # The fix, as a user runs it: uv at the cut-off, online (the suite sets CARPENTER_OFFLINE;
+    # an empty value is unset for click). IMG002, the local base's digest, is the one finding
+    # it cannot fix here: no registry answers for a local image.
+    done = carpenter("fix", "--write", str(sub), env={"CARPENTER_OFFLINE": ""})
+    assert "Traceback" not in done.stderr, done.stderr
+    assert "pins resolved by uv (checked by a resolver)" in done.stderr, done.stderr
+    not_fixed = [line for line in done.stderr.splitlines() if "not fixed [" in line]
+    assert done.returncode == 1 and len(not_fixed) == 1 and "[IMG002]" in not_fixed[0], (
+        done.stdout + done.stderr)
+    lock = parse_pins((sub / "carpenter-constraints.txt").read_text())
+    assert lock["pandas"] == "2.0.3" and lock["numpy"].startswith("1."), lock
+    assert (sub / "requirements.txt").read_text() == (
+        f"fastapi=={lock['fastapi']}\nuvicorn=={lock['uvicorn']}\npandas==2.0.3\n")
+    assert "ENV PIP_CONSTRAINT=" in (sub / "Dockerfile").read_text()
+
+    # After: the wheelhouse offers both stacks; the lock alone decides what is installed.
+    _download(lock, sub / "wheelhouse")
+    after = _rebuild(sub, image_tag + "-fixed")
+    frozen = _freeze(after)
+    assert frozen == lock
+    uploaded = first_uploads(frozen, PYPI)
+    assert all(t is not None and t < CUTOFF for t in uploaded.values()), uploaded
+    code, result = _smoke(image_tag + "-fixed", sub)
+    server = result["server"]
+    assert code == 0 and result["passed"] and server["failure"] is None, json.dumps(
+        server, indent=1)[-3000:]
+    passed = {c["name"] for c in server["checks"] if c["status"] == "pass"}
+    assert {"server ready on port 80", "health-check body", "process response fields",
+            "tokenize/decode round trip"} <= passed, server["checks"]

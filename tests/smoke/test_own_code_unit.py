@@ -46,6 +46,10 @@ def test_cache_key_follows_the_transformers_version() -> None:
     ("OSError: Repo id must be in the form 'repo_name' or 'namespace/repo_name': "
      "'/models/not-there'. Use `repo_type` argument if needed.", "model-load"),
     ("torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB", "out-of-memory"),
+    # pandas 2.0.3 (built against numpy 1) under numpy 2: the issue 11 transitive break
+    ("ValueError: numpy.dtype size changed, may indicate binary incompatibility. Expected 96 "
+     "from C header, got 88 from PyObject", "import-error"),
+    ("A module that was compiled using NumPy 1.x cannot be run in", "import-error"),
 ])
 def test_each_log_line_gets_its_class_and_is_the_evidence(line: str, klass: str) -> None:
     found = failures.classify_exit(f"INFO starting\n{line}\n", 1, False)
