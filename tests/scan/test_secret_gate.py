@@ -100,6 +100,10 @@ def _planted_submission(root: Path) -> Path:
     (root / "app.ini").write_text("[auth]\npassword =\n    " + _rand(ALNUM, 24) + "\n")
     (root / "pairs.txt").write_text("".join(f"key{i}: {line}\n" for i, line in enumerate(lines)))
     (root / "clean.yaml").write_text("model: org/name\nlr: 2.0e-5\n")
+    # One value per file: a gate that misses one plugin's shape shows here.
+    (root / "one").mkdir()
+    for i, line in enumerate(lines):
+        (root / "one" / f"v{i}.sh").write_text(f"echo start\n{line}\n")
     return root
 
 
