@@ -1,16 +1,18 @@
-"""Secret detection over a build context: detect-secrets with Carpenter's plugins.
+"""Secret detection over a build context: detect-secrets plus Carpenter's own regex pass.
 
 The shapes themselves (token prefixes, secret-named variables, placeholders) live in the bottom
 layer, `carpenter.core.shapes`, so that redaction never depends on this stage; they are
 re-exported here for the rules. `scan_files(paths)` runs detect-secrets over the text files of
-a build context, with its default plugins (minus the noisy entropy and IP ones) plus
-Carpenter's plugins for what it misses (Hugging Face, W&B, unquoted tokens, secret-named
-variables); see secret_plugins.py. Nothing is ever verified over the network.
+a build context, with its default plugins (minus the noisy entropy and IP ones), and
+Carpenter's whole-file pass for what they miss (Hugging Face, W&B, unquoted tokens,
+secret-named variables, keys on the lines around). A context file goes to detect-secrets only
+where one of its plugins can match (secret_gate.py: generated from detect-secrets' own regexes,
+so the result is the same as running it on every file). Nothing is ever verified over the
+network.
 """
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -69,61 +71,48 @@ EXCLUDED_PLUGINS = frozenset(
 
 
 def scan_files(paths: list[str]) -> list[FileHit]:
-    """Run detect-secrets (default plugins + Carpenter's) over files; no network verification.
+    """detect-secrets (default plugins) plus Carpenter's regex pass over files; no network
+    verification. Falls back to the regex pass alone when detect-secrets is not importable."""
+    if not paths:
+        return []
+    # detect-secrets hands plugins one line at a time; the whole-file pass adds Carpenter's
+    # shapes and what needs the lines around (`.netrc`: the W&B host above the password).
+    return _one_per_value(detect_secrets_hits(paths) + _scan_files_with_regexes(paths))
 
-    Falls back to Carpenter's own regex pass when detect-secrets is not importable.
-    """
+
+def detect_secrets_hits(paths: list[str]) -> list[FileHit]:
+    """What detect-secrets' own plugins report in the files (placeholders dropped)."""
     if not paths:
         return []  # setting detect-secrets up costs ~10 ms: not for nothing
     try:
         from detect_secrets import SecretsCollection
-        from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
         from detect_secrets.settings import default_settings, transient_settings
     except ImportError:
-        return _scan_files_with_regexes(paths)
-    from carpenter.scan import secret_plugins
-
+        return []
     with default_settings() as defaults:
         base = defaults.json()
     plugins = [p for p in base["plugins_used"] if p["name"] not in EXCLUDED_PLUGINS]
     for p in plugins:
         if p["name"] == "KeywordDetector":
             p["keyword_exclude"] = ""
-    plugin_file = "file://" + os.path.abspath(secret_plugins.__file__)
-    plugins += [{"name": name, "path": plugin_file} for name in secret_plugins.PLUGIN_NAMES]
     settings = {"plugins_used": plugins, "filters_used": base["filters_used"]}
-    # The plugin table is lru_cached across settings; stale entries hide custom plugins.
-    get_mapping_from_secret_type_to_class.cache_clear()
     collection = SecretsCollection()
-    try:
-        with transient_settings(settings):
-            for path in paths:
-                collection.scan_file(path)
-    finally:
-        get_mapping_from_secret_type_to_class.cache_clear()
-    # detect-secrets hands plugins one line at a time; a whole-file pass adds what needs the
-    # lines around (`.netrc`: the W&B host above the password).
-    return _one_per_value(_file_hits(collection) + _scan_files_with_regexes(paths))
+    with transient_settings(settings):
+        for path in paths:
+            collection.scan_file(path)
+    return _file_hits(collection)
 
 
 def _file_hits(collection) -> list[FileHit]:
-    from carpenter.scan import secret_plugins
-
-    by_type = {cls.secret_type: cls for cls in secret_plugins.plugin_classes()}
     out: list[FileHit] = []
     for filename, secret in collection:
         value = secret.secret_value or ""
-        plugin = by_type.get(secret.type)
-        if plugin is not None:
-            kind, title, prefix, variable = plugin.kind, plugin.title, plugin.prefix_of(value), \
-                plugin.variable
-        else:
-            kind = DETECT_SECRETS_KINDS.get(secret.type, "other-secret")
-            title = DETECT_SECRETS_TITLES.get(secret.type, secret.type)
-            prefix, variable = _known_prefix(value), ""
+        kind = DETECT_SECRETS_KINDS.get(secret.type, "other-secret")
+        title = DETECT_SECRETS_TITLES.get(secret.type, secret.type)
         if kind in ("generic-secret", "url-credentials") and is_placeholder(value):
             continue
-        out.append(FileHit(filename, secret.line_number, kind, title, value, prefix, variable))
+        out.append(FileHit(filename, secret.line_number, kind, title, value,
+                           _known_prefix(value), ""))
     return _one_per_value(out)
 
 
@@ -262,7 +251,7 @@ def context_secrets(context) -> ContextSecrets:
     from carpenter.scan.engine import is_dockerfile_name
 
     data = secret_data()
-    chosen: list[str] = []
+    readable: list[str] = []
     skipped: list[str] = []
     total = read = 0
     truncated = False
@@ -279,25 +268,24 @@ def context_secrets(context) -> ContextSecrets:
             break
         total += size
         read += 1
-        if _may_hold_secret(context.fs_path(rel), data.prefilter):
-            chosen.append(rel)
-    # detect-secrets costs ~5 ms a file: past a cap, the rest get Carpenter's regex pass only.
+        readable.append(rel)
+    # Carpenter's own regex pass: files without any secret-ish word skip it.
+    chosen = [rel for rel in readable if _may_hold_secret(context.fs_path(rel), data.prefilter)]
+    # detect-secrets costs ~5 ms a file and ~0.2 s to import: only files where one of its
+    # plugins can match go to it (secret_gate), up to a cap.
     engine: list[str] = []
     engine_bytes = 0
-    rest: list[str] = []
-    for rel in chosen:
+    for rel in readable:
         size = context.entries[rel].size
-        if not _needs_engine(rel, context.fs_path(rel)):
-            rest.append(rel)
-        elif (len(engine) < data.max_engine_files and size <= data.max_engine_file_bytes
-                and engine_bytes + size <= data.max_engine_bytes):
+        if (len(engine) >= data.max_engine_files or size > data.max_engine_file_bytes
+                or engine_bytes + size > data.max_engine_bytes):
+            continue
+        if engine_gate(context.fs_path(rel)):
             engine.append(rel)
             engine_bytes += size
-        else:
-            rest.append(rel)
-    by_path = {context.fs_path(rel): rel for rel in chosen}
-    found = scan_files([context.fs_path(r) for r in engine])
-    found += _scan_files_with_regexes([context.fs_path(r) for r in rest])
+    by_path = {context.fs_path(rel): rel for rel in readable}
+    found = _one_per_value(detect_secrets_hits([context.fs_path(r) for r in engine])
+                           + _scan_files_with_regexes([context.fs_path(r) for r in chosen]))
     found = without_name_only_hits(found)
     hits = [(by_path.get(h.path, h.path), h) for h in found]
     result = ContextSecrets(hits, read, skipped, truncated)
@@ -306,24 +294,11 @@ def context_secrets(context) -> ContextSecrets:
     return result
 
 
-PYTHON_LIKE = (".py", ".pyi", ".ipynb")
+def engine_gate(path: str) -> bool:
+    """Whether detect-secrets could report anything in the file (secret_gate)."""
+    from carpenter.scan.secret_gate import may_report
 
-
-@lru_cache(maxsize=1)
-def _python_engine_gate() -> re.Pattern[bytes]:
-    return re.compile(secret_data().raw["context_files"]["engine_gate_python"].encode())
-
-
-def _needs_engine(rel: str, path: str) -> bool:
-    """Whether detect-secrets could add anything to Carpenter's own pass on this file."""
-    if not rel.lower().endswith(PYTHON_LIKE):
-        return True
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except OSError:
-        return False
-    return _python_engine_gate().search(data.lower()) is not None
+    return may_report(path)
 
 
 def _may_hold_secret(path: str, prefilter: re.Pattern[bytes]) -> bool:

@@ -63,16 +63,16 @@ def test_unterminated_python_never_crashes() -> None:
 
 
 def test_python_files_without_quoted_secret_values_skip_the_engine(tmp_path) -> None:
-    from carpenter.scan.secrets import _needs_engine
+    from carpenter.scan.secrets import engine_gate
 
     code = tmp_path / "server.py"
     code.write_text("self.hf_token = args.hf_access_token\npad_token = tokenizer.eos_token\n")
-    assert not _needs_engine("server.py", str(code))
+    assert not engine_gate(str(code))
     code.write_text('db_password = "hunter2hunter2"\n')  # detect-secrets' keyword detector
-    assert _needs_engine("server.py", str(code))
+    assert engine_gate(str(code))
     yaml = tmp_path / "c.yaml"
     yaml.write_text("password: hunter2\n")  # unquoted values count outside Python
-    assert _needs_engine("c.yaml", str(yaml))
+    assert engine_gate(str(yaml))
 
 
 # --- found by bench/secret_precision_bench.py (session 4) -------------------------------------
