@@ -39,6 +39,7 @@ from carpenter.scan.config import ScanConfig
 from carpenter.scan.context import ScanContext
 from carpenter.scan.facts import PipUse, locate, pip_uses
 from carpenter.snapshot.create import PYPI, cutoff_of, find_uv, isolated_env
+from carpenter.snapshot.graph import RequirementGraph, load_graph
 from carpenter.snapshot.index import DatedIndex, load_index
 from carpenter.snapshot.model import Snapshot, normalize_image_ref
 
@@ -47,6 +48,8 @@ LOCK_PREFIX = "carpenter-constraints"
 # environments, where an old setuptools breaks newer sdists.
 BUILD_TOOLS = frozenset({"pip", "setuptools", "wheel"})
 _EXTRAS = re.compile(r"\[([^\]]*)\]$")
+# Where an offline pin came from (Closure.origins).
+SNAPSHOT, INDEX, BASE = "snapshot", "index", "base"
 _UNREACHABLE = ("dns error", "failed to connect", "connection refused", "network is unreachable",
                 "client error (connect)", "operation timed out", "could not connect")
 
@@ -85,18 +88,34 @@ class Closure:
     checked: bool = False  # True: uv resolved the whole set; False: the dated index view
     error: str = ""  # uv's explanation when the submission's pins cannot hold together
     note: str = ""
-    # Offline: versions the dated index view chose where the snapshot's did not fit a range.
-    from_index: set[str] = field(default_factory=set)
+    # Offline: where each pin came from (SNAPSHOT, INDEX, BASE); online every pin is uv's.
+    origins: dict[str, str] = field(default_factory=dict)
+    # Offline: packages no exact version can be given for -> the newest release of the date,
+    # written to the lock as `name<=version` (pip still chooses, within the date).
+    bounds: dict[str, str] = field(default_factory=dict)
+    # Offline: written names whose line is left alone -> why.
+    held: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def from_index(self) -> set[str]:
+        """Versions the dated index view chose where the snapshot's did not fit a range."""
+        return {n for n, origin in self.origins.items() if origin == INDEX}
 
     @property
     def lock_pins(self) -> dict[str, str]:
         """What the lock holds: the closure minus build tools and what the base ships."""
+        return {n: v for n, v in self.pins.items() if self._locks(n)}
+
+    @property
+    def lock_bounds(self) -> dict[str, str]:
+        """Offline: the lock's `name<=version` lines (see `bounds`)."""
+        return {n: v for n, v in self.bounds.items() if self._locks(n)}
+
+    def _locks(self, name: str) -> bool:
         shipped = set(self.base.preinstalled) if self.base else set()
-        named = _names(self.inputs.requirements)
         # A package installed from a URL or VCS is that file's version: a pin would fight it.
-        return {n: v for n, v in self.pins.items()
-                if n not in BUILD_TOOLS and n not in self.inputs.direct
-                and (n not in shipped or n in named)}
+        return name not in BUILD_TOOLS and name not in self.inputs.direct and (
+            name not in shipped or name in _names(self.inputs.requirements))
 
 
 # -- base images ------------------------------------------------------------------------------
@@ -328,12 +347,19 @@ def resolve_offline(closure: Closure, snapshot: Snapshot) -> None:
     """Each written requirement: the snapshot's version when it is inside the line's range
     (one coherent resolution), else the newest in-range version of the dated index view.
 
-    The rest of the snapshot joins the lock only while every choice agrees with the snapshot:
-    a version it did not choose may need other dependencies than the ones it pinned."""
+    A version the snapshot did not choose (the dated index's, the base image's) may need
+    other versions of what it requires than the snapshot's, and packages that require it may
+    not accept it (`xformers` pins `torch==2.1.0`); offline nothing says which. So every
+    package below or above such a version in the snapshot's requirement graph gets a date
+    bound instead of the snapshot's pin (`<=` the newest release of the date: pip still
+    chooses, within the date, and takes that newest release unless something excludes it),
+    and a written line among them is left alone. The rest of the snapshot keeps its exact
+    pins. Without a graph, or next to a version whose requirements are unknown, every pin of
+    the snapshot not chosen for a written line becomes such a bound."""
     index = dated_index(snapshot)
     chosen: dict[str, str] = {}
-    missing: list[str] = []  # no in-range version known offline: never the snapshot's
-    deviates = False
+    unknown: set[str] = set()  # exact pins of versions offline data knows nothing about
+    open_: set[str] = set()  # ranges offline data knows no version in
     for text in closure.inputs.requirements + closure.inputs.constraints:
         try:
             req = Requirement(text)
@@ -341,21 +367,70 @@ def resolve_offline(closure: Closure, snapshot: Snapshot) -> None:
             continue
         name = canonicalize_name(req.name)
         version = _offline_version(name, str(req.specifier), snapshot, index)
+        if version is None and _exact(req) and index is not None and name in index:
+            closure.error = (f"offline: {req} is not among the releases of {req.name} the dated "
+                             f"index view lists before the cut-off (released later, or yanked)")
+            return
         if version is None:
-            missing.append(name)
-        elif name not in chosen:
+            if _exact(req):
+                unknown.add(name)  # installed as written: pip cannot choose another
+            else:  # a range nothing is known in: pip chooses within it at build time
+                open_.add(name)
+            continue
+        if name not in chosen:
             chosen[name] = version
-            if snapshot.pypi.get(name) != version:
-                deviates = True
-                closure.from_index.add(name)
+            closure.origins[name] = SNAPSHOT if snapshot.pypi.get(name) == version else INDEX
     for name, version in (closure.base.preinstalled if closure.base else {}).items():
-        chosen.setdefault(name, version)
-    rest = {} if deviates else {n: v for n, v in snapshot.pypi.items() if n not in missing}
+        if name not in chosen:
+            chosen[name] = version
+            closure.origins[name] = BASE
+    open_ -= chosen.keys()
+    # Versions other than the snapshot's: chosen here, or left to pip inside a range the
+    # snapshot's version is outside of.
+    moved = {n for n, v in chosen.items() if n in snapshot.pypi and snapshot.pypi[n] != v}
+    moved |= open_ & snapshot.pypi.keys()
+    uncertain, why = _uncertain(moved, unknown, snapshot)
+    for name in sorted(uncertain & chosen.keys()):
+        if closure.origins[name] == SNAPSHOT:  # its snapshot version may not fit any more
+            closure.held[name] = why
+            del chosen[name], closure.origins[name]
+    written = chosen.keys() | unknown | open_  # their lines decide, not the lock
+    closure.bounds = {n: _newest(n, snapshot, index) for n in sorted(uncertain - written)
+                      if n in snapshot.pypi}
+    rest = {n: v for n, v in snapshot.pypi.items() if n not in uncertain and n not in written}
+    closure.origins.update(dict.fromkeys(rest, SNAPSHOT))
     closure.pins = {**rest, **chosen}
     closure.checked = False
-    if deviates:
-        closure.note += ("; " if closure.note else "") + \
-            "offline: dependencies of versions the snapshot did not choose are not locked"
+    if uncertain:
+        closure.note += ("; " if closure.note else "") + why
+
+
+def _exact(req: Requirement) -> bool:
+    return any(s.operator in ("==", "===") and "*" not in s.version for s in req.specifier)
+
+
+def _uncertain(moved: set[str], unknown: set[str], snapshot: Snapshot
+               ) -> tuple[set[str], str]:
+    """Snapshot packages whose exact pin may not fit next to `moved` versions (and
+    `unknown` ones), and why."""
+    if not moved and not unknown:
+        return set(), ""
+    graph = requirement_graph(snapshot)
+    blind = sorted(unknown | {n for n in moved if graph is None or not graph.known(n)})
+    if blind or graph is None:
+        return (set(snapshot.pypi), f"offline: what {', '.join(blind)} require at the "
+                "version installed here is unknown, so the snapshot's other pins became date "
+                "bounds (not exact pins)")
+    near = (graph.below(moved) | graph.above(moved)) - moved
+    return (near, f"offline: versions the snapshot did not choose ({', '.join(sorted(moved))}) "
+            f"may need other versions of the {len(near)} packages they require or that "
+            "require them, so those got date bounds (not exact pins)")
+
+
+def _newest(name: str, snapshot: Snapshot, index: DatedIndex | None) -> str:
+    """The newest release of the date (a bound that keeps later releases out)."""
+    found = index.newest(name) if index is not None else None
+    return str(found.version) if found is not None else snapshot.pypi[name]
 
 
 def _offline_version(name: str, specifier: str, snapshot: Snapshot,
@@ -375,6 +450,10 @@ def _offline_version(name: str, specifier: str, snapshot: Snapshot,
 
 def dated_index(snapshot: Snapshot) -> DatedIndex | None:
     return load_index(snapshot.path) if snapshot.path is not None else None
+
+
+def requirement_graph(snapshot: Snapshot) -> RequirementGraph | None:
+    return load_graph(snapshot.path) if snapshot.path is not None else None
 
 
 # -- what fix asks ---------------------------------------------------------------------------
@@ -406,7 +485,13 @@ def choose(closures: list[Closure], name: str, specifier: str, cutoff: str) -> C
     failed = [c for c in closures if c.error]
     if failed:
         return Choice(None, refusal="the stage's requirements cannot be satisfied together at "
-                      f"{cutoff} (uv): " + _last_lines(failed[0].error))
+                      f"{cutoff} ({_judge(failed[0])}): " + _last_lines(failed[0].error))
+    held = [c for c in closures if key in c.held]
+    if held:
+        bound = held[0].bounds.get(key)
+        return Choice(None, refusal=f"{held[0].held[key]}; {name} is one of them"
+                      + (f" (locked to <={bound})" if bound else "")
+                      + ": run `carpenter fix` online to pin it")
     versions = {c.pins[key] for c in closures if key in c.pins}
     if len(versions) != 1:
         return Choice(None)  # not in any closure (a marker excludes it) or stages disagree
@@ -426,21 +511,53 @@ def choose(closures: list[Closure], name: str, specifier: str, cutoff: str) -> C
     return Choice(version, why)
 
 
+def _judge(closure: Closure) -> str:
+    """Who found the conflict: uv, or (offline) the dated index view."""
+    return "the dated index view" if closure.error.startswith("offline:") else "uv"
+
+
 def _last_lines(text: str, count: int = 6) -> str:
     return " ".join(line.strip() for line in text.splitlines()[-count:] if line.strip())
 
 
 def lock_text(closure: Closure, snapshot: Snapshot, cutoff: str) -> str:
-    how = (f"resolved by uv at {cutoff} for Python {closure.python} (checked by a resolver)"
-           if closure.checked else
-           f"chosen from snapshot {snapshot.name} and its dated index view at {cutoff} "
-           "(NOT checked by a resolver: run `carpenter fix` online to check it)")
     base = (closure.inputs.base or "?").split("@", 1)[0]  # a digest added later: same lock
-    lines = [f"# pip closure of stage {closure.stage.index} (FROM {base}): {how}.",
-             "# Written by `carpenter fix`; regenerated on every run. pip/setuptools/wheel and "
-             "what the base image ships stay free."]
-    lines += [f"{name}=={version}" for name, version in sorted(closure.lock_pins.items())]
+    if closure.checked:
+        how = f"resolved by uv at {cutoff} for Python {closure.python}: every pin below was " \
+              "checked by a resolver"
+        lines = [f"# pip closure of stage {closure.stage.index} (FROM {base}): {how}."]
+    else:
+        lines = [f"# pip closure of stage {closure.stage.index} (FROM {base}): chosen offline "
+                 f"from snapshot {snapshot.name} at {cutoff}, NOT checked by a resolver as a "
+                 "whole: run `carpenter fix` online to check it.",
+                 "# Per pin: `snapshot` = the snapshot's own uv resolution (checked together "
+                 "with the snapshot's other pins, not with this stage's set); `index` = the "
+                 "newest in-range version of the date (dated index view, not checked by a "
+                 "resolver); `bound` = no exact version is known offline, so only releases up "
+                 "to the newest of the date are allowed."]
+    lines.append("# Written by `carpenter fix`; regenerated on every run. pip/setuptools/wheel "
+                 "and what the base image ships stay free.")
+    for name, version in sorted(closure.lock_pins.items()):
+        tag = "" if closure.checked else f"  # {closure.origins.get(name, SNAPSHOT)}"
+        lines.append(f"{name}=={version}{tag}")
+    lines += [f"{name}<={version}  # bound" for name, version in
+              sorted(closure.lock_bounds.items())]
     return "\n".join(lines) + "\n"
+
+
+def _offline_summary(closure: Closure) -> str:
+    counts = {SNAPSHOT: 0, INDEX: 0, BASE: 0}
+    for name in closure.lock_pins:
+        counts[closure.origins.get(name, SNAPSHOT)] += 1
+    parts = [f"{counts[SNAPSHOT]} from the snapshot's resolution (checked by uv with the "
+             "snapshot, not with this stage's set)",
+             f"{counts[INDEX]} from the dated index view (not checked by a resolver)"]
+    if counts[BASE]:
+        parts.append(f"{counts[BASE]} as the base image ships them")
+    if closure.lock_bounds:
+        parts.append(f"{len(closure.lock_bounds)} date bounds (`<=` the newest of the date)")
+    return f"{len(closure.lock_pins)} pins chosen offline, not checked by a resolver: " + \
+        ", ".join(parts)
 
 
 def closure_notes(job) -> list[str]:
@@ -453,12 +570,14 @@ def closure_notes(job) -> list[str]:
         where = f"stage {c.stage.index} (FROM {base}, Python {c.python})"
         if c.error:
             notes.append(f"{where}: its requirements cannot be satisfied together at {cutoff}; "
-                         f"lines left as written. uv says: {_last_lines(c.error, 12)}")
+                         f"lines left as written. {_judge(c)} says: {_last_lines(c.error, 12)}")
             continue
-        how = "resolved by uv (checked by a resolver)" if c.checked else \
-            "chosen from the snapshot's dated index view (not checked by a resolver)"
         extra = f"; {c.note}" if c.note else ""
-        notes.append(f"{where}: {len(c.lock_pins)} pins {how} at {cutoff}{extra}")
+        if c.checked:
+            notes.append(f"{where}: {len(c.lock_pins)} pins resolved by uv (checked by a "
+                         f"resolver) at {cutoff}{extra}")
+        else:
+            notes.append(f"{where}: {_offline_summary(c)} at {cutoff}{extra}")
         if c.inputs.unresolved:
             notes.append(f"{where}: left out of the resolution (their own dependencies are not "
                          f"locked): {', '.join(c.inputs.unresolved)}")

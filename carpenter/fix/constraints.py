@@ -103,7 +103,7 @@ def constraints_file(job: Job) -> dict[str, str]:
 
 def lockable(job: Job) -> list[Closure]:
     """Closures that give a lock: resolved (no conflict) and with something to pin."""
-    return [c for c in job.closures if not c.error and c.lock_pins]
+    return [c for c in job.closures if not c.error and (c.lock_pins or c.lock_bounds)]
 
 
 def lock_name(job: Job, closure: Closure) -> str:
