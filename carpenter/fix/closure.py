@@ -31,16 +31,27 @@ from packaging.utils import canonicalize_name
 
 from carpenter.core.errors import ConfigError, SnapshotError
 from carpenter.core.resources import data_dir
+from carpenter.model.conda import CondaSpec
 from carpenter.model.copies import cwd_for
-from carpenter.model.dockerfile import Dockerfile, Stage
+from carpenter.model.dockerfile import Dockerfile, Instruction, Stage
 from carpenter.model.pip import PipRequirement, classify_requirement
 from carpenter.model.project import project_dependencies
+from carpenter.model.requirements import Included
+from carpenter.model.shell import Word
 from carpenter.scan.config import ScanConfig
 from carpenter.scan.context import ScanContext
-from carpenter.scan.facts import PipUse, locate, pip_uses
+from carpenter.scan.facts import (
+    CondaEnvUse,
+    PipUse,
+    conda_env_uses,
+    env_pip_files,
+    locate,
+    pip_uses,
+)
 from carpenter.snapshot.create import PYPI, cutoff_of, find_uv, isolated_env
 from carpenter.snapshot.graph import RequirementGraph, load_graph
 from carpenter.snapshot.index import DatedIndex, load_index
+from carpenter.snapshot.lookup import Lookups
 from carpenter.snapshot.model import Snapshot, normalize_image_ref
 
 LOCK_PREFIX = "carpenter-constraints"
@@ -48,6 +59,7 @@ LOCK_PREFIX = "carpenter-constraints"
 # environments, where an old setuptools breaks newer sdists.
 BUILD_TOOLS = frozenset({"pip", "setuptools", "wheel"})
 _EXTRAS = re.compile(r"\[([^\]]*)\]$")
+CONDA_PYTHON = "conda"  # StageInputs.python: the snapshot's conda Python
 # Where an offline pin came from (Closure.origins).
 SNAPSHOT, INDEX, BASE = "snapshot", "index", "base"
 _UNREACHABLE = ("dns error", "failed to connect", "connection refused", "network is unreachable",
@@ -76,6 +88,16 @@ class StageInputs:
     paths: set[str] = field(default_factory=set)  # files the requirements were read from
     unresolved: list[str] = field(default_factory=list)  # VCS/URL/path installs left out
     direct: set[str] = field(default_factory=set)  # names installed from a URL/VCS/file
+    # This stage's own instructions that install with pip (a RUN pip, a conda env file
+    # with a pip: list): the lock must be in force before the first of them.
+    installers: list[Instruction] = field(default_factory=list)
+    # From an environment file: the Python it asks for ("3.10", or CONDA_PYTHON: the
+    # snapshot's conda Python, which the conda fix writes for a bare `python`), the conda
+    # packages it installs (PyPI name -> specifier), and whether it makes a new environment
+    # (which holds nothing the base image ships).
+    python: str = ""
+    conda: dict[str, str] = field(default_factory=dict)
+    fresh_env: bool = False
 
 
 @dataclass
@@ -84,6 +106,11 @@ class Closure:
     python: str
     base: BaseFacts | None
     inputs: StageInputs
+    # What is installed before pip runs, name -> specifier ("" for any version): what the base
+    # image ships (unless an environment file makes a new environment) and the conda
+    # packages of that file. Constraints for the resolver; the lock leaves them to their
+    # installer.
+    shipped: dict[str, str] = field(default_factory=dict)
     pins: dict[str, str] = field(default_factory=dict)  # canonical name -> version
     checked: bool = False  # True: uv resolved the whole set; False: the dated index view
     error: str = ""  # uv's explanation when the submission's pins cannot hold together
@@ -112,10 +139,9 @@ class Closure:
         return {n: v for n, v in self.bounds.items() if self._locks(n)}
 
     def _locks(self, name: str) -> bool:
-        shipped = set(self.base.preinstalled) if self.base else set()
         # A package installed from a URL or VCS is that file's version: a pin would fight it.
         return name not in BUILD_TOOLS and name not in self.inputs.direct and (
-            name not in shipped or name in _names(self.inputs.requirements))
+            name not in self.shipped or name in _names(self.inputs.requirements))
 
 
 # -- base images ------------------------------------------------------------------------------
@@ -161,19 +187,31 @@ def stage_inputs(dockerfile: Dockerfile, context_dir: str) -> list[StageInputs]:
             continue
         inputs = own.setdefault(stage.index, StageInputs(stage, ""))
         _collect(ctx, use, inputs)
+        _installer(inputs, use.inst)
+    for env_use in conda_env_uses(ctx):
+        stage = env_use.inst.stage
+        if stage is None or env_use.env is None or not env_use.env.pip:
+            continue  # conda packages alone: the pip closure is not concerned
+        inputs = own.setdefault(stage.index, StageInputs(stage, ""))
+        _collect_env(ctx, env_use, inputs)
+        _installer(inputs, env_use.inst)
     out = []
     for stage in dockerfile.stages:
         chain = _chain(dockerfile, stage)
         parts = [own[s.index] for s in chain if s.index in own]
         if stage.index not in own:
             continue  # a stage that installs nothing itself needs no lock of its own
-        merged = StageInputs(stage, chain[-1].base or chain[-1].base_raw or "")
+        merged = StageInputs(stage, chain[-1].base or chain[-1].base_raw or "",
+                             installers=own[stage.index].installers)
         for part in reversed(parts):  # the base stage first: what it installed stays
             merged.requirements += [r for r in part.requirements if r not in merged.requirements]
             merged.constraints += [c for c in part.constraints if c not in merged.constraints]
             merged.paths |= part.paths
             merged.unresolved += part.unresolved
             merged.direct |= part.direct
+            merged.python = part.python or merged.python  # the latest environment file's
+            merged.conda.update(part.conda)
+            merged.fresh_env |= part.fresh_env
         out.append(merged)
     return out
 
@@ -196,30 +234,107 @@ def _collect(ctx: ScanContext, use: PipUse, inputs: StageInputs) -> None:
         else:
             _add(req, inputs, ctx.path)
     for inc in use.files:
-        rel = inc.file.rel or ""
-        if posixpath.basename(rel).startswith(LOCK_PREFIX):
-            continue  # our own lock from an earlier run: regenerated, never an input
-        for line in inc.file.requirements:
-            if inc.kind == "constraint":
-                req = line.requirement
-                if req is not None and req.kind == "requirement" and req.pinned:
-                    inputs.constraints.append(_pep508(req))
-            else:
-                _add(line.requirement, inputs, inc.file.source.path)
+        _collect_file(inc, inputs)
+
+
+def _collect_file(inc: Included, inputs: StageInputs) -> None:
+    """A `-r` file's requirements, a `-c` file's pins."""
+    rel = inc.file.rel or ""
+    if posixpath.basename(rel).startswith(LOCK_PREFIX):
+        return  # our own lock from an earlier run: regenerated, never an input
+    for line in inc.file.requirements:
+        if inc.kind == "constraint":
+            req = line.requirement
+            if req is not None and req.kind == "requirement" and req.pinned:
+                inputs.constraints.append(_pep508(req))
+        else:
+            _add(line.requirement, inputs, inc.file.source.path)
+
+
+def _installer(inputs: StageInputs, inst: Instruction) -> None:
+    if inst not in inputs.installers:
+        inputs.installers.append(inst)
+
+
+def _collect_env(ctx: ScanContext, use: CondaEnvUse, inputs: StageInputs) -> None:
+    """The `pip:` list of an environment file: conda writes it to a requirements file next
+    to the environment file and runs `python -m pip install -U -r` on it there, with the
+    environment of the RUN (so PIP_CONSTRAINT applies), in the environment's own Python."""
+    env = use.env
+    assert env is not None
+    for entry in env.pip:
+        text = entry.text.strip()
+        if text.startswith(("-r", "--requirement", "-c", "--constraint")):
+            for inc in env_pip_files(ctx, use, text):
+                _collect_file(inc, inputs)
+            continue
+        if text.startswith(("-e ", "--editable ", "--editable=")):
+            text = re.sub(r"^(?:-e|--editable)[=\s]+", "", text)
+        elif text.startswith("-"):
+            continue  # --extra-index-url and other pip options
+        req = classify_requirement(text, Word(text, text, entry.offset, entry.end_offset))
+        if req.is_local_dir:
+            _project_at(ctx, use.inst, req, use.folder, inputs)
+        else:
+            _add(req, inputs, use.source.path)
+    python = env.python()
+    if python is not None:  # "": named without a version; the conda fix pins the snapshot's
+        inputs.python = python or CONDA_PYTHON
+    inputs.fresh_env |= use.fresh
+    for spec in env.conda_specs():
+        if spec.name not in _NOT_PYPI:  # conda installs it: the lock leaves it to conda
+            name = _CONDA_TO_PYPI.get(spec.name, canonicalize_name(spec.name))
+            inputs.conda[name] = conda_specifier(spec) or ""
+    inputs.paths.add(os.path.realpath(use.source.path))
+
+
+# conda packages whose PyPI project has another name; `python`/`pip` are no PyPI constraints.
+_CONDA_TO_PYPI = {"pytorch": "torch", "pytorch-cpu": "torch", "pytorch-gpu": "torch",
+                  "py-opencv": "opencv-python"}
+_NOT_PYPI = frozenset({"python", "pip", "setuptools", "wheel"})
+
+
+def conda_specifier(spec: CondaSpec) -> str | None:
+    """A conda version constraint as a PEP 440 specifier: `=1.2` and `1.2` are conda's fuzzy
+    1.2.*, `==1.2.3` is exact, `>=1,<2` reads the same; a build string (`=1.2=py310_0`) is
+    dropped. None for no version, a variable, an OR (`|`) or what does not parse."""
+    if spec.unresolved:
+        return None
+    rest = spec.constraint.strip()
+    bracket = re.search(r"version\s*=\s*['\"]?([^'\"\]]+)", rest) if rest[:1] == "[" else None
+    rest = bracket.group(1).strip() if bracket else rest
+    if not rest or "|" in rest:
+        return None
+    if rest.startswith("==") or rest[:1] in "=0123456789":
+        exact = rest.startswith("==")
+        version = rest.lstrip("=").strip().split("=", 1)[0].split(" ", 1)[0]
+        text = f"=={version}" if exact or version.endswith("*") else f"=={version}.*"
+    else:
+        text = rest
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+    try:
+        return str(SpecifierSet(text))
+    except InvalidSpecifier:
+        return None
 
 
 def _project(ctx: ScanContext, use: PipUse, req: PipRequirement, inputs: StageInputs) -> None:
     """`pip install .[extra]`: the project's declared dependencies join the set."""
     if use.install.has("--no-deps"):
         return
+    _project_at(ctx, use.inst, req, cwd_for(use.inst, use.install.command), inputs)
+
+
+def _project_at(ctx: ScanContext, inst: Instruction, req: PipRequirement, cwd: str,
+                inputs: StageInputs) -> None:
     path, extras = req.text, ()
     match = _EXTRAS.search(path)
     if match:
         extras = tuple(e.strip() for e in match.group(1).split(",") if e.strip())
         path = path[: match.start()]
-    cwd = cwd_for(use.inst, use.install.command)
     for marker in ("pyproject.toml", "setup.py", "setup.cfg"):
-        found = locate(ctx, use.inst, posixpath.join(path, marker), cwd)
+        found = locate(ctx, inst, posixpath.join(path, marker), cwd)
         if found is not None and found.rel is not None:
             folder = posixpath.dirname(found.rel)
             for declared in project_dependencies(ctx.context_file, folder, extras):
@@ -242,6 +357,31 @@ def _add(req: PipRequirement | None, inputs: StageInputs, path: str) -> None:
     if text not in inputs.requirements:
         inputs.requirements.append(text)
     inputs.paths.add(os.path.realpath(path))
+
+
+_GITHUB = re.compile(r"^git\+https?://github\.com/(?P<org>[^/]+)/(?P<project>[^/@#]+?)"
+                     r"(?:\.git)?/?$")
+
+
+def github_release_candidate(text: str) -> tuple[str, str, str] | None:
+    """(name, extras, GitHub project) when `text` installs the default branch of a whole
+    GitHub project (`git+https://github.com/org/peft`, `peft[x] @ git+...`, `...#egg=peft`):
+    the PyPI release of the date can replace it (`fix` does; the closure resolves it)."""
+    match = re.search(r"git\+[a-z]+://[^\s'\"#]+", text)
+    if match is None or "subdirectory=" in text:  # a sub-package is another project
+        return None
+    url = match.group(0)
+    path_start = url.find("/", url.index("://") + 3)
+    if path_start != -1 and url.find("@", path_start) != -1:
+        return None  # `@branch` asks for unreleased code, which a release would not have
+    github = _GITHUB.match(url)
+    if github is None:
+        return None
+    egg = re.search(r"#egg=([A-Za-z0-9_.-]+)", text)
+    named = re.match(r"^([A-Za-z0-9_.-]+)(\[[^\]]*\])?\s*@\s*git\+", text)
+    name = named.group(1) if named else egg.group(1) if egg else github.group("project")
+    extras = (named.group(2) or "") if named else ""
+    return name, extras, github.group("project")
 
 
 def _wheel_name(location: str) -> str | None:
@@ -276,25 +416,50 @@ def _names(requirements: list[str]) -> set[str]:
 # -- resolution ------------------------------------------------------------------------------
 
 def resolve_stages(dockerfile: Dockerfile, context_dir: str, snapshot: Snapshot,
-                   online: bool, direct: frozenset[str] = frozenset()) -> list[Closure]:
+                   online: bool, direct: frozenset[str] = frozenset(),
+                   lookups: Lookups | None = None) -> list[Closure]:
     """`direct`: names whose install another fix turns into a file (a prebuilt CUDA wheel):
-    the file decides their version, so the lock leaves them out, before and after that fix."""
+    the file decides their version, so the lock leaves them out, before and after that fix.
+    `lookups`: the fix run's, so a GitHub install the fix replaces by its PyPI release is
+    resolved as that release (the same closure before and after the fix)."""
     out = []
     for inputs in stage_inputs(dockerfile, context_dir):
+        if lookups is not None:
+            _released(inputs, lookups)
         inputs.direct |= {canonicalize_name(n) for n in direct}
         # Their written lines are replaced by the file: resolving them would ask for versions
         # the build never installs (and fail on ranges no release satisfies).
         inputs.requirements = [r for r in inputs.requirements
                                if not _names([r]) & inputs.direct]
         base = base_facts(inputs.base)
-        closure = Closure(inputs.stage, base.python if base else snapshot.target.python, base,
-                          inputs)
+        python = inputs.python or (base.python if base else snapshot.target.python)
+        if python == CONDA_PYTHON:
+            conda_python = snapshot.conda.get("python", "")
+            python = ".".join(conda_python.split(".")[:2]) or snapshot.target.python
+        shipped = {} if base is None or inputs.fresh_env else \
+            {n: f"=={v}" for n, v in base.preinstalled.items()}
+        closure = Closure(inputs.stage, python, base, inputs, {**shipped, **inputs.conda})
         if online:
             resolve_online(closure, snapshot)
         if not closure.checked and not closure.error:
             resolve_offline(closure, snapshot)
         out.append(closure)
     return out
+
+
+def _released(inputs: StageInputs, lookups: Lookups) -> None:
+    """GitHub installs with a PyPI release of the date join the set as that release."""
+    for text in list(inputs.unresolved):
+        candidate = github_release_candidate(text)
+        if candidate is None:
+            continue
+        name, extras, project = candidate
+        pin = lookups.pypi_release(name, project)
+        if pin.value is not None:
+            inputs.unresolved.remove(text)
+            inputs.direct.discard(canonicalize_name(name))
+            if f"{name}{extras}=={pin.value}" not in inputs.requirements:
+                inputs.requirements.append(f"{name}{extras}=={pin.value}")
 
 
 def resolve_online(closure: Closure, snapshot: Snapshot, timeout: float = 600) -> None:
@@ -304,8 +469,8 @@ def resolve_online(closure: Closure, snapshot: Snapshot, timeout: float = 600) -
         closure.checked = True
         return
     named = _names(inputs.requirements) | _names(inputs.constraints)
-    shipped = [f"{n}=={v}" for n, v in (closure.base.preinstalled if closure.base else {}).items()
-               if n not in named]  # the submission's own pins always win over the base's
+    shipped = [f"{n}{spec}" for n, spec in closure.shipped.items()
+               if spec and n not in named]  # the submission's own pins win over the base's
     try:
         uv_bin = find_uv()
     except SnapshotError as exc:
@@ -380,10 +545,14 @@ def resolve_offline(closure: Closure, snapshot: Snapshot) -> None:
         if name not in chosen:
             chosen[name] = version
             closure.origins[name] = SNAPSHOT if snapshot.pypi.get(name) == version else INDEX
-    for name, version in (closure.base.preinstalled if closure.base else {}).items():
-        if name not in chosen:
-            chosen[name] = version
-            closure.origins[name] = BASE
+    for name, spec in closure.shipped.items():
+        if name not in chosen and name not in open_ and name not in unknown:
+            version = _offline_version(name, spec, snapshot, index)
+            if version is None:
+                open_.add(name)  # its installer chooses: not the snapshot's version
+            else:
+                chosen[name] = version
+                closure.origins[name] = BASE
     open_ -= chosen.keys()
     # Versions other than the snapshot's: chosen here, or left to pip inside a range the
     # snapshot's version is outside of.

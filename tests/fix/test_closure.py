@@ -289,6 +289,33 @@ def test_offline_lock_resolves_today_without_releases_after_the_cutoff(tmp_path)
     assert late <= {"pydantic"}  # a 1.10.x backport released later fits `<=2.4.2`
 
 
+def test_a_github_install_the_fix_replaces_is_resolved_as_that_release(tmp_path):
+    """Regression: `pip install git+https://github.com/huggingface/peft` became peft==0.5.0
+    (the PyPI release of the date), but the closure had left the URL out, so online the first
+    run wrote no lock and the second run did: `fix --write` was not idempotent."""
+    from carpenter.snapshot.lookup import Lookups
+
+    df = submission(tmp_path, "FROM python:3.10-slim\n"
+                    "RUN pip install git+https://github.com/huggingface/peft "
+                    "git+https://github.com/org/tool@main\n")
+    closure = resolve_stages(load_dockerfile(str(df), str(df)), str(tmp_path), bundled(),
+                             False, lookups=Lookups(bundled(), online=False))[0]
+    assert closure.inputs.requirements == ["peft==0.5.0"]
+    assert closure.inputs.unresolved == ["git+https://github.com/org/tool@main"]
+
+
+@needs_pypi
+def test_online_fix_of_a_github_install_is_idempotent(tmp_path):
+    submission(tmp_path, "FROM python:3.10-slim\n"
+               "RUN pip install git+https://github.com/huggingface/peft\n")
+    first = fix_paths([str(tmp_path)], FixOptions(bundled(), online=True))
+    assert "peft==0.5.0" in after(first, tmp_path / "Dockerfile")
+    assert parse_pins(_lock(first))["torch"] == "2.1.0"  # peft's closure, on the first run
+    write_in_place(first.files)
+    again = fix_paths([str(tmp_path)], FixOptions(bundled(), online=True))
+    assert [f.path for f in again.files if f.changed] == []
+
+
 # -- online: a real resolver at the cut-off (PyPI) --------------------------------------------
 
 @needs_pypi
