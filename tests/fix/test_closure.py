@@ -145,6 +145,16 @@ def test_offline_lock_keeps_the_closure_of_what_the_chosen_version_does_not_touc
     assert "(fastapi) may need other versions" in note
 
 
+@pytest.mark.parametrize("extra", ["", " pydantic", " xformers"])
+def test_offline_fix_write_is_idempotent_next_to_changed_versions(tmp_path, extra):
+    submission(tmp_path, STARTER.replace("peft\n", f"peft{extra}\n"),
+               **{"requirements.txt": "uvicorn\n"})
+    write_in_place(fix_paths([str(tmp_path)], FixOptions(bundled())).files)
+    assert "# bound" in (tmp_path / "carpenter-constraints.txt").read_text()
+    again = fix_paths([str(tmp_path)], FixOptions(bundled()))
+    assert [f.path for f in again.files if f.changed] == []
+
+
 def test_offline_a_written_line_below_a_changed_version_is_left_alone(tmp_path):
     """pydantic is written too: the snapshot's 2.4.2 would clash with fastapi 0.68.2
     (pydantic<2), and offline nothing says which pydantic fits, so the line stays open."""
