@@ -34,6 +34,9 @@ CASES = {
                          ["peft", "bitsandbytes", "trl", "xformers"]),
     "written old torch": ("FROM python:3.10-slim",
                           ["torch==2.0.1", "transformers", "sentence-transformers"]),
+    "pins after the cut-off": ("FROM python:3.10-slim",
+                               ["torch", "transformers>=4.34", "peft==0.6.2", "accelerate",
+                                "bitsandbytes==0.41.2.post2", "scipy==1.11.4"]),
 }
 
 

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 from carpenter.core.errors import ConfigError, SnapshotError
 from carpenter.core.resources import data_dir
@@ -512,9 +513,10 @@ def resolve_offline(closure: Closure, snapshot: Snapshot) -> None:
     """Each written requirement: the snapshot's version when it is inside the line's range
     (one coherent resolution), else the newest in-range version of the dated index view.
 
-    A version the snapshot did not choose (the dated index's, the base image's) may need
-    other versions of what it requires than the snapshot's, and packages that require it may
-    not accept it (`xformers` pins `torch==2.1.0`); offline nothing says which. So every
+    A version the snapshot did not choose (the dated index's, the base image's, one a line
+    pins that the dated index does not list) may need other versions of what it requires
+    than the snapshot's, and packages that require it may not accept it (`xformers` pins
+    `torch==2.1.0`); offline nothing says which. So every
     package below or above such a version in the snapshot's requirement graph gets a date
     bound instead of the snapshot's pin (`<=` the newest release of the date: pip still
     chooses, within the date, and takes that newest release unless something excludes it),
@@ -522,6 +524,34 @@ def resolve_offline(closure: Closure, snapshot: Snapshot) -> None:
     pins. Without a graph, or next to a version whose requirements are unknown, every pin of
     the snapshot not chosen for a written line becomes such a bound."""
     index = dated_index(snapshot)
+    chosen, unknown, open_ = _offline_choices(closure, snapshot, index)
+    # Versions other than the snapshot's: older ones (chosen inside a range, shipped by the
+    # base; a range nothing is known in counts too), newer ones (chosen, or pinned by a line
+    # to a release the dated index does not list: one made after the cut-off).
+    older = {n for n, v in chosen.items() if n in snapshot.pypi
+             and Version(v) < Version(snapshot.pypi[n])} | (open_ & snapshot.pypi.keys())
+    newer = {n for n, v in chosen.items() if n in snapshot.pypi
+             and Version(v) > Version(snapshot.pypi[n])} | (unknown & snapshot.pypi.keys())
+    uncertain, why = _uncertain(older, newer, unknown - snapshot.pypi.keys(), snapshot)
+    for name in sorted(uncertain & chosen.keys()):
+        if closure.origins[name] == SNAPSHOT:  # its snapshot version may not fit any more
+            closure.held[name] = why
+            del chosen[name], closure.origins[name]
+    written = chosen.keys() | unknown | open_  # their lines decide, not the lock
+    closure.bounds = {n: _newest(n, snapshot, index) for n in sorted(uncertain - written)
+                      if n in snapshot.pypi}
+    rest = {n: v for n, v in snapshot.pypi.items() if n not in uncertain and n not in written}
+    closure.origins.update(dict.fromkeys(rest, SNAPSHOT))
+    closure.pins = {**rest, **chosen}
+    closure.checked = False
+    if uncertain:
+        closure.note += ("; " if closure.note else "") + why
+
+
+def _offline_choices(closure: Closure, snapshot: Snapshot, index: DatedIndex | None
+                     ) -> tuple[dict[str, str], set[str], set[str]]:
+    """(chosen versions, exact pins of versions nothing is known about, ranges nothing is
+    known in) of the written requirements and of what is installed before pip runs."""
     chosen: dict[str, str] = {}
     unknown: set[str] = set()  # exact pins of versions offline data knows nothing about
     open_: set[str] = set()  # ranges offline data knows no version in
@@ -533,9 +563,9 @@ def resolve_offline(closure: Closure, snapshot: Snapshot) -> None:
         name = canonicalize_name(req.name)
         version = _offline_version(name, str(req.specifier), snapshot, index)
         if version is None and _exact(req) and index is not None and name in index:
-            closure.error = (f"offline: {req} is not among the releases of {req.name} the dated "
-                             f"index view lists before the cut-off (released later, or yanked)")
-            return
+            closure.note += ("; " if closure.note else "") + (
+                f"offline: {req} is not among the releases the dated index view lists before "
+                "the cut-off (released later, or yanked)")
         if version is None:
             if _exact(req):
                 unknown.add(name)  # installed as written: pip cannot choose another
@@ -553,44 +583,31 @@ def resolve_offline(closure: Closure, snapshot: Snapshot) -> None:
             else:
                 chosen[name] = version
                 closure.origins[name] = BASE
-    open_ -= chosen.keys()
-    # Versions other than the snapshot's: chosen here, or left to pip inside a range the
-    # snapshot's version is outside of.
-    moved = {n for n, v in chosen.items() if n in snapshot.pypi and snapshot.pypi[n] != v}
-    moved |= open_ & snapshot.pypi.keys()
-    uncertain, why = _uncertain(moved, unknown, snapshot)
-    for name in sorted(uncertain & chosen.keys()):
-        if closure.origins[name] == SNAPSHOT:  # its snapshot version may not fit any more
-            closure.held[name] = why
-            del chosen[name], closure.origins[name]
-    written = chosen.keys() | unknown | open_  # their lines decide, not the lock
-    closure.bounds = {n: _newest(n, snapshot, index) for n in sorted(uncertain - written)
-                      if n in snapshot.pypi}
-    rest = {n: v for n, v in snapshot.pypi.items() if n not in uncertain and n not in written}
-    closure.origins.update(dict.fromkeys(rest, SNAPSHOT))
-    closure.pins = {**rest, **chosen}
-    closure.checked = False
-    if uncertain:
-        closure.note += ("; " if closure.note else "") + why
+    return chosen, unknown, open_ - chosen.keys()
 
 
 def _exact(req: Requirement) -> bool:
     return any(s.operator in ("==", "===") and "*" not in s.version for s in req.specifier)
 
 
-def _uncertain(moved: set[str], unknown: set[str], snapshot: Snapshot
+def _uncertain(older: set[str], newer: set[str], blind: set[str], snapshot: Snapshot
                ) -> tuple[set[str], str]:
-    """Snapshot packages whose exact pin may not fit next to `moved` versions (and
-    `unknown` ones), and why."""
-    if not moved and not unknown:
+    """Snapshot packages whose exact pin may not fit next to versions the snapshot did not
+    choose, and why. An older version may cap what it requires (fastapi 0.68 pins
+    starlette==0.14.2), so what it requires gets a bound; packages that require either kind
+    may not accept it (xformers pins torch==2.1.0). A newer version's own requirements rarely
+    ask for less than the date had, and a bound of the date could not give more. `blind`:
+    packages with requirements unknown offline (not in the snapshot)."""
+    moved = older | newer
+    if not moved and not blind:
         return set(), ""
     graph = requirement_graph(snapshot)
-    blind = sorted(unknown | {n for n in moved if graph is None or not graph.known(n)})
+    blind = blind | {n for n in moved if graph is None or not graph.known(n)}
     if blind or graph is None:
-        return (set(snapshot.pypi), f"offline: what {', '.join(blind)} require at the "
+        return (set(snapshot.pypi), f"offline: what {', '.join(sorted(blind))} require at the "
                 "version installed here is unknown, so the snapshot's other pins became date "
                 "bounds (not exact pins)")
-    near = (graph.below(moved) | graph.above(moved)) - moved
+    near = (graph.below(older) | graph.above(moved)) - moved
     return (near, f"offline: versions the snapshot did not choose ({', '.join(sorted(moved))}) "
             f"may need other versions of the {len(near)} packages they require or that "
             "require them, so those got date bounds (not exact pins)")

@@ -199,16 +199,18 @@ def test_offline_exact_pin_of_an_unknown_version_bounds_the_whole_snapshot(tmp_p
     assert "what made-up-pkg require" in reason
 
 
-def test_offline_exact_pin_released_after_the_cutoff_is_refused_like_online(tmp_path):
-    """transformers 4.99.0 is not among the releases of the date: like uv online, say the
-    stage cannot be satisfied at the cut-off and leave its lines (and the lock) alone."""
+def test_offline_exact_pin_released_after_the_cutoff_is_said_and_bounded_around(tmp_path):
+    """transformers==4.99.0 is not among the releases of the date: the output says so, and
+    what requires transformers gets a bound (peft's line is left alone); a later release
+    asks no less of what it requires than the date had, so tokenizers keeps its pin."""
     df = submission(tmp_path, "FROM python:3.10-slim\n"
-                    "RUN pip install transformers==4.99.0 peft\n")
+                    "RUN pip install transformers==4.99.0 peft uvicorn\n")
     report = fix_paths([str(tmp_path)], FixOptions(bundled()))
-    assert "peft\n" in after(report, df)
-    reason = next(r.reason for r in report.skipped if "peft" in r.message)
-    assert "cannot be satisfied together" in reason and "dated index view" in reason
-    assert not [f for f in report.files if f.path.endswith("carpenter-constraints.txt")]
+    assert "transformers==4.99.0 peft uvicorn==0.23.2\n" in after(report, df)
+    assert any("transformers==4.99.0 is not among the releases" in n for n in report.notes)
+    lock = _lock(report)
+    assert "\ntokenizers==0.14.1  # snapshot" in lock and "\npeft<=0.5.0  # bound" in lock
+    assert "\nuvicorn==0.23.2  # snapshot" in lock and "\ntransformers" not in lock
 
 
 def test_offline_snapshot_without_a_graph_bounds_instead_of_dropping(tmp_path):
