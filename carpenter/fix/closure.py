@@ -514,15 +514,15 @@ def resolve_offline(closure: Closure, snapshot: Snapshot) -> None:
     (one coherent resolution), else the newest in-range version of the dated index view.
 
     A version the snapshot did not choose (the dated index's, the base image's, one a line
-    pins that the dated index does not list) may need other versions of what it requires
-    than the snapshot's, and packages that require it may not accept it (`xformers` pins
-    `torch==2.1.0`); offline nothing says which. So every
-    package below or above such a version in the snapshot's requirement graph gets a date
-    bound instead of the snapshot's pin (`<=` the newest release of the date: pip still
-    chooses, within the date, and takes that newest release unless something excludes it),
-    and a written line among them is left alone. The rest of the snapshot keeps its exact
-    pins. Without a graph, or next to a version whose requirements are unknown, every pin of
-    the snapshot not chosen for a written line becomes such a bound."""
+    pins that the dated index does not list) may not be accepted by packages that require it
+    (`xformers` pins `torch==2.1.0`), and an older one may need older versions of what it
+    requires; offline nothing says which. So those packages, found in the snapshot's
+    requirement graph (`_uncertain`), get a date bound instead of the snapshot's pin (`<=`
+    the newest release of the date: pip still chooses, within the date, and takes that
+    newest release unless something excludes it), and a written line among them is left
+    alone. The rest of the snapshot keeps its exact pins. Without a graph, or next to a
+    package the snapshot does not know, every pin of the snapshot not chosen for a written
+    line becomes such a bound."""
     index = dated_index(snapshot)
     chosen, unknown, open_ = _offline_choices(closure, snapshot, index)
     # Versions other than the snapshot's: older ones (chosen inside a range, shipped by the
