@@ -379,7 +379,7 @@ def _fix_job(job: Job, options: FixOptions, report: FixResult,
                            if f.category == "cuda-source-build"
                            and isinstance(f.data.get("package"), str))
         job.closures = resolve_stages(job.dockerfile, job.context_dir, job.snapshot,
-                                      options.online, wheels)
+                                      options.online, wheels, job.lookups)
         report.notes.extend(closure_notes(job))
     for note in _override_notes(job):
         report.notes.append(note)

@@ -113,6 +113,9 @@ class Lookups:
             if _unreachable(str(exc)):
                 self._dead[host] = str(exc)
             return self._bundled(bundled, str(exc), "", f"{shown}: commit")
+        if found.moved:  # the tag is later than the date: say so, whatever stands in
+            return Pin(found.commit, "git", f"{shown}: WARNING {found.moved} (looked up in "
+                       "the repository)")
         what = {"tag": f"tag {found.ref}", "branch": f"branch {found.ref} as of "
                 f"{self.snapshot.as_of}", "commit": "commit"}[found.kind]
         return Pin(found.commit, "git", f"{shown}: {what} -> {found.commit[:12]} (looked up "
