@@ -344,8 +344,15 @@ def _project_at(ctx: ScanContext, inst: Instruction, req: PipRequirement, cwd: s
             return
 
 
+# Installers a build puts in place to install the rest (`pip install uv`): standalone tools
+# that nothing imports or depends on. Resolved with the application they add nothing but
+# can sink it: uv had no release before 2024, so a 2023 cut-off made the stage unsatisfiable
+# and every line of it was left unpinned. Their own lines are pinned like any other.
+INSTALLERS = frozenset({"uv"})
+
+
 def _add(req: PipRequirement | None, inputs: StageInputs, path: str) -> None:
-    if req is None:
+    if req is None or (req.name and canonicalize_name(req.name) in INSTALLERS):
         return
     if req.kind != "requirement" or not req.name or req.missing_vars:
         if req.kind in ("vcs", "url", "path"):

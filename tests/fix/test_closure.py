@@ -328,7 +328,29 @@ def test_online_fix_of_a_github_install_is_idempotent(tmp_path):
     assert [f.path for f in again.files if f.changed] == []
 
 
+UV_STAGE = ("FROM python:3.11-slim\nRUN pip install uv\nCOPY requirements.txt .\n"
+            "RUN uv pip install --system -r requirements.txt 'fastapi>=0.68.0,<0.69.0'\n")
+
+
+def test_an_installer_stays_out_of_the_stages_resolution(tmp_path):
+    """Regression (bench/closure_bench.py): `pip install uv` joined the stage's set, and uv
+    had no release before 2024, so every line of a 2023 stage was refused as unsatisfiable."""
+    df = submission(tmp_path, UV_STAGE, **{"requirements.txt": "peft>=0.5\n"})
+    inputs = stage_inputs(load_dockerfile(str(df), str(df)), str(tmp_path))
+    assert sorted(inputs[0].requirements) == ["fastapi<0.69.0,>=0.68.0", "peft>=0.5"]
+
+
 # -- online: a real resolver at the cut-off (PyPI) --------------------------------------------
+
+@needs_pypi
+def test_online_a_stage_that_installs_uv_first_still_resolves_at_a_2023_cutoff(tmp_path):
+    df = submission(tmp_path, UV_STAGE, **{"requirements.txt": "peft>=0.5\n"})
+    report = fix_paths([str(tmp_path)], FixOptions(bundled(), online=True))
+    assert not report.errors
+    text = after(report, df)
+    assert "'fastapi==0.68.2'" in text and "RUN pip install uv\n" in text
+    assert "peft==0.5.0\n" in after(report, tmp_path / "requirements.txt")
+    assert "uv: not in snapshot" in next(r.reason for r in report.skipped if "uv" in r.message)
 
 @needs_pypi
 def test_online_closure_stays_in_range_and_freezes_transitive_dependencies(tmp_path):
