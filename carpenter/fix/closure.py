@@ -99,6 +99,10 @@ class StageInputs:
     python: str = ""
     conda: dict[str, str] = field(default_factory=dict)
     fresh_env: bool = False
+    # The lock an earlier `fix --write` left for this stage: its versions are the resolver's
+    # preferences, so a second run is a no-op (uv's choice among equally valid transitive
+    # versions otherwise depends on the order of its inputs).
+    previous_lock: str = ""
 
 
 @dataclass
@@ -434,6 +438,7 @@ def resolve_stages(dockerfile: Dockerfile, context_dir: str, snapshot: Snapshot,
     for inputs in stage_inputs(dockerfile, context_dir):
         if lookups is not None:
             _released(inputs, lookups)
+        inputs.previous_lock = _previous_lock(context_dir, inputs.stage)
         inputs.direct |= {canonicalize_name(n) for n in direct}
         # Their written lines are replaced by the file: resolving them would ask for versions
         # the build never installs (and fail on ranges no release satisfies).
@@ -453,6 +458,16 @@ def resolve_stages(dockerfile: Dockerfile, context_dir: str, snapshot: Snapshot,
             resolve_offline(closure, snapshot)
         out.append(closure)
     return out
+
+
+def _previous_lock(context_dir: str, stage: Stage) -> str:
+    """This stage's lock from an earlier run (named as `constraints.lock_name` names it)."""
+    label = re.sub(r"[^A-Za-z0-9_.-]", "-", stage.name or str(stage.index))
+    for name in (f"{LOCK_PREFIX}-{label}.txt", f"{LOCK_PREFIX}.txt"):
+        path = os.path.join(context_dir, name)
+        if os.path.isfile(path) and not os.path.islink(path):
+            return path
+    return ""
 
 
 def _released(inputs: StageInputs, lookups: Lookups) -> None:
@@ -486,28 +501,52 @@ def resolve_online(closure: Closure, snapshot: Snapshot, timeout: float = 600) -
         return
     with tempfile.TemporaryDirectory(prefix="carpenter-closure-") as tmp:
         req_file, con_file = Path(tmp) / "stage.in", Path(tmp) / "constraints.txt"
-        req_file.write_text("\n".join(inputs.requirements) + "\n")
-        con_file.write_text("\n".join(inputs.constraints + shipped) + "\n")
+        # Sorted: the same set in another order resolves the same way.
+        req_file.write_text("\n".join(sorted(set(inputs.requirements))) + "\n")
+        con_file.write_text("\n".join(sorted(set(inputs.constraints + shipped))) + "\n")
         cmd = [uv_bin, "pip", "compile", str(req_file), "-c", str(con_file), "--no-config",
                "--index-url", PYPI, "--no-sources",
                "--exclude-newer", cutoff_of(snapshot.as_of).strftime("%Y-%m-%dT%H:%M:%SZ"),
                "--python-version", closure.python, "--python-platform", snapshot.target.platform,
                "--no-header", "--no-annotate", "--quiet", "--color", "never"]
+        out_file = _preferences(inputs.previous_lock, Path(tmp))
+        if out_file is not None:
+            cmd += ["--output-file", str(out_file)]  # uv prefers the versions already there
         try:
             done = subprocess.run(cmd, cwd=tmp, env=isolated_env(), capture_output=True,
                                   text=True, timeout=timeout)
         except subprocess.TimeoutExpired:
             closure.note = f"resolver timed out after {timeout:.0f} s"
             return
-    if done.returncode == 0:
-        closure.pins = _parse_pins(done.stdout)
-        closure.checked = True
-        return
+        if done.returncode == 0:
+            closure.pins = _parse_pins(out_file.read_text() if out_file is not None
+                                       else done.stdout)
+            closure.checked = True
+            return
     explanation = (done.stderr or done.stdout).strip()
     if any(word in explanation.lower() for word in _UNREACHABLE):
         closure.note = "no index reachable: " + explanation.splitlines()[-1][:200]
         return
     closure.error = "\n".join(explanation.splitlines()[-25:])
+
+
+def _preferences(previous_lock: str, tmp: Path) -> Path | None:
+    """A copy of the earlier lock's exact pins for uv's `--output-file` (bounds and comments
+    dropped); None when there is none or it cannot be read."""
+    if not previous_lock:
+        return None
+    try:
+        with open(previous_lock, encoding="utf-8", errors="replace") as handle:
+            text = handle.read(1_000_000)
+    except OSError:
+        return None
+    pins = [line.split("#", 1)[0].strip() for line in text.splitlines()]
+    pins = [pin for pin in pins if re.fullmatch(r"[A-Za-z0-9._\-\[\],]+==[^\s;]+", pin)]
+    if not pins:
+        return None
+    out = tmp / "previous-lock.txt"
+    out.write_text("\n".join(pins) + "\n")
+    return out
 
 
 def _parse_pins(text: str) -> dict[str, str]:

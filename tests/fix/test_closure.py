@@ -407,3 +407,18 @@ def test_lock_and_apt_fix_both_apply_in_one_run(tmp_path):
     write_in_place(first.files)
     again = fix_paths([str(tmp_path)], FixOptions(make_snapshot()))
     assert [f.path for f in again.files if f.changed] == []
+
+
+@needs_pypi
+def test_online_an_earlier_lock_is_preferred_so_a_second_run_keeps_its_versions(tmp_path):
+    # uv picks among equally valid versions by the order of its inputs; the earlier lock's
+    # versions are its preferences (found by bench/closure_bench.py: a second online run
+    # rewrote a lock, transformers 4.34.1 -> 4.33.3).
+    df = submission(tmp_path, "FROM python:3.10-slim\nRUN pip install six packaging\n")
+    fresh = resolve_stages(load_dockerfile(str(df), str(df)), str(tmp_path), bundled(), True)
+    assert fresh[0].pins["six"] == "1.16.0"  # the newest six of the cut-off
+    (tmp_path / "carpenter-constraints.txt").write_text(
+        "# resolved by uv\nsix==1.15.0  # snapshot\npackaging<=23.2  # bound\n")
+    again = resolve_stages(load_dockerfile(str(df), str(df)), str(tmp_path), bundled(), True)
+    assert again[0].checked and again[0].pins["six"] == "1.15.0"
+    assert again[0].pins["packaging"] == fresh[0].pins["packaging"]
