@@ -8,6 +8,7 @@ tool, as a CI job would. Prints medians and the ratio; no assertions (the machin
 
     .venv/bin/python bench/cold_scan_bench.py                 # 30 submissions, 3 rounds
     .venv/bin/python bench/cold_scan_bench.py --count 10 --rounds 1
+    .venv/bin/python bench/cold_scan_bench.py --server   # also: each scan handed to a server
 
 Carpenter's bytecode is compiled first, as `pip install` does: under PYTHONDONTWRITEBYTECODE=1
 a checkout otherwise recompiles every module on every run (measured with valgrind: 1.31 G
@@ -119,17 +120,47 @@ def make_submission(root: Path, index: int, rng: random.Random) -> Path:
     return sub
 
 
-def timed(argv: list[str], cwd: Path | None = None) -> float:
+def timed(argv: list[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> float:
     start = time.perf_counter()
     subprocess.run(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                   env={**os.environ, "PYTHONPATH": str(ROOT)}, check=False)
+                   env=env or {**os.environ, "PYTHONPATH": str(ROOT)}, check=False)
     return time.perf_counter() - start
+
+
+def served_times(subs: list[Path], rounds: int) -> list[float]:
+    """Per-submission `carpenter scan` client processes handed to a running `carpenter server`
+    (started here, in a private runtime dir, and stopped at the end), through the console
+    script as pip installs it (the venv's own when it already goes through carpenter.launch)."""
+    script = BIN / "carpenter"
+    with tempfile.TemporaryDirectory(prefix="carp-bench-", dir="/tmp") as tmp:
+        if "carpenter.launch" not in script.read_text(errors="replace"):
+            script = Path(tmp, "carpenter")  # an install from before the launcher: pip's script
+            script.write_text(f"#!{sys.executable}\nimport re\nimport sys\n"
+                              "from carpenter.launch import main\nif __name__ == '__main__':\n"
+                              "    sys.exit(main())\n")
+            script.chmod(0o755)
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "CARPENTER_RUNTIME_DIR": f"{tmp}/run"}
+        env.pop("CARPENTER_NO_SERVER", None)
+        subprocess.run([str(script), "server", "start"], env=env, check=True,
+                       stdout=subprocess.DEVNULL)
+        try:
+            load = os.getloadavg()
+            times = [timed([str(script), "scan", "--no-cache", str(sub)], env=env)
+                     for _ in range(rounds) for sub in subs]
+            print(f"load average during the server runs: {load[0]:.2f} -> "
+                  f"{os.getloadavg()[0]:.2f} ({os.cpu_count()} CPUs)")
+        finally:
+            subprocess.run([str(script), "server", "stop"], env=env, check=False,
+                           stdout=subprocess.DEVNULL)
+    return times
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=30)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--server", action="store_true",
+                        help="also time scans handed to a `carpenter server` (started here)")
     args = parser.parse_args()
     import compileall
 
@@ -146,11 +177,16 @@ def main() -> None:
                 pair.append(timed([str(BIN / "hadolint"), "--no-fail", "Dockerfile"], sub)
                             + timed([str(BIN / "detect-secrets"), "scan", "--all-files", "."],
                                     sub))
+        served = served_times(subs, args.rounds) if args.server else []
     med_c, med_p = statistics.median(carpenter), statistics.median(pair)
     print(f"submissions: {args.count} x {args.rounds} rounds, one process each")
     print(f"carpenter scan --no-cache   median {med_c:.3f} s  (min {min(carpenter):.3f})")
     print(f"hadolint + detect-secrets   median {med_p:.3f} s  (min {min(pair):.3f})")
     print(f"ratio (pair / carpenter)    {med_p / med_c:.1f}x")
+    if served:
+        med_s = statistics.median(served)
+        print(f"carpenter scan, served      median {med_s:.3f} s  (min {min(served):.3f})")
+        print(f"ratio (pair / served)       {med_p / med_s:.1f}x")
 
 
 if __name__ == "__main__":
