@@ -126,24 +126,25 @@ def ask(where: Place, op: str, timeout: float = 5.0) -> dict[str, Any] | None:
         return None
 
 
-def _gone(pid: int, path: str, timeout: float) -> bool:
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, PermissionError):  # gone, or the pid is another user's now
+        return False
+    try:  # a zombie has exited: an init that does not reap (containers) may keep it listed
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            return handle.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return True
+
+
+def _gone(pid: int, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        except PermissionError:
-            return True  # the pid now belongs to another user's process
-        if not os.path.exists(path):
-            # Our server unlinks its socket last thing before it exits.
-            time.sleep(0.02)
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, 0)
-                continue
-            return True
+    while _running(pid):
+        if time.monotonic() > deadline:
+            return False
         time.sleep(0.02)
-    return False
+    return True
 
 
 def stop_server(where: Place, timeout: float = 10.0) -> int | None:
@@ -152,7 +153,7 @@ def stop_server(where: Place, timeout: float = 10.0) -> int | None:
     if status is None:
         return None
     pid = int(status["pid"])
-    if not _gone(pid, where.socket, timeout):
+    if not _gone(pid, timeout):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
         with contextlib.suppress(FileNotFoundError):
@@ -496,6 +497,8 @@ def _adopt(request: dict[str, Any], fds: list[int]) -> bool:
     time.tzset()
     with contextlib.suppress(locale.Error):
         locale.setlocale(locale.LC_CTYPE, "")  # what the interpreter does at start-up
+    if "tempfile" in sys.modules:  # gettempdir() caches $TMPDIR: a fresh process has not yet
+        sys.modules["tempfile"].tempdir = None
     sys.stdin, sys.stdout, sys.stderr = streams
     sys.__stdin__, sys.__stdout__, sys.__stderr__ = streams
     sys.argv = [str(a) for a in argv]

@@ -123,6 +123,18 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+def _workers_in(server: int, cwd: Path) -> list[int]:
+    """The server's workers serving a client in `cwd` (a status request's worker stays in /)."""
+    found = []
+    for pid in _children(server):
+        try:
+            if os.readlink(f"/proc/{pid}/cwd") == str(cwd):
+                found.append(pid)
+        except OSError:
+            continue
+    return found
+
+
 def _wait(predicate, timeout: float = 30.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -297,19 +309,35 @@ def test_concurrent_clients_beyond_the_worker_cap(served: Install) -> None:
             (expected.returncode, expected.stdout, expected.stderr)
 
 
-def test_interrupting_a_served_scan_ends_it_like_a_local_one(served: Install,
-                                                               tmp_path: Path) -> None:
-    big = _big_submission(tmp_path)
-    results = []
-    for env in ({}, {"CARPENTER_NO_SERVER": "1"}):
-        proc = subprocess.Popen([str(served.script), "scan", "--no-cache", str(big)],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                env=served.env(**env))
-        time.sleep(2.5)  # well inside the scan, past the start-up of either
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=60)
-        results.append((proc.returncode, err.decode().strip().splitlines()[-1:]))
-    assert results[0] == results[1] == (130, ["carpenter: aborted"])
+def _interrupted_while_reading_stdin(install: Install, **env: str) -> tuple[int, list[str]]:
+    """`scan -` interrupted (SIGINT to the client, as Ctrl-C) while the command waits for the
+    rest of its stdin: (exit code, last line of stderr)."""
+    import fcntl
+    import termios
+
+    proc = subprocess.Popen([str(install.script), "scan", "-"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=install.env(**env))
+    proc.stdin.write(b"FROM python:3.10\n")
+    proc.stdin.flush()
+
+    def unread() -> int:
+        return int.from_bytes(fcntl.ioctl(proc.stdin.fileno(), termios.FIONREAD, b"\0" * 4),
+                              sys.byteorder)
+
+    # Once the line is read, the command itself is running (past every import).
+    assert _wait(lambda: unread() == 0, 120), "the scan never read its stdin"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    return proc.returncode, err.decode().strip().splitlines()[-1:]
+
+
+def test_interrupting_a_served_scan_ends_it_like_a_local_one(served: Install) -> None:
+    before = served.requests()
+    remote = _interrupted_while_reading_stdin(served)
+    assert served.requests() == before + 2
+    local = _interrupted_while_reading_stdin(served, CARPENTER_NO_SERVER="1")
+    assert remote == local == (130, ["carpenter: aborted"])
     server = served.pid()
     assert _wait(lambda: not _children(server), 10), "the interrupted worker is still running"
 
@@ -497,8 +525,8 @@ def test_a_server_killed_during_a_scan_still_delivers_it(fresh: Install,
     args = ("scan", "--no-cache", "--output-format", "json", str(big))
     pid = fresh.start()
     client = subprocess.Popen([str(fresh.script), *args], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, env=fresh.env())
-    assert _wait(lambda: _children(pid), 30), "no worker started"
+                              stderr=subprocess.PIPE, env=fresh.env(), cwd=tmp_path)
+    assert _wait(lambda: _workers_in(pid, tmp_path), 30), "no worker started"
     os.kill(pid, signal.SIGKILL)  # the server; its worker carries on
     out, err = client.communicate(timeout=300)
     local = fresh.local(*args)
@@ -513,9 +541,10 @@ def test_a_worker_killed_during_a_scan_is_an_error_not_a_silent_success(
     big = _big_submission(tmp_path)
     pid = fresh.start()
     client = subprocess.Popen([str(fresh.script), "scan", "--no-cache", str(big)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=fresh.env())
-    assert _wait(lambda: _children(pid), 30), "no worker started"
-    for worker in _children(pid):
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=fresh.env(),
+                              cwd=tmp_path)
+    assert _wait(lambda: _workers_in(pid, tmp_path), 30), "no worker started"
+    for worker in _workers_in(pid, tmp_path):
         os.kill(worker, signal.SIGKILL)
     _, err = client.communicate(timeout=60)
     assert client.returncode == 2
