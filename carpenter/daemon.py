@@ -154,10 +154,10 @@ def stop_server(where: Place, timeout: float = 10.0) -> int | None:
         return None
     pid = int(status["pid"])
     if not _gone(pid, timeout):
+        # Stuck: kill it. Its socket stays (clients skip a dead socket; the next `start`
+        # replaces it under the lock), so a server started meanwhile never loses its own.
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(where.socket)
     return pid
 
 

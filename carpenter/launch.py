@@ -60,25 +60,25 @@ def runtime_dir_problem(path: str) -> str | None:
 
 
 def _tree_stamps(root: str, out: list[str]) -> None:
-    """(relative path, mtime, size) of every file under root, __pycache__ left out."""
+    """Each folder under root, then name, mtime and size of each of its files (__pycache__ left
+    out). In the file system's own order, not sorted (~0.5 ms of a ~2 ms key): an unchanged
+    folder lists the same way, and a reordered one only makes the key miss (run in-process),
+    never match a changed tree."""
     stack = [root]
     while stack:
         folder = stack.pop()
+        out.append(folder)
         try:
-            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    if entry.is_dir(follow_symlinks=False):
+                        if entry.name != "__pycache__":
+                            stack.append(entry.path)
+                        continue
+                    st = entry.stat()  # a linked file: its target's stamp
+                    out.append(f"{entry.name}:{st.st_mtime_ns}:{st.st_size}")
         except OSError:
-            out.append(f"{folder}:unreadable")
-            continue
-        for entry in entries:
-            if entry.is_dir(follow_symlinks=False):
-                if entry.name != "__pycache__":
-                    stack.append(entry.path)
-                continue
-            try:
-                st = entry.stat()
-            except OSError:
-                continue
-            out.append(f"{entry.path[len(root):]}:{st.st_mtime_ns}:{st.st_size}")
+            out.append("unreadable")
 
 
 def install_key() -> str:
