@@ -365,6 +365,9 @@ class _Server:
                 self.listener.close()
                 os.close(self.lock_fd)
                 code = _Worker(self, conn).run()
+            except (OSError, ValueError) as exc:  # a client that hung up or spoke nonsense
+                _log(f"dropped a request: {type(exc).__name__}: {exc}")
+                code = 1
             except BaseException:
                 import traceback
 
@@ -517,9 +520,11 @@ def _text_stream(fd: int, spec: list[Any], name: str) -> Any:
     buffer = open(fd, "rb" if reading else "wb", buffering=buffering, closefd=False)  # noqa: SIM115
     raw = buffer if buffering == 0 else buffer.raw
     raw.name = name
-    return io.TextIOWrapper(buffer, encoding=str(encoding), errors=str(errors), newline="\n",
+    text = io.TextIOWrapper(buffer, encoding=str(encoding), errors=str(errors), newline="\n",
                             line_buffering=bool(line_buffering),
                             write_through=bool(write_through))
+    text.mode = "r" if reading else "w"
+    return text
 
 
 def _watch(conn: Any) -> Any:
@@ -571,11 +576,27 @@ def run_cli() -> int:
     if shutdown is not None:
         shutdown()  # non-daemon threads finish first, as at interpreter exit
     atexit._run_exitfuncs()
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):
-            code = 120 if code == 0 else code  # Python's status when the final flush fails
+    return _flush_std_files(code)
+
+
+def _flush_std_files(code: int) -> int:
+    """The interpreter's last step: flush stdout (a failure is reported as an unraisable
+    exception) and stderr (silently); either failing makes the exit status 120."""
+    import traceback
+
+    try:
+        if sys.stdout is not None:
+            sys.stdout.flush()
+    except Exception as exc:
+        code = 120
+        with contextlib.suppress(Exception):
+            sys.stderr.write(f"Exception ignored in: {sys.stdout!r}\n"
+                             + "".join(traceback.format_exception_only(exc)))
+    try:
+        if sys.stderr is not None:
+            sys.stderr.flush()
+    except Exception:
+        code = 120
     return code if -(2 ** 31) <= code < 2 ** 31 else 255
 
 

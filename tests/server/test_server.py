@@ -236,6 +236,31 @@ def test_the_clients_stream_encoding_is_kept(served: Install) -> None:
         (local.returncode, local.stdout, local.stderr)
 
 
+@pytest.mark.parametrize("unbuffered", ["1", ""])
+def test_a_closed_stdout_ends_as_in_a_local_run(served: Install, unbuffered: str) -> None:
+    # A reader that went away (`carpenter scan | head` after head exits): the interpreter's
+    # final flush fails, which Python reports ("Exception ignored in: <...stdout...>") and
+    # turns into exit status 120 when stdout is buffered.
+    def run(**env: str) -> tuple[int, bytes]:
+        read_end, write_end = os.pipe()
+        os.close(read_end)
+        env = {**served.env(**env), "PYTHONUNBUFFERED": unbuffered}
+        if not unbuffered:
+            del env["PYTHONUNBUFFERED"]
+        done = subprocess.run([str(served.script), "scan", str(FIXTURES / "cuda-flash-attn")],
+                              stdout=write_end, stderr=subprocess.PIPE, env=env, timeout=300)
+        os.close(write_end)
+        return done.returncode, done.stderr
+
+    before = served.requests()
+    remote = run()
+    assert served.requests() == before + 2
+    local = run(CARPENTER_NO_SERVER="1")
+    assert remote == local
+    if not unbuffered:
+        assert local[0] == 120 and b"BrokenPipeError" in local[1]
+
+
 def _on_terminal(install: Install, args: tuple[str, ...], **env: str) -> tuple[int, bytes]:
     """Run with stdout and stderr on a pseudo-terminal: (exit code, what the terminal got)."""
     import pty
