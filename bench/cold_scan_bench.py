@@ -18,6 +18,7 @@ instructions per cold scan instead of 0.75 G), which is not what users run.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -27,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -127,10 +129,11 @@ def timed(argv: list[str], cwd: Path | None = None, env: dict[str, str] | None =
     return time.perf_counter() - start
 
 
-def served_times(subs: list[Path], rounds: int) -> list[float]:
-    """Per-submission `carpenter scan` client processes handed to a running `carpenter server`
-    (started here, in a private runtime dir, and stopped at the end), through the console
-    script as pip installs it (the venv's own when it already goes through carpenter.launch)."""
+@contextlib.contextmanager
+def served_scan() -> Iterator[Callable[[Path], float]]:
+    """Time one `carpenter scan` client process handed to a running `carpenter server`
+    (started here, in a private runtime dir, stopped at the end), through the console script
+    as pip installs it (the venv's own when it already goes through carpenter.launch)."""
     script = BIN / "carpenter"
     with tempfile.TemporaryDirectory(prefix="carp-bench-", dir="/tmp") as tmp:
         if "carpenter.launch" not in script.read_text(errors="replace"):
@@ -144,15 +147,10 @@ def served_times(subs: list[Path], rounds: int) -> list[float]:
         subprocess.run([str(script), "server", "start"], env=env, check=True,
                        stdout=subprocess.DEVNULL)
         try:
-            load = os.getloadavg()
-            times = [timed([str(script), "scan", "--no-cache", str(sub)], env=env)
-                     for _ in range(rounds) for sub in subs]
-            print(f"load average during the server runs: {load[0]:.2f} -> "
-                  f"{os.getloadavg()[0]:.2f} ({os.cpu_count()} CPUs)")
+            yield lambda sub: timed([str(script), "scan", "--no-cache", str(sub)], env=env)
         finally:
             subprocess.run([str(script), "server", "stop"], env=env, check=False,
                            stdout=subprocess.DEVNULL)
-    return times
 
 
 def main() -> None:
@@ -166,10 +164,12 @@ def main() -> None:
 
     compileall.compile_dir(str(ROOT / "carpenter"), quiet=2)
     rng = random.Random(14)
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         subs = [make_submission(Path(tmp), i, rng) for i in range(args.count)]
         carpenter: list[float] = []
         pair: list[float] = []
+        serve = stack.enter_context(served_scan()) if args.server else None
+        served: list[float] = []  # in the same loop as the others: under the same load
         for _ in range(args.rounds):
             for sub in subs:
                 carpenter.append(timed([sys.executable, "-m", "carpenter.cli", "scan",
@@ -177,13 +177,17 @@ def main() -> None:
                 pair.append(timed([str(BIN / "hadolint"), "--no-fail", "Dockerfile"], sub)
                             + timed([str(BIN / "detect-secrets"), "scan", "--all-files", "."],
                                     sub))
-        served = served_times(subs, args.rounds) if args.server else []
+                if serve:
+                    served.append(serve(sub))
     med_c, med_p = statistics.median(carpenter), statistics.median(pair)
     print(f"submissions: {args.count} x {args.rounds} rounds, one process each")
     print(f"carpenter scan --no-cache   median {med_c:.3f} s  (min {min(carpenter):.3f})")
     print(f"hadolint + detect-secrets   median {med_p:.3f} s  (min {min(pair):.3f})")
     print(f"ratio (pair / carpenter)    {med_p / med_c:.1f}x")
     if served:
+        load = os.getloadavg()
+        print(f"load average (1, 5, 15 min) {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} "
+              f"on {os.cpu_count()} CPUs")
         med_s = statistics.median(served)
         print(f"carpenter scan, served      median {med_s:.3f} s  (min {min(served):.3f})")
         print(f"ratio (pair / served)       {med_p / med_s:.1f}x")

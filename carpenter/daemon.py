@@ -32,6 +32,7 @@ from carpenter.launch import (
     EXIT,
     GO,
     HEADER,
+    INTERRUPT,
     MAGIC,
     READY,
     REFUSED,
@@ -89,6 +90,9 @@ class Place:
 def place(create: bool = False) -> Place:
     """This install's server place (the runtime dir made 0700 when `create`); ConfigError when
     the dir is unsafe."""
+    if not sys.platform.startswith("linux"):
+        raise ConfigError("the scan server needs Linux (SO_PEERCRED, /proc); scans run "
+                          "in-process here")
     folder = runtime_dir()
     if create:
         with contextlib.suppress(FileExistsError):
@@ -528,22 +532,28 @@ def _text_stream(fd: int, spec: list[Any], name: str) -> Any:
 
 
 def _watch(conn: Any) -> Any:
-    """Interrupt this worker, as a terminal's Ctrl-C would, when the client goes away before
-    the returned event is set; kill it (and what it started) if it does not stop."""
+    """Until the returned event is set: on the client's Ctrl-C (INTERRUPT), interrupt this
+    worker and what it started (its process group) as a terminal's Ctrl-C would, and kill them
+    if they do not stop in 3 s; when the client is gone (killed), kill them at once, as they
+    would have died with it."""
     import threading
 
     finished = threading.Event()
 
     def watch() -> None:
-        with contextlib.suppress(OSError):
-            conn.recv(1)  # the client sends nothing more: any return means it is gone
+        try:
+            said = conn.recv(1)
+        except OSError:
+            said = b""
         if finished.is_set():
             return
-        with contextlib.suppress(OSError):
-            os.killpg(0, signal.SIGINT)
-        if not finished.wait(3.0):
+        if said == INTERRUPT:
             with contextlib.suppress(OSError):
-                os.killpg(0, signal.SIGKILL)
+                os.killpg(0, signal.SIGINT)
+            if finished.wait(3.0):
+                return
+        with contextlib.suppress(OSError):
+            os.killpg(0, signal.SIGKILL)
 
     threading.Thread(target=watch, name="carpenter-client-watch", daemon=True).start()
     return finished

@@ -23,7 +23,9 @@ import sys
 
 MAGIC = b"CARPSRV1"  # request header: MAGIC + 8-byte big-endian payload length
 HEADER = len(MAGIC) + 8
-READY, GO, REFUSED, EXIT = b"S", b"G", b"N", b"E"  # server: S|N; client: G; server: E + code
+# Server: READY (or REFUSED); client: GO; server: EXIT + 4-byte exit code. INTERRUPT: the
+# client's Ctrl-C, sent while it waits for EXIT.
+READY, GO, REFUSED, EXIT, INTERRUPT = b"S", b"G", b"N", b"E", b"I"
 START_TIMEOUT_S = 10.0  # a server at its worker cap answers late; past this, run here
 SERVED = ("scan",)  # commands the server runs; everything else starts in-process
 
@@ -183,6 +185,8 @@ def recv_exact(sock: object, size: int) -> bytes:
 
 def _try_server() -> int | None:
     """The command's exit code when the server ran it; None to run it here."""
+    if not sys.platform.startswith("linux"):
+        return None  # the server needs SO_PEERCRED and /proc
     folder = runtime_dir()
     problem = runtime_dir_problem(folder)
     if problem == "missing":
@@ -201,6 +205,7 @@ def _try_server() -> int | None:
     try:
         send_request(sock, scan_request(key), fds)
         if recv_exact(sock, 1) != READY:
+            sock.close()
             return None  # refused (another key, a bad request): run here
         sock.sendall(GO)  # from here on the server owns the command
     except (OSError, ValueError):
@@ -228,12 +233,11 @@ def _wait_exit(sock: object) -> int:
 
 
 def _interrupt(sock: object) -> int:
-    """Ctrl-C: tell the worker (half-close: its watchdog interrupts it, as a terminal's Ctrl-C
-    would), let it print its own "interrupted" line, and exit 130 as an in-process run does."""
+    """Ctrl-C: tell the worker, which interrupts itself as a terminal's Ctrl-C would (and
+    prints what an interrupted run prints), and end with its exit status (130 if it does not
+    answer in 3 s)."""
     try:
-        import _socket
-
-        sock.shutdown(_socket.SHUT_WR)
+        sock.sendall(INTERRUPT)
         sock.settimeout(3.0)
         reply = recv_exact(sock, 5)
         return int.from_bytes(reply[1:5], "big", signed=True) if reply[:1] == EXIT else 130

@@ -334,9 +334,10 @@ def test_concurrent_clients_beyond_the_worker_cap(served: Install) -> None:
             (expected.returncode, expected.stdout, expected.stderr)
 
 
-def _interrupted_while_reading_stdin(install: Install, **env: str) -> tuple[int, list[str]]:
-    """`scan -` interrupted (SIGINT to the client, as Ctrl-C) while the command waits for the
-    rest of its stdin: (exit code, last line of stderr)."""
+def _signalled_while_reading_stdin(install: Install, signum: int = signal.SIGINT,
+                                   **env: str) -> tuple[int, list[str]]:
+    """`scan -` sent `signum` (SIGINT: Ctrl-C) while the command waits for the rest of its
+    stdin: (exit code, last line of stderr)."""
     import fcntl
     import termios
 
@@ -352,19 +353,30 @@ def _interrupted_while_reading_stdin(install: Install, **env: str) -> tuple[int,
 
     # Once the line is read, the command itself is running (past every import).
     assert _wait(lambda: unread() == 0, 120), "the scan never read its stdin"
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signum)
     _, err = proc.communicate(timeout=60)
     return proc.returncode, err.decode().strip().splitlines()[-1:]
 
 
 def test_interrupting_a_served_scan_ends_it_like_a_local_one(served: Install) -> None:
     before = served.requests()
-    remote = _interrupted_while_reading_stdin(served)
+    remote = _signalled_while_reading_stdin(served)
     assert served.requests() == before + 2
-    local = _interrupted_while_reading_stdin(served, CARPENTER_NO_SERVER="1")
+    local = _signalled_while_reading_stdin(served, CARPENTER_NO_SERVER="1")
     assert remote == local == (130, ["carpenter: aborted"])
     server = served.pid()
     assert _wait(lambda: not _children(server), 10), "the interrupted worker is still running"
+
+
+def test_a_killed_client_takes_its_worker_along(served: Install) -> None:
+    # Killed, a local run prints nothing more; a served one must not go on in the background.
+    before = served.requests()
+    remote = _signalled_while_reading_stdin(served, signal.SIGKILL)
+    assert served.requests() == before + 2
+    local = _signalled_while_reading_stdin(served, signal.SIGKILL, CARPENTER_NO_SERVER="1")
+    assert remote == local == (-signal.SIGKILL, [])  # stderr closed: the worker is gone too
+    server = served.pid()
+    assert _wait(lambda: not _children(server), 10), "the worker outlived its client"
 
 
 # ---------------------------------------------------------------------------------------------
