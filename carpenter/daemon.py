@@ -641,7 +641,11 @@ def warm_up() -> None:
         with contextlib.suppress(Exception):
             re.compile(pattern.encode("latin-1") if kind == "b" else pattern, flags)
     for module, attr in PRIMERS:
-        getattr(importlib.import_module(module), attr)()
+        loader = getattr(importlib.import_module(module), attr, None)
+        if loader is None:  # renamed: slower forks, same results (a test names it)
+            _log(f"no primer {module}.{attr}")
+            continue
+        loader()
     import gc
 
     gc.collect()

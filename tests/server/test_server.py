@@ -423,6 +423,18 @@ def test_python_dash_m_still_runs(served: Install) -> None:
         (local.returncode, local.stdout, local.stderr)
 
 
+def test_every_primer_is_a_loader_without_arguments() -> None:
+    import importlib
+    import inspect
+
+    from carpenter.daemon import PRIMERS
+
+    for module, attr in PRIMERS:
+        loader = getattr(importlib.import_module(module), attr, None)
+        assert loader is not None, f"{module}.{attr} is gone: update carpenter.daemon.PRIMERS"
+        assert not inspect.signature(loader).parameters, f"{module}.{attr}"
+
+
 # ---------------------------------------------------------------------------------------------
 # Never the wrong server, never a lost scan
 
