@@ -440,14 +440,15 @@ class _Worker:
                 if op == "stop":
                     os.kill(self.server.pid, signal.SIGTERM)
                 return 0
-            if op != "scan" or len(fds) != 3 or not _adopt(request, fds):
+            if op != "scan" or len(fds) != 3 or not _acceptable(request):
                 self.conn.sendall(REFUSED)
                 return 0
+            self.conn.sendall(READY)
+            _adopt(request, fds)  # while the client's GO is on its way
         finally:
             for fd in fds:
                 with contextlib.suppress(OSError):
                     os.close(fd)
-        self.conn.sendall(READY)
         if recv_exact(self.conn, 1) != GO:
             return 0  # the client gave up and runs the scan itself
         self.conn.settimeout(None)
@@ -477,16 +478,19 @@ class _Worker:
         return request, fds
 
 
-def _adopt(request: dict[str, Any], fds: list[int]) -> bool:
-    """Become the client's process: its stdio, cwd, environment, umask, argv. False (and the
-    client runs the scan itself) when the request cannot be honoured exactly."""
+def _acceptable(request: dict[str, Any]) -> bool:
+    """Whether this worker can become the client's process exactly (and then has its cwd);
+    when not, the client runs the scan itself."""
     import codecs
-    import locale
 
     env, argv, specs = request.get("env"), request.get("argv"), request.get("streams")
     if not (isinstance(env, dict) and isinstance(argv, list) and isinstance(specs, list)
-            and len(specs) == 3 and all(isinstance(s, list) and len(s) == 4 for s in specs)):
+            and len(specs) == 3 and all(isinstance(s, list) and len(s) == 4 for s in specs)
+            and isinstance(request.get("umask"), int)):
         return False
+    if not all(isinstance(k, str) and k and "=" not in k and "\0" not in k
+               and isinstance(v, str) and "\0" not in v for k, v in env.items()):
+        return False  # os.environ would refuse it after READY, too late to step back
     try:
         for spec in specs:
             codecs.lookup(spec[0])
@@ -494,13 +498,22 @@ def _adopt(request: dict[str, Any], fds: list[int]) -> bool:
         os.chdir(request["cwd"])
     except (OSError, KeyError, TypeError, LookupError):
         return False
+    return True
+
+
+def _adopt(request: dict[str, Any], fds: list[int]) -> None:
+    """Become the client's process: its stdio, environment, umask, argv (an _acceptable()
+    request, whose cwd is already ours)."""
+    import locale
+
+    env, argv, specs = request["env"], request["argv"], request["streams"]
     for target, fd in enumerate(fds):
         os.dup2(fd, target)
     streams = [_text_stream(fd, spec, name) for fd, spec, name
                in zip(range(3), specs, ("<stdin>", "<stdout>", "<stderr>"), strict=True)]
     os.environ.clear()
-    os.environ.update({str(k): str(v) for k, v in env.items()})
-    os.umask(int(request.get("umask", 0o022)))
+    os.environ.update(env)
+    os.umask(request["umask"])
     time.tzset()
     with contextlib.suppress(locale.Error):
         locale.setlocale(locale.LC_CTYPE, "")  # what the interpreter does at start-up
@@ -509,7 +522,6 @@ def _adopt(request: dict[str, Any], fds: list[int]) -> bool:
     sys.stdin, sys.stdout, sys.stderr = streams
     sys.__stdin__, sys.__stdout__, sys.__stderr__ = streams
     sys.argv = [str(a) for a in argv]
-    return True
 
 
 def _text_stream(fd: int, spec: list[Any], name: str) -> Any:

@@ -247,6 +247,18 @@ def _interrupt(sock: object) -> int:
         sock.close()
 
 
+def _exit_now(code: int) -> None:
+    """End with the served command's status. The server's fork already ran the interpreter's
+    exit steps for the command; tearing down this small interpreter too would only keep the
+    caller waiting (~5 ms)."""
+    for stream in (sys.stdout, sys.stderr):
+        try:  # noqa: SIM105 - contextlib is one more import for every client
+            stream.flush()
+        except (OSError, ValueError, AttributeError):
+            pass
+    os._exit(code & 0xFF)
+
+
 def main() -> None:
     if sys.argv[1:2] and sys.argv[1] in SERVED and not os.environ.get("CARPENTER_NO_SERVER"):
         try:
@@ -255,7 +267,7 @@ def main() -> None:
             sys.stderr.write("carpenter: interrupted\n")
             code = 130
         if code is not None:
-            sys.exit(code)
+            _exit_now(code)
     from carpenter.cli import main as cli_main
 
     cli_main()
