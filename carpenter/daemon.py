@@ -47,6 +47,7 @@ from carpenter.launch import (
 )
 
 DEFAULT_IDLE_S = 15 * 60
+SPARES = 1  # forks made in advance: sequential clients (the common case) never wait for one
 MAX_REQUEST_BYTES = 64 << 20
 WARMUP_TIMEOUT_S = 300
 # Loaders whose result depends only on Carpenter's code and data and the interpreter, all of
@@ -274,9 +275,12 @@ class _Server:
         self.listener: Any = None
         self.lock_fd = -1
         self.bound: tuple[int, int] | None = None  # (st_dev, st_ino) of the socket we bound
-        self.workers: set[int] = set()
+        self.workers: set[int] = set()  # forks serving a request
+        self.spares: list[tuple[int, Any]] = []  # idle forks, each waiting on its socketpair
         self.requests = 0  # connections served (status requests included)
         self.cap = 2 * len(os.sched_getaffinity(0))
+        self.stopping = False  # SIGTERM (`carpenter server stop`) was received
+        self.waiting = False  # blocked in accept()/waitpid(), where SIGTERM may interrupt
 
     def prepare(self) -> None:
         import fcntl
@@ -303,14 +307,18 @@ class _Server:
         st = os.stat(self.where.socket)
         self.bound = (st.st_dev, st.st_ino)
         self.listener.listen(128)
-        signal.signal(signal.SIGTERM, _raise_exit)
+        signal.signal(signal.SIGTERM, self._on_term)
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
         _log(f"listening on {self.where.socket} (idle timeout {self.idle:g} s, "
              f"{self.cap} workers)")
 
     def serve(self) -> None:
+        """Accept, check the peer, hand the connection to a spare fork made in advance (a
+        fork of a warmed-up interpreter takes milliseconds: not on the request's path), make
+        the next spare."""
         last = time.monotonic()
-        while True:
+        while not self.stopping:
+            self._top_up()
             if self._reap():
                 last = time.monotonic()
             if not self.workers and time.monotonic() - last >= self.idle:
@@ -319,18 +327,35 @@ class _Server:
             wait = 1.0 if self.workers else self.idle - (time.monotonic() - last)
             self.listener.settimeout(max(0.01, min(wait, 1.0)))
             try:
-                conn, _ = self.listener.accept()
+                with self._interruptible():
+                    conn, _ = self.listener.accept()
             except TimeoutError:
                 continue
             last = time.monotonic()
             with conn:
                 if not self._same_user(conn):
                     continue
-                self._reap()
                 while len(self.workers) >= self.cap:
-                    self._reap(block=True)
+                    with self._interruptible():
+                        self._reap(block=True)
                 self.requests += 1
-                self._fork_worker(conn)
+                self._hand_over(conn)
+
+    def _on_term(self, signum: int, frame: object) -> None:
+        # Raising at any other point could land in an at-fork hook, which swallows it.
+        self.stopping = True
+        if self.waiting:
+            raise SystemExit(0)
+
+    @contextlib.contextmanager
+    def _interruptible(self) -> Any:
+        self.waiting = True
+        try:
+            if self.stopping:
+                raise SystemExit(0)
+            yield
+        finally:
+            self.waiting = False
 
     def _same_user(self, conn: Any) -> bool:
         import socket
@@ -345,20 +370,43 @@ class _Server:
 
     def _reap(self, block: bool = False) -> bool:
         reaped = False
-        while self.workers:
+        while self.workers or self.spares:
             try:
                 pid, _ = os.waitpid(-1, 0 if block else os.WNOHANG)
             except ChildProcessError:
-                self.workers.clear()
-                return True
+                break
             if pid == 0:
                 break
             self.workers.discard(pid)
+            self.spares = [(p, link) for p, link in self.spares if p != pid]
             reaped = True
             block = False
         return reaped
 
-    def _fork_worker(self, conn: Any) -> None:
+    def _top_up(self) -> None:
+        while len(self.spares) < SPARES:
+            self.spares.append(self._fork_spare())
+
+    def _hand_over(self, conn: Any) -> None:
+        import socket
+
+        if not self.spares:
+            self._top_up()
+        pid, link = self.spares.pop(0)
+        status = json.dumps(self.status()).encode()  # "workers": the others running
+        try:
+            socket.send_fds(link, [status], [conn.fileno()])
+        except OSError as exc:  # the spare died: the client sees its connection close
+            _log(f"lost a spare fork: {exc}")
+        else:
+            self.workers.add(pid)
+        finally:
+            link.close()
+
+    def _fork_spare(self) -> tuple[int, Any]:
+        import socket
+
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()
@@ -366,9 +414,12 @@ class _Server:
             code = 0
             try:
                 _reset_signals()
+                ours.close()
                 self.listener.close()
                 os.close(self.lock_fd)
-                code = _Worker(self, conn).run()
+                for _, link in self.spares:  # the parent's ends: a spare sees EOF when it dies
+                    link.close()
+                code = _serve_handed_over(self, theirs)
             except (OSError, ValueError) as exc:  # a client that hung up or spoke nonsense
                 _log(f"dropped a request: {type(exc).__name__}: {exc}")
                 code = 1
@@ -380,7 +431,8 @@ class _Server:
                 code = 1
             finally:
                 os._exit(code)
-        self.workers.add(pid)
+        theirs.close()
+        return pid, ours
 
     def status(self) -> dict[str, Any]:
         return {"pid": self.pid, "version": __version__, "socket": self.where.socket,
@@ -393,6 +445,8 @@ class _Server:
     def cleanup(self) -> None:
         if os.getpid() != self.pid:
             return  # a fork never tears down the server's socket
+        for _, link in self.spares:
+            link.close()  # idle forks see EOF and exit
         if self.listener is not None:
             self.listener.close()  # queued clients see the connection close and run in-process
         with contextlib.suppress(OSError):
@@ -407,10 +461,6 @@ class _Busy(Exception):
     """Another server of this install holds the lock (it is starting or running)."""
 
 
-def _raise_exit(signum: int, frame: object) -> None:
-    raise SystemExit(0)
-
-
 def _reset_signals() -> None:
     """A fork starts with the signal handling of a fresh interpreter."""
     for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD):
@@ -422,10 +472,24 @@ def _reset_signals() -> None:
 # A worker: one request
 
 
+def _serve_handed_over(server: _Server, link: Any) -> int:
+    """A spare fork: wait for the server to hand over a connection (with the server's status
+    at that moment), serve it, end. The server gone or stopping (EOF): end at once."""
+    import socket
+
+    message, fds, _, _ = socket.recv_fds(link, 1 << 16, 1)
+    link.close()
+    if not fds:
+        return 0
+    with socket.socket(fileno=fds[0]) as conn:
+        return _Worker(server, conn, json.loads(message)).run()
+
+
 class _Worker:
-    def __init__(self, server: _Server, conn: Any) -> None:
+    def __init__(self, server: _Server, conn: Any, status: dict[str, Any]) -> None:
         self.server = server
         self.conn = conn
+        self.status = status
 
     def run(self) -> int:
         global _LOG_FD
@@ -436,7 +500,7 @@ class _Worker:
         try:
             op = request.get("op") if request.get("key") == self.server.where.key else None
             if op in ("status", "stop"):
-                self.conn.sendall(b"J" + json.dumps(self.server.status()).encode())
+                self.conn.sendall(b"J" + json.dumps(self.status).encode())
                 if op == "stop":
                     os.kill(self.server.pid, signal.SIGTERM)
                 return 0

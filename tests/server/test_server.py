@@ -365,7 +365,7 @@ def test_interrupting_a_served_scan_ends_it_like_a_local_one(served: Install) ->
     local = _signalled_while_reading_stdin(served, CARPENTER_NO_SERVER="1")
     assert remote == local == (130, ["carpenter: aborted"])
     server = served.pid()
-    assert _wait(lambda: not _children(server), 10), "the interrupted worker is still running"
+    assert _wait(lambda: not _workers_in(server, served.root), 10), "the interrupted worker is still running"
 
 
 def test_a_killed_client_takes_its_worker_along(served: Install) -> None:
@@ -376,7 +376,7 @@ def test_a_killed_client_takes_its_worker_along(served: Install) -> None:
     local = _signalled_while_reading_stdin(served, signal.SIGKILL, CARPENTER_NO_SERVER="1")
     assert remote == local == (-signal.SIGKILL, [])  # stderr closed: the worker is gone too
     server = served.pid()
-    assert _wait(lambda: not _children(server), 10), "the worker outlived its client"
+    assert _wait(lambda: not _workers_in(server, served.root), 10), "the worker outlived its client"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -549,7 +549,7 @@ def test_start_creates_a_private_dir_and_stop_removes_socket_and_process(
     stop = fresh.run("server", "stop")
     assert stop.returncode == 0 and f"stopped (pid {pid})".encode() in stop.stdout
     assert not _alive(pid)
-    assert not sock.exists()
+    assert not sock.exists(), next(fresh.runtime.glob("*.log")).read_text()
     none = fresh.run("server", "status")
     assert none.returncode == 1 and b"no scan server running" in none.stdout
 
