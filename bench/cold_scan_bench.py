@@ -8,7 +8,7 @@ tool, as a CI job would. Prints medians and the ratio; no assertions (the machin
 
     .venv/bin/python bench/cold_scan_bench.py                 # 30 submissions, 3 rounds
     .venv/bin/python bench/cold_scan_bench.py --count 10 --rounds 1
-    .venv/bin/python bench/cold_scan_bench.py --server   # also: each scan handed to a server
+    .venv/bin/python bench/cold_scan_bench.py --server   # also: scans handed to a server
 
 Carpenter's bytecode is compiled first, as `pip install` does: under PYTHONDONTWRITEBYTECODE=1
 a checkout otherwise recompiles every module on every run (measured with valgrind: 1.31 G
@@ -26,6 +26,7 @@ import statistics
 import string
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -129,18 +130,31 @@ def timed(argv: list[str], cwd: Path | None = None, env: dict[str, str] | None =
     return time.perf_counter() - start
 
 
+PIP_SCRIPT = ("#!{python}\nimport re\nimport sys\nfrom carpenter.launch import main\n"
+              "if __name__ == '__main__':\n    sys.exit(main())\n")
+
+
 @contextlib.contextmanager
-def served_scan() -> Iterator[Callable[[Path], float]]:
+def served_scan(plain: bool = False) -> Iterator[Callable[[Path], float]]:
     """Time one `carpenter scan` client process handed to a running `carpenter server`
-    (started here, in a private runtime dir, stopped at the end), through the console script
-    as pip installs it (the venv's own when it already goes through carpenter.launch)."""
+    (started here, in a private runtime dir, stopped at the end), through a console script as
+    pip writes it: the venv's own (when it goes through carpenter.launch), or with `plain`, that
+    of an interpreter without this checkout's editable-install hook (its .pth imports pathlib
+    and re at every start-up, ~10 ms that a pip, pipx or pre-commit install does not pay)."""
     script = BIN / "carpenter"
     with tempfile.TemporaryDirectory(prefix="carp-bench-", dir="/tmp") as tmp:
-        if "carpenter.launch" not in script.read_text(errors="replace"):
-            script = Path(tmp, "carpenter")  # an install from before the launcher: pip's script
-            script.write_text(f"#!{sys.executable}\nimport re\nimport sys\n"
-                              "from carpenter.launch import main\nif __name__ == '__main__':\n"
-                              "    sys.exit(main())\n")
+        python = sys.executable
+        if plain:  # a venv whose only .pth line names the dependencies' folder as a plain path
+            subprocess.run([sys.executable, "-m", "venv", "--without-pip", f"{tmp}/venv"],
+                           check=True)
+            python = f"{tmp}/venv/bin/python"
+            site = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()"
+                                   "['purelib'])"], capture_output=True, text=True, check=True)
+            deps = sysconfig.get_paths()["purelib"]
+            Path(site.stdout.strip(), "deps.pth").write_text(deps + "\n")
+        if plain or "carpenter.launch" not in script.read_text(errors="replace"):
+            script = Path(tmp, "carpenter")
+            script.write_text(PIP_SCRIPT.format(python=python))
             script.chmod(0o755)
         env = {**os.environ, "PYTHONPATH": str(ROOT), "CARPENTER_RUNTIME_DIR": f"{tmp}/run"}
         env.pop("CARPENTER_NO_SERVER", None)
@@ -169,7 +183,9 @@ def main() -> None:
         carpenter: list[float] = []
         pair: list[float] = []
         serve = stack.enter_context(served_scan()) if args.server else None
+        serve_plain = stack.enter_context(served_scan(plain=True)) if args.server else None
         served: list[float] = []  # in the same loop as the others: under the same load
+        served_plain: list[float] = []
         for _ in range(args.rounds):
             for sub in subs:
                 carpenter.append(timed([sys.executable, "-m", "carpenter.cli", "scan",
@@ -177,8 +193,9 @@ def main() -> None:
                 pair.append(timed([str(BIN / "hadolint"), "--no-fail", "Dockerfile"], sub)
                             + timed([str(BIN / "detect-secrets"), "scan", "--all-files", "."],
                                     sub))
-                if serve:
+                if serve and serve_plain:
                     served.append(serve(sub))
+                    served_plain.append(serve_plain(sub))
     med_c, med_p = statistics.median(carpenter), statistics.median(pair)
     print(f"submissions: {args.count} x {args.rounds} rounds, one process each")
     print(f"carpenter scan --no-cache   median {med_c:.3f} s  (min {min(carpenter):.3f})")
@@ -188,9 +205,10 @@ def main() -> None:
         load = os.getloadavg()
         print(f"load average (1, 5, 15 min) {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} "
               f"on {os.cpu_count()} CPUs")
-        med_s = statistics.median(served)
-        print(f"carpenter scan, served      median {med_s:.3f} s  (min {min(served):.3f})")
-        print(f"ratio (pair / served)       {med_p / med_s:.1f}x")
+        for name, times in (("this venv", served), ("plain install", served_plain)):
+            med_s = statistics.median(times)
+            print(f"served, {name:19s} median {med_s:.3f} s  (min {min(times):.3f})  "
+                  f"ratio (pair / served) {med_p / med_s:.1f}x")
 
 
 if __name__ == "__main__":
