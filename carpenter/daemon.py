@@ -6,11 +6,13 @@ child (data/server/warmup.toml), which modules and regular expressions a scan lo
 them itself; it then loads the data tables listed in PRIMERS. It never scans in its own
 process, so it holds no path, git or secret state of any submission.
 
-Each request is served by a fork: the fork takes the client's stdin/stdout/stderr, cwd,
+Each request is served by a fork, made in advance (a spare waits on a socketpair for the
+connection the server accepted): the fork takes the client's stdin/stdout/stderr, cwd,
 environment, umask and argv, rebuilds the standard streams as the client's interpreter built
 them, and runs `carpenter.cli.main`, so a served scan behaves as a fresh process would (the
 run-wide redaction registry, caches keyed by path, the git state, exit codes), only without
-the imports. A watchdog interrupts the fork when the client goes away (Ctrl-C).
+the imports. A watchdog interrupts the fork on the client's Ctrl-C and kills it when the
+client dies. docs/server.md has the protocol's guarantees.
 """
 
 from __future__ import annotations
