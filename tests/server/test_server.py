@@ -365,7 +365,8 @@ def test_interrupting_a_served_scan_ends_it_like_a_local_one(served: Install) ->
     local = _signalled_while_reading_stdin(served, CARPENTER_NO_SERVER="1")
     assert remote == local == (130, ["carpenter: aborted"])
     server = served.pid()
-    assert _wait(lambda: not _workers_in(server, served.root), 10), "the interrupted worker is still running"
+    assert _wait(lambda: not _workers_in(server, served.root), 10), \
+        "the interrupted worker is still running"
 
 
 def test_a_killed_client_takes_its_worker_along(served: Install) -> None:
