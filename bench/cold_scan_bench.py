@@ -9,6 +9,7 @@ tool, as a CI job would. Prints medians and the ratio; no assertions (the machin
     .venv/bin/python bench/cold_scan_bench.py                 # 30 submissions, 3 rounds
     .venv/bin/python bench/cold_scan_bench.py --count 10 --rounds 1
     .venv/bin/python bench/cold_scan_bench.py --install checkout  # PYTHONPATH=<checkout>
+    .venv/bin/python bench/cold_scan_bench.py --server   # also: scans handed to a server
 
 By default Carpenter runs as users run it: a wheel is built from the checkout and installed
 (bytecode compiled) into bench/out/wheel-venv, whose dependencies are those of the running
@@ -24,6 +25,7 @@ interpreter start (`python -c pass`), imports (what a scan imports, without scan
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -35,6 +37,7 @@ import sys
 import sysconfig
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -174,6 +177,39 @@ def checkout_python() -> str:
     return sys.executable
 
 
+PIP_SCRIPT = ("#!{python}\nimport sys\nfrom carpenter.launch import main\n"
+              "if __name__ == '__main__':\n    sys.exit(main())\n")
+
+
+@contextlib.contextmanager
+def served_scan(python: str) -> Iterator[Callable[[Path], float]]:
+    """Time one `carpenter scan` client process handed to a running `carpenter server`
+    (started here in a private runtime dir, stopped at the end), through the console script
+    as pip writes it for `python` (carpenter.launch:main)."""
+    with tempfile.TemporaryDirectory(prefix="carp-bench-", dir="/tmp") as tmp:
+        script = Path(python).parent / "carpenter"
+        if not script.exists() or "carpenter.launch" not in script.read_text(errors="replace"):
+            script = Path(tmp, "carpenter")
+            script.write_text(PIP_SCRIPT.format(python=python))
+            script.chmod(0o755)
+        env = {**ENV, "CARPENTER_RUNTIME_DIR": f"{tmp}/run"}
+        env.pop("CARPENTER_NO_SERVER", None)
+        subprocess.run([str(script), "server", "start"], env=env, check=True,
+                       stdout=subprocess.DEVNULL)
+
+        def one(sub: Path) -> float:
+            start = time.perf_counter()
+            subprocess.run([str(script), "scan", "--no-cache", str(sub)], env=env, check=False,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            return time.perf_counter() - start
+
+        try:
+            yield one
+        finally:
+            subprocess.run([str(script), "server", "stop"], env=env, check=False,
+                           stdout=subprocess.DEVNULL)
+
+
 def median_of(argv: list[str], cwd: Path, rounds: int) -> float:
     return statistics.median(timed(argv, cwd) for _ in range(rounds))
 
@@ -184,11 +220,15 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--install", choices=("wheel", "checkout"), default="wheel",
                         help="wheel: an installed wheel (what users run); checkout: PYTHONPATH")
+    parser.add_argument("--server", action="store_true",
+                        help="also time scans handed to a `carpenter server` (started here)")
     args = parser.parse_args()
     python = wheel_python() if args.install == "wheel" else checkout_python()
     rng = random.Random(14)
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         subs = [make_submission(Path(tmp), i, rng) for i in range(args.count)]
+        serve = stack.enter_context(served_scan(python)) if args.server else None
+        served: list[float] = []  # in the same loop as the others: under the same load
         carpenter: list[float] = []
         pair: list[float] = []
         per_sub: dict[Path, list[float]] = {sub: [] for sub in subs}
@@ -200,6 +240,8 @@ def main() -> None:
                 pair.append(timed([str(BIN / "hadolint"), "--no-fail", "Dockerfile"], sub)
                             + timed([str(BIN / "detect-secrets"), "scan", "--all-files", "."],
                                     sub))
+                if serve is not None:
+                    served.append(serve(sub))
         ranked = sorted(subs, key=lambda s: statistics.median(per_sub[s]))
         median_sub = ranked[len(ranked) // 2]
         rounds = max(5, args.rounds)
@@ -216,6 +258,10 @@ def main() -> None:
     print(f"median submission ({median_sub.name}, medians of {rounds}): interpreter start "
           f"{start:.3f} s, imports {imports - start:.3f} s, work {full - imports:.3f} s "
           f"(total {full:.3f} s)")
+    if served:
+        med_s = statistics.median(served)
+        print(f"served (carpenter server)   median {med_s:.3f} s  (min {min(served):.3f})  "
+              f"ratio (pair / served) {med_p / med_s:.1f}x")
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "smoke": "carpenter.smoke.cli:smoke",
     "check": "carpenter.pipeline.cli:check",
     "batch": "carpenter.batch.cli:batch",
+    "server": "carpenter.daemon:server",
 }
 
 HELP = {
@@ -39,6 +40,7 @@ HELP = {
     "smoke": "Fine-tune and serve a tiny model inside a built image.",
     "check": "Scan, fix, rebuild and smoke one submission: one verdict.",
     "batch": "Check many submissions (folder or manifest), resumable; HTML report.",
+    "server": "Start, stop or show a warmed-up process that makes each `scan` start fast.",
 }
 
 

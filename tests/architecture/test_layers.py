@@ -5,7 +5,8 @@ Layers, lowest first (docs/architecture.md has the picture):
   model      Dockerfile/context/git model              | containers  the only Docker client
   scan → snapshot → fix → rebuild → smoke              each imports lower layers and earlier stages
   report     renders results; imported only by CLIs (and the pipeline commands above it)
-  cli        carpenter/cli.py and every */cli.py
+  cli        carpenter/cli.py and every */cli.py; launch.py (the console script), daemon.py
+             (`carpenter server`), __main__.py
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ RANKS: dict[str, int] = {
     "batch": 9,
 }
 CLI_RANK = 100
+# Top-level modules of the CLI layer besides carpenter/cli.py: the console-script launcher, the
+# scan server it talks to, and `python -m carpenter`.
+CLI_MODULES = {"carpenter.cli", "carpenter.launch", "carpenter.daemon", "carpenter.__main__"}
 
 
 def module_name(path: Path) -> str:
@@ -67,7 +71,7 @@ def imports_of(path: Path) -> list[tuple[int, str]]:
 
 def rank(module: str) -> tuple[str, int]:
     parts = module.split(".")
-    if module == "carpenter.cli" or parts[-1] == "cli":
+    if module in CLI_MODULES or parts[-1] == "cli":
         return "cli", CLI_RANK
     if len(parts) == 1:
         return "carpenter", 0  # the package itself only holds __version__

@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -104,3 +105,24 @@ def test_the_wheel_behaves_like_the_editable_install(installed, tmp_path, args) 
                       "<data>", text)
     assert (wheel.returncode, same(wheel.stdout), same(wheel.stderr)) == (
         editable.returncode, same(editable.stdout), same(editable.stderr))
+
+
+def test_the_wheels_console_script_serves_scans(installed: Path, tmp_path: Path) -> None:
+    # The script pip wrote goes through carpenter.launch; a server started with it (warm-up
+    # sample read from the installed data) serves the same bytes as the editable install.
+    assert "from carpenter.launch import main" in installed.read_text()
+    runtime = Path(tempfile.mkdtemp(prefix="carp-", dir="/tmp"))  # socket paths are short
+    env = {**_env(), "CARPENTER_RUNTIME_DIR": str(runtime / "run")}
+    try:
+        started = _run([str(installed), "server", "start"], tmp_path, env)
+        assert started.returncode == 0, started.stderr
+        editable, _ = _both(installed, tmp_path, "scan", *SAMPLES, "--format", "json")
+        served = _run([str(installed), "scan", *SAMPLES, "--format", "json"],
+                      tmp_path / "work", env)
+        status = _run([str(installed), "server", "status"], tmp_path, env)
+        assert "requests served: 3" in status.stdout  # start's own check, the scan, this
+        assert (served.returncode, served.stdout, served.stderr) == \
+            (editable.returncode, editable.stdout, editable.stderr)
+    finally:
+        _run([str(installed), "server", "stop"], tmp_path, env)
+        shutil.rmtree(runtime, ignore_errors=True)

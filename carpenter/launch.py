@@ -1,0 +1,277 @@
+"""The `carpenter` console script: hands `carpenter scan` to a running scan server, if any.
+
+A cold `carpenter scan` spends most of its time importing (click, detect-secrets, the rules)
+and loading data. `carpenter server start` keeps one warmed-up process per install; this
+launcher, which imports only the standard library's smallest modules, passes the server its
+stdin/stdout/stderr (SCM_RIGHTS), argv, cwd, environment and umask over a unix socket and waits
+for the exit code. The server forks, and the fork runs the very `cli.main` an in-process run
+would, on the caller's own file descriptors: output, colour, redaction and exit codes are the
+same bytes.
+
+Anything short of a server that says it has started the command (no runtime dir, no socket,
+a stale socket, another install's server, a protocol error, a timeout) runs the command here,
+in-process, exactly as before: the server can make a scan faster, never lose it.
+
+This module is imported on every `carpenter` run: keep it to os, sys, json, array and the
+`_socket` C module (the `socket` wrapper pulls in selectors and enum, ~4 ms of a ~40 ms client).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+MAGIC = b"CARPSRV1"  # request header: MAGIC + 8-byte big-endian payload length
+HEADER = len(MAGIC) + 8
+# Server: READY (or REFUSED); client: GO; server: EXIT + 4-byte exit code. INTERRUPT: the
+# client's Ctrl-C, sent while it waits for EXIT.
+READY, GO, REFUSED, EXIT, INTERRUPT = b"S", b"G", b"N", b"E", b"I"
+START_TIMEOUT_S = 10.0  # a server at its worker cap answers late; past this, run here
+SERVED = ("scan",)  # commands the server runs; everything else starts in-process
+
+
+def runtime_dir() -> str:
+    """Where sockets live: $CARPENTER_RUNTIME_DIR, else $XDG_RUNTIME_DIR/carpenter, else
+    /tmp/carpenter-<uid>."""
+    chosen = os.environ.get("CARPENTER_RUNTIME_DIR")
+    if chosen:
+        return os.path.abspath(chosen)
+    xdg = os.environ.get("XDG_RUNTIME_DIR")
+    if xdg:
+        return os.path.join(xdg, "carpenter")
+    return f"/tmp/carpenter-{os.getuid()}"
+
+
+def runtime_dir_problem(path: str) -> str | None:
+    """Why `path` must not hold our sockets (None: it may). Another user who can write there
+    could plant a socket that receives our terminal and environment."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return "missing"
+    import stat
+
+    if not stat.S_ISDIR(st.st_mode):
+        return f"{path} is not a directory"
+    if st.st_uid != os.getuid():
+        return f"{path} belongs to uid {st.st_uid}, not to this user ({os.getuid()})"
+    if st.st_mode & 0o022:
+        return (f"{path} is writable by group or others (mode {st.st_mode & 0o777:o}); "
+                f"run `chmod 700 {path}`")
+    return None
+
+
+def _tree_stamps(root: str, out: list[str]) -> None:
+    """Each folder under root, then name, mtime and size of each of its files (__pycache__ left
+    out). In the file system's own order, not sorted (~0.5 ms of a ~2 ms key): an unchanged
+    folder lists the same way, and a reordered one only makes the key miss (run in-process),
+    never match a changed tree."""
+    stack = [root]
+    while stack:
+        folder = stack.pop()
+        out.append(folder)
+        try:
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    if entry.is_dir(follow_symlinks=False):
+                        if entry.name != "__pycache__":
+                            stack.append(entry.path)
+                        continue
+                    st = entry.stat()  # a linked file: its target's stamp
+                    out.append(f"{entry.name}:{st.st_mtime_ns}:{st.st_size}")
+        except OSError:
+            out.append("unreadable")
+
+
+def install_key() -> str:
+    """A key for "this Carpenter, on this interpreter, configured this way". A server answers
+    only clients with its own key, so an upgraded, edited or differently configured install
+    never talks to a stale server: it covers Carpenter's version, code and data (mtimes and
+    sizes), the interpreter and its flags, every import path (after the first, the script's own
+    folder, with its mtime, which changes when a package is installed or removed there), and the
+    settings a server fixes at start-up (hash seed, text encoding, data folder). Not a security
+    boundary (the private runtime dir and the peer's uid are), so a fast checksum is enough."""
+    from carpenter import __version__
+
+    package = os.path.dirname(os.path.abspath(__file__))
+    parts = [__version__, sys.executable, sys.version, package, repr(tuple(sys.flags)),
+             repr(sys.warnoptions), repr(sorted(sys._xoptions.items())),
+             os.environ.get("PYTHONHASHSEED", ""), sys.getfilesystemencoding(),
+             _locale_encoding()]
+    parts.append(sys.path[0] if sys.path else "")  # the script's folder (or the cwd, for -m)
+    for entry in sys.path[1:]:
+        try:
+            parts.append(f"{entry}:{os.stat(entry or '.').st_mtime_ns}")
+        except OSError:
+            parts.append(f"{entry}:-")
+    _tree_stamps(package, parts)
+    override = os.environ.get("CARPENTER_DATA_DIR") or os.environ.get("CARPENTER_RULES_DIR")
+    if override:  # the server loads its data tables once: they must be the client's
+        parts.append(f"data:{override}")
+        _tree_stamps(os.path.abspath(override), parts)
+    import zlib
+
+    blob = "\n".join(parts).encode("utf-8", "surrogateescape")
+    return f"{zlib.crc32(blob):08x}{zlib.adler32(blob):08x}"
+
+
+def _locale_encoding() -> str:
+    import _locale
+
+    getencoding = getattr(_locale, "getencoding", None)  # 3.11+
+    return getencoding() if getencoding else ""
+
+
+def socket_path(key: str, folder: str | None = None) -> str:
+    return os.path.join(folder or runtime_dir(), f"scan-{key}.sock")
+
+
+def _stream_spec(stream: object) -> list[object] | None:
+    """How this interpreter set up a standard stream, so the server's fork builds the same."""
+    if stream is None or not hasattr(stream, "encoding"):
+        return None
+    return [stream.encoding, stream.errors, stream.line_buffering,
+            getattr(stream, "write_through", False)]
+
+
+def scan_request(key: str) -> dict[str, object]:
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return {"op": "scan", "key": key, "argv": sys.argv, "cwd": os.getcwd(),
+            "env": dict(os.environ), "umask": umask,
+            "streams": [_stream_spec(s) for s in (sys.stdin, sys.stdout, sys.stderr)]}
+
+
+def connect(path: str, timeout: float) -> object:
+    """A connected unix socket to the server at `path` (OSError when none answers)."""
+    import _socket
+
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    try:
+        sock.settimeout(timeout)
+        sock.connect(path)
+        # The peer must be us: our private dir already ensures it, this costs one syscall.
+        cred = sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_PEERCRED, 12)
+        if int.from_bytes(cred[4:8], sys.byteorder) != os.getuid():
+            raise OSError("scan server runs as another user")
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def send_request(sock: object, request: dict[str, object], fds: list[int]) -> None:
+    import _socket
+    import array
+    import json
+
+    payload = json.dumps(request).encode("ascii")  # ensure_ascii: lone surrogates survive
+    head = MAGIC + len(payload).to_bytes(8, "big")
+    ancillary = [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, array.array("i", fds))] if fds else []
+    sent = sock.sendmsg([head + payload], ancillary)
+    if sent < len(head) + len(payload):
+        sock.sendall((head + payload)[sent:])
+
+
+def recv_exact(sock: object, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        if not chunk:
+            raise ConnectionError("scan server closed the connection")
+        data += chunk
+    return data
+
+
+def _try_server() -> int | None:
+    """The command's exit code when the server ran it; None to run it here."""
+    if not sys.platform.startswith("linux"):
+        return None  # the server needs SO_PEERCRED and /proc
+    folder = runtime_dir()
+    problem = runtime_dir_problem(folder)
+    if problem == "missing":
+        return None  # no server was ever started: the common case, say nothing
+    if problem:
+        sys.stderr.write(f"carpenter: not using the scan server: {problem}\n")
+        return None
+    try:
+        fds = [0, 1, 2]
+        for fd in fds:
+            os.fstat(fd)  # a closed standard stream: let the in-process run deal with it
+        key = install_key()
+        sock = connect(socket_path(key, folder), START_TIMEOUT_S)
+    except (OSError, ValueError):
+        return None
+    try:
+        send_request(sock, scan_request(key), fds)
+        if recv_exact(sock, 1) != READY:
+            sock.close()
+            return None  # refused (another key, a bad request): run here
+        sock.sendall(GO)  # from here on the server owns the command
+    except (OSError, ValueError):
+        sock.close()
+        return None
+    return _wait_exit(sock)
+
+
+def _wait_exit(sock: object) -> int:
+    sock.settimeout(None)
+    try:
+        reply = recv_exact(sock, 5)
+    except KeyboardInterrupt:
+        return _interrupt(sock)
+    except (OSError, ValueError):
+        reply = b""
+    sock.close()
+    if reply[:1] != EXIT:
+        # Output may already be on the caller's stdout: running again would print it twice.
+        sys.stderr.write("carpenter: error: the scan server's worker stopped before the scan "
+                         "finished; run the scan again (`carpenter server stop` turns the "
+                         "server off)\n")
+        return 2
+    return int.from_bytes(reply[1:5], "big", signed=True)
+
+
+def _interrupt(sock: object) -> int:
+    """Ctrl-C: tell the worker, which interrupts itself as a terminal's Ctrl-C would (and
+    prints what an interrupted run prints), and end with its exit status (130 if it does not
+    answer in 3 s)."""
+    try:
+        sock.sendall(INTERRUPT)
+        sock.settimeout(3.0)
+        reply = recv_exact(sock, 5)
+        return int.from_bytes(reply[1:5], "big", signed=True) if reply[:1] == EXIT else 130
+    except (OSError, ValueError, KeyboardInterrupt):
+        return 130
+    finally:
+        sock.close()
+
+
+def _exit_now(code: int) -> None:
+    """End with the served command's status. The server's fork already ran the interpreter's
+    exit steps for the command; tearing down this small interpreter too would only keep the
+    caller waiting (~5 ms)."""
+    for stream in (sys.stdout, sys.stderr):
+        try:  # noqa: SIM105 - contextlib is one more import for every client
+            stream.flush()
+        except (OSError, ValueError, AttributeError):
+            pass
+    os._exit(code & 0xFF)
+
+
+def main() -> None:
+    if sys.argv[1:2] and sys.argv[1] in SERVED and not os.environ.get("CARPENTER_NO_SERVER"):
+        try:
+            code = _try_server()
+        except KeyboardInterrupt:  # as cli.main reports it
+            sys.stderr.write("carpenter: interrupted\n")
+            code = 130
+        if code is not None:
+            _exit_now(code)
+    from carpenter.cli import main as cli_main
+
+    cli_main()
+
+
+if __name__ == "__main__":
+    main()

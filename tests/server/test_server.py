@@ -1,0 +1,607 @@
+"""`carpenter server`: a served `carpenter scan` is the same scan as an in-process one.
+
+Real processes only: a pip-style console script for `carpenter.launch:main`, a real daemon on
+a unix socket in a private runtime dir, clients started as a user's shell would. Every server
+a test starts is stopped (and killed if it does not stop) in the fixture's teardown.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import shutil
+import signal
+import string
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = ROOT / "fixtures" / "submissions"
+SAMPLES = ["sec-context-files", "cuda-flash-attn", "dl-hub-downloads", "sec-env-arg-tokens"]
+SCRIPT = """#!{python}
+# -*- coding: utf-8 -*-
+import re
+import sys
+from carpenter.launch import main
+if __name__ == '__main__':
+    sys.argv[0] = re.sub(r'(-script\\.pyw|\\.exe)?$', '', sys.argv[0])
+    sys.exit(main())
+"""
+
+
+class Install:
+    """A `carpenter` console script (as pip writes it) and a private runtime dir."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.bin = root / "bin"
+        self.bin.mkdir()
+        self.script = self.bin / "carpenter"
+        self.script.write_text(SCRIPT.format(python=sys.executable))
+        self.script.chmod(0o755)
+        self.runtime = root / "run"  # created by `server start`
+        self.started: list[int] = []
+
+    def env(self, **extra: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if k != "CARPENTER_NO_SERVER"}
+        env.update(PYTHONPATH=str(ROOT), CARPENTER_RUNTIME_DIR=str(self.runtime), **extra)
+        return env
+
+    def run(self, *args: str, cwd: Path | None = None, stdin: bytes = b"",
+            **env: str) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run([str(self.script), *args], cwd=cwd or self.root, input=stdin,
+                              capture_output=True, env=self.env(**env), timeout=300)
+
+    def local(self, *args: str, **kw) -> subprocess.CompletedProcess[bytes]:
+        return self.run(*args, CARPENTER_NO_SERVER="1", **kw)
+
+    def start(self, *args: str) -> int:
+        done = self.run("server", "start", *args)
+        assert done.returncode == 0, done.stderr.decode()
+        pid = self.pid()
+        self.started.append(pid)
+        return pid
+
+    def status(self) -> dict[str, str]:
+        """`carpenter server status`, parsed ({} when no server answers)."""
+        done = self.run("server", "status")
+        if done.returncode != 0:
+            return {}
+        return dict(line.split(": ", 1) for line in done.stdout.decode().splitlines())
+
+    def pid(self) -> int:
+        return int(self.status()["pid"])
+
+    def requests(self) -> int:
+        status = self.status()
+        assert status, "no server answers"
+        return int(status["requests served"])
+
+    def socket(self) -> Path:
+        found = list(self.runtime.glob("scan-*.sock"))
+        assert len(found) == 1, found
+        return found[0]
+
+    def teardown(self) -> None:
+        self.run("server", "stop")
+        for pid in self.started:
+            _kill(pid)
+
+
+def _kill(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as handle:  # a zombie is not alive
+        return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as handle:
+                    fields = handle.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid and fields[0] != "Z":
+                found.append(int(entry))
+    return found
+
+
+def _workers_in(server: int, cwd: Path) -> list[int]:
+    """The server's workers serving a client in `cwd` (a status request's worker stays in /)."""
+    found = []
+    for pid in _children(server):
+        try:
+            if os.readlink(f"/proc/{pid}/cwd") == str(cwd):
+                found.append(pid)
+        except OSError:
+            continue
+    return found
+
+
+def _wait(predicate, timeout: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _install() -> Iterator[Install]:
+    # A short path: a unix socket's path must fit in 108 bytes.
+    root = Path(tempfile.mkdtemp(prefix="carp-", dir="/tmp"))
+    install = Install(root)
+    try:
+        yield install
+    finally:
+        install.teardown()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[Install]:
+    """One warmed-up server for the module's comparisons."""
+    for install in _install():
+        install.start()
+        yield install
+
+
+@pytest.fixture
+def fresh() -> Iterator[Install]:
+    """An install with no server yet (tests that start, stop or kill one)."""
+    yield from _install()
+
+
+def _big_submission(root: Path, files: int = 2500) -> Path:
+    """A context large enough that its scan takes a few seconds."""
+    sub = root / "big"
+    (sub / "src").mkdir(parents=True)
+    (sub / "Dockerfile").write_text("FROM python:3.10\nCOPY . /app\nRUN pip install torch\n")
+    body = "".join(f"def f{i}(token_dim, pad_token):\n    return token_dim + {i}\n"
+                   for i in range(40))
+    for i in range(files):
+        (sub / "src" / f"m{i}.py").write_text(body)
+    return sub
+
+
+def _token() -> str:
+    rng = random.Random()
+    return "hf_" + "".join(rng.choice(string.ascii_letters) for _ in range(34))
+
+
+# ---------------------------------------------------------------------------------------------
+# Same bytes
+
+
+@pytest.mark.parametrize("fmt", ["full", "json", "sarif"])
+def test_served_scans_print_the_same_bytes_and_exit_codes(served: Install, fmt: str) -> None:
+    for name in SAMPLES:
+        args = ("scan", "--output-format", fmt, str(FIXTURES / name))
+        before = served.requests()
+        remote = served.run(*args)
+        assert served.requests() == before + 2, "the scan did not go through the server"
+        local = served.local(*args)
+        assert remote.stdout, name
+        assert (remote.returncode, remote.stdout, remote.stderr) == \
+            (local.returncode, local.stdout, local.stderr), name
+
+
+def test_served_errors_stdin_and_output_files_match(served: Install, tmp_path: Path) -> None:
+    dockerfile = (FIXTURES / "cuda-flash-attn" / "Dockerfile").read_bytes()
+    cases = [
+        (("scan", str(tmp_path / "missing")), b""),  # exit 2 and a located error
+        (("scan", "--no-such-option"), b""),  # a usage error
+        (("scan", "-", "--stdin-filename", "Dockerfile", "--output-format", "json"), dockerfile),
+        (("scan", "--output-format", "sarif", "-o", "out.sarif", str(FIXTURES / "pip-wrappers")),
+         b""),
+    ]
+    for args, stdin in cases:
+        remote = served.run(*args, cwd=tmp_path, stdin=stdin)
+        remote_file = (tmp_path / "out.sarif").read_bytes() if "-o" in args else b""
+        local = served.local(*args, cwd=tmp_path, stdin=stdin)
+        local_file = (tmp_path / "out.sarif").read_bytes() if "-o" in args else b""
+        assert (remote.returncode, remote.stdout, remote.stderr, remote_file) == \
+            (local.returncode, local.stdout, local.stderr, local_file), args
+    assert remote_file.startswith(b"{")
+
+
+def test_the_clients_stream_encoding_is_kept(served: Install) -> None:
+    # The text report draws with box characters; an ASCII terminal gets them escaped, as the
+    # client's own interpreter would write them.
+    args = ("scan", "--output-format", "full", str(FIXTURES / "sec-context-files"))
+    env = {"PYTHONIOENCODING": "ascii:backslashreplace"}
+    before = served.requests()
+    remote = served.run(*args, **env)
+    assert served.requests() == before + 2
+    local = served.local(*args, **env)
+    assert b"\\u2502" in local.stdout
+    assert (remote.returncode, remote.stdout, remote.stderr) == \
+        (local.returncode, local.stdout, local.stderr)
+
+
+@pytest.mark.parametrize("unbuffered", ["1", ""])
+def test_a_closed_stdout_ends_as_in_a_local_run(served: Install, unbuffered: str) -> None:
+    # A reader that went away (`carpenter scan | head` after head exits): the interpreter's
+    # final flush fails, which Python reports ("Exception ignored in: <...stdout...>") and
+    # turns into exit status 120 when stdout is buffered.
+    def run(**env: str) -> tuple[int, bytes]:
+        read_end, write_end = os.pipe()
+        os.close(read_end)
+        env = {**served.env(**env), "PYTHONUNBUFFERED": unbuffered}
+        if not unbuffered:
+            del env["PYTHONUNBUFFERED"]
+        done = subprocess.run([str(served.script), "scan", str(FIXTURES / "cuda-flash-attn")],
+                              stdout=write_end, stderr=subprocess.PIPE, env=env, timeout=300)
+        os.close(write_end)
+        return done.returncode, done.stderr
+
+    before = served.requests()
+    remote = run()
+    assert served.requests() == before + 2
+    local = run(CARPENTER_NO_SERVER="1")
+    assert remote == local
+    if not unbuffered:
+        assert local[0] == 120 and b"BrokenPipeError" in local[1]
+
+
+def _on_terminal(install: Install, args: tuple[str, ...], **env: str) -> tuple[int, bytes]:
+    """Run with stdout and stderr on a pseudo-terminal: (exit code, what the terminal got)."""
+    import pty
+    import threading
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([str(install.script), *args], stdin=subprocess.DEVNULL,
+                            stdout=slave, stderr=slave, env=install.env(TERM="xterm", **env))
+    os.close(slave)
+    chunks: list[bytes] = []
+
+    def read() -> None:
+        while True:
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # EIO: every writer closed the terminal
+                return
+            if not data:
+                return
+            chunks.append(data)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    code = proc.wait(timeout=300)
+    reader.join(timeout=30)
+    os.close(master)
+    return code, b"".join(chunks)
+
+
+@pytest.mark.parametrize("no_color", ["", "1"])
+def test_a_terminal_gets_the_same_colours(served: Install, no_color: str) -> None:
+    # Colour follows the client's terminal and its environment (NO_COLOR), not the server's.
+    args = ("scan", str(FIXTURES / "cuda-flash-attn"))
+    env = {"NO_COLOR": no_color} if no_color else {}
+    before = served.requests()
+    remote = _on_terminal(served, args, **env)
+    assert served.requests() == before + 2
+    local = _on_terminal(served, args, CARPENTER_NO_SERVER="1", **env)
+    assert (b"\x1b[" in local[1]) == (not no_color)
+    assert remote == local
+
+
+def test_a_planted_token_never_appears_in_full(served: Install, tmp_path: Path) -> None:
+    token, other = _token(), _token()
+    sub = tmp_path / "leaky"
+    sub.mkdir()
+    (sub / "Dockerfile").write_text(f"FROM python:3.10\nENV HF_TOKEN={token}\nCOPY . /app\n")
+    (sub / "login.py").write_text(f"from huggingface_hub import login\nlogin(token='{other}')\n")
+    for fmt in ("full", "json", "sarif", "github"):
+        before = served.requests()
+        remote = served.run("scan", "--output-format", fmt, str(sub))
+        assert served.requests() == before + 2
+        local = served.local("scan", "--output-format", fmt, str(sub))
+        assert (remote.returncode, remote.stdout, remote.stderr) == \
+            (local.returncode, local.stdout, local.stderr)
+        for value in (token, other):
+            assert value.encode() not in remote.stdout + remote.stderr, fmt
+            assert value[:7].encode() in remote.stdout, fmt  # masked, prefix kept
+
+
+def test_concurrent_clients_beyond_the_worker_cap(served: Install) -> None:
+    cap = int(served.status()["max workers"])
+    args = ["scan", "--output-format", "json", str(FIXTURES / "sec-context-files")]
+    expected = served.local(*args)
+    procs = [subprocess.Popen([str(served.script), *args], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, env=served.env())
+             for _ in range(cap + 3)]
+    for proc in procs:
+        out, err = proc.communicate(timeout=300)
+        assert (proc.returncode, out, err) == \
+            (expected.returncode, expected.stdout, expected.stderr)
+
+
+def _signalled_while_reading_stdin(install: Install, signum: int = signal.SIGINT,
+                                   **env: str) -> tuple[int, list[str]]:
+    """`scan -` sent `signum` (SIGINT: Ctrl-C) while the command waits for the rest of its
+    stdin: (exit code, last line of stderr)."""
+    import fcntl
+    import termios
+
+    proc = subprocess.Popen([str(install.script), "scan", "-"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=install.env(**env))
+    proc.stdin.write(b"FROM python:3.10\n")
+    proc.stdin.flush()
+
+    def unread() -> int:
+        return int.from_bytes(fcntl.ioctl(proc.stdin.fileno(), termios.FIONREAD, b"\0" * 4),
+                              sys.byteorder)
+
+    # Once the line is read, the command itself is running (past every import).
+    assert _wait(lambda: unread() == 0, 120), "the scan never read its stdin"
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=60)
+    return proc.returncode, err.decode().strip().splitlines()[-1:]
+
+
+def test_interrupting_a_served_scan_ends_it_like_a_local_one(served: Install) -> None:
+    before = served.requests()
+    remote = _signalled_while_reading_stdin(served)
+    assert served.requests() == before + 2
+    local = _signalled_while_reading_stdin(served, CARPENTER_NO_SERVER="1")
+    assert remote == local == (130, ["carpenter: aborted"])
+    server = served.pid()
+    assert _wait(lambda: not _workers_in(server, served.root), 10), \
+        "the interrupted worker is still running"
+
+
+def test_a_killed_client_takes_its_worker_along(served: Install) -> None:
+    # Killed, a local run prints nothing more; a served one must not go on in the background.
+    before = served.requests()
+    remote = _signalled_while_reading_stdin(served, signal.SIGKILL)
+    assert served.requests() == before + 2
+    local = _signalled_while_reading_stdin(served, signal.SIGKILL, CARPENTER_NO_SERVER="1")
+    assert remote == local == (-signal.SIGKILL, [])  # stderr closed: the worker is gone too
+    server = served.pid()
+    assert _wait(lambda: not _workers_in(server, served.root), 10), "the worker outlived its client"
+
+
+# ---------------------------------------------------------------------------------------------
+# The launcher
+
+
+def test_the_launcher_imports_nothing_heavy(served: Install) -> None:
+    def modules(code: str) -> set[str]:
+        done = subprocess.run([sys.executable, "-c", f"{code}; print(sorted(sys.modules))"],
+                              capture_output=True, text=True, env=served.env(), check=True)
+        return set(eval(done.stdout))
+
+    # What the standard modules it is meant to use bring along, and nothing else.
+    allowed = modules("import sys, os, json, array, zlib, _socket, _locale, stat")
+    used = modules("import sys, _socket, carpenter.launch as l; k = l.install_key(); "
+                   "l.socket_path(k); l.runtime_dir_problem(l.runtime_dir()); "
+                   "a, b = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM); "
+                   "l.send_request(a, l.scan_request(k), [0, 1, 2]); l.recv_exact(b, 8)")
+    assert used - allowed == {"carpenter", "carpenter.launch"}
+
+    # A real client run against the server: the import log never mentions the CLI's modules.
+    # (PYTHONPROFILEIMPORTTIME, not -X importtime: -X options are part of the install key.)
+    before = served.requests()
+    done = served.run("scan", str(FIXTURES / "cuda-flash-attn"), PYTHONPROFILEIMPORTTIME="1")
+    assert served.requests() == before + 2
+    imported = [line.rsplit("|", 1)[-1].strip() for line in done.stderr.decode().splitlines()
+                if line.startswith("import time:")]
+    assert "carpenter.launch" in imported
+    assert not [m for m in imported
+                if m.split(".")[0] in ("click", "rich", "detect_secrets", "tree_sitter")
+                or (m.startswith("carpenter.") and m != "carpenter.launch")]
+
+
+def test_python_dash_m_still_runs(served: Install) -> None:
+    for module in ("carpenter", "carpenter.cli"):
+        done = subprocess.run([sys.executable, "-m", module, "--version"], capture_output=True,
+                              text=True, env=served.env())
+        assert done.returncode == 0 and "carpenter" in done.stdout, (module, done.stderr)
+    args = ("scan", "--output-format", "json", str(FIXTURES / "cuda-flash-attn"))
+    remote = subprocess.run([sys.executable, "-m", "carpenter", *args], capture_output=True,
+                            env=served.env())
+    local = served.local(*args)
+    assert (remote.returncode, remote.stdout, remote.stderr) == \
+        (local.returncode, local.stdout, local.stderr)
+
+
+def test_every_primer_is_a_loader_without_arguments() -> None:
+    import importlib
+    import inspect
+
+    from carpenter.daemon import PRIMERS
+
+    for module, attr in PRIMERS:
+        loader = getattr(importlib.import_module(module), attr, None)
+        assert loader is not None, f"{module}.{attr} is gone: update carpenter.daemon.PRIMERS"
+        assert not inspect.signature(loader).parameters, f"{module}.{attr}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Never the wrong server, never a lost scan
+
+
+def test_a_changed_install_does_not_use_the_old_server(served: Install) -> None:
+    # Touching a module of the package changes the install key: the client must not talk to
+    # the server started before, and still scans (in-process).
+    module = ROOT / "carpenter" / "__init__.py"
+    st = module.stat()
+    args = ("scan", "--output-format", "json", str(FIXTURES / "cuda-flash-attn"))
+    expected = served.local(*args)
+    before = served.requests()
+    os.utime(module, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    try:
+        changed = served.run(*args)
+    finally:
+        os.utime(module, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert served.requests() == before + 1  # only the status request above
+    assert (changed.returncode, changed.stdout, changed.stderr) == \
+        (expected.returncode, expected.stdout, expected.stderr)
+
+
+def test_the_server_refuses_a_request_for_another_key(served: Install) -> None:
+    code = ("import carpenter.launch as l; "
+            f"s = l.connect({str(served.socket())!r}, 5); "
+            "l.send_request(s, l.scan_request('0' * 16), [0, 1, 2]); print(s.recv(1))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=served.env(), check=True)
+    assert done.stdout.strip() == "b'N'"
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="needs root to connect as another user")
+def test_the_server_refuses_another_user(served: Install) -> None:
+    # Make the socket reachable for uid 65534 (its private dir normally prevents that): the
+    # server still hangs up on a peer whose SO_PEERCRED uid is not its own.
+    sock = served.socket()
+    for folder in (served.root, served.runtime):
+        folder.chmod(0o711)
+    sock.chmod(0o777)
+    try:
+        answer = _as_user(65534, str(sock))
+    finally:
+        for folder in (served.root, served.runtime):
+            folder.chmod(0o700)
+        sock.chmod(0o755)
+    assert answer == "closed"
+    log = next(served.runtime.glob("scan-*.log")).read_text()
+    assert "refused a connection from uid 65534" in log
+
+
+def _as_user(uid: int, path: str) -> str:
+    """Connect to `path` as `uid` (a forked child of this test) and send a status request."""
+    import socket
+
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        answer = b"error"
+        try:
+            os.setgid(uid)
+            os.setuid(uid)
+            sock = socket.socket(socket.AF_UNIX)
+            sock.settimeout(10)
+            sock.connect(path)
+            try:
+                sock.sendall(b"CARPSRV1" + (17).to_bytes(8, "big") + b'{"op": "status"}')
+                answer = b"closed" if sock.recv(1) == b"" else b"answered"
+            except (BrokenPipeError, ConnectionResetError):
+                answer = b"closed"  # hung up before reading the request
+        except OSError as exc:
+            answer = repr(exc).encode()
+        finally:
+            os.write(write_end, answer)
+            os._exit(0)
+    os.close(write_end)
+    os.waitpid(pid, 0)
+    with os.fdopen(read_end, "rb") as pipe:
+        return pipe.read().decode()
+
+
+def test_an_unsafe_runtime_dir_is_refused_with_a_fallback(fresh: Install) -> None:
+    fresh.start()
+    args = ("scan", "--output-format", "json", str(FIXTURES / "cuda-flash-attn"))
+    expected = fresh.local(*args)
+    fresh.runtime.chmod(0o777)
+    try:
+        client = fresh.run(*args)
+        start = fresh.run("server", "start")
+    finally:
+        fresh.runtime.chmod(0o700)
+    assert (client.returncode, client.stdout) == (expected.returncode, expected.stdout)
+    warning = client.stderr.decode()
+    assert warning.startswith("carpenter: not using the scan server: ")
+    assert "writable by group or others (mode 777)" in warning
+    assert client.stderr[len(warning.splitlines(True)[0]):] == expected.stderr
+    assert start.returncode == 2
+    assert "refusing the scan server's runtime dir" in start.stderr.decode()
+
+
+def test_start_creates_a_private_dir_and_stop_removes_socket_and_process(
+        fresh: Install) -> None:
+    pid = fresh.start()
+    assert fresh.runtime.stat().st_mode & 0o777 == 0o700
+    sock = fresh.socket()
+    status = fresh.run("server", "status")
+    assert status.returncode == 0
+    text = status.stdout.decode()
+    for line in (f"pid: {pid}", "version: ", f"socket: {sock}", "uptime (s): "):
+        assert line in text
+    again = fresh.run("server", "start")
+    assert again.returncode == 0 and b"already running" in again.stdout
+    stop = fresh.run("server", "stop")
+    assert stop.returncode == 0 and f"stopped (pid {pid})".encode() in stop.stdout
+    assert not _alive(pid)
+    assert not sock.exists(), next(fresh.runtime.glob("*.log")).read_text()
+    none = fresh.run("server", "status")
+    assert none.returncode == 1 and b"no scan server running" in none.stdout
+
+
+def test_a_killed_server_leaves_a_stale_socket_that_clients_skip(fresh: Install) -> None:
+    pid = fresh.start()
+    os.kill(pid, signal.SIGKILL)
+    assert _wait(lambda: not _alive(pid), 10)
+    assert fresh.socket().exists()  # nobody removed it
+    args = ("scan", "--output-format", "sarif", str(FIXTURES / "sec-context-files"))
+    remote, local = fresh.run(*args), fresh.local(*args)
+    assert (remote.returncode, remote.stdout, remote.stderr) == \
+        (local.returncode, local.stdout, local.stderr)
+    assert fresh.run("server", "status").returncode == 1
+    new = fresh.start()  # takes the stale socket's place
+    assert new != pid and fresh.pid() == new
+
+
+def test_a_server_killed_during_a_scan_still_delivers_it(fresh: Install,
+                                                         tmp_path: Path) -> None:
+    big = _big_submission(tmp_path)
+    args = ("scan", "--no-cache", "--output-format", "json", str(big))
+    pid = fresh.start()
+    client = subprocess.Popen([str(fresh.script), *args], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, env=fresh.env(), cwd=tmp_path)
+    assert _wait(lambda: _workers_in(pid, tmp_path), 30), "no worker started"
+    os.kill(pid, signal.SIGKILL)  # the server; its worker carries on
+    out, err = client.communicate(timeout=300)
+    local = fresh.local(*args)
+    assert (client.returncode, out, err) == (local.returncode, local.stdout, local.stderr)
+    after = fresh.run("scan", "--output-format", "json", str(FIXTURES / "cuda-flash-attn"))
+    expected = fresh.local("scan", "--output-format", "json", str(FIXTURES / "cuda-flash-attn"))
+    assert (after.returncode, after.stdout) == (expected.returncode, expected.stdout)
+
+
+def test_a_worker_killed_during_a_scan_is_an_error_not_a_silent_success(
+        fresh: Install, tmp_path: Path) -> None:
+    big = _big_submission(tmp_path)
+    pid = fresh.start()
+    client = subprocess.Popen([str(fresh.script), "scan", "--no-cache", str(big)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=fresh.env(),
+                              cwd=tmp_path)
+    assert _wait(lambda: _workers_in(pid, tmp_path), 30), "no worker started"
+    for worker in _workers_in(pid, tmp_path):
+        os.kill(worker, signal.SIGKILL)
+    _, err = client.communicate(timeout=60)
+    assert client.returncode == 2
+    assert b"the scan server's worker stopped before the scan finished" in err
+
+
+def test_an_idle_server_exits_and_removes_its_socket(fresh: Install) -> None:
+    pid = fresh.start("--idle", "1")
+    sock = fresh.socket()
+    assert _wait(lambda: not _alive(pid) and not sock.exists(), 30)
