@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
+from carpenter.core.lazyre import lazy_compile
 from carpenter.model.dockerfile import Instruction
 from carpenter.model.shell import SimpleCommand, Word, run_commands
 from carpenter.model.source import SourceFile
@@ -18,7 +18,7 @@ VALUE_OPTIONS = frozenset({
     "--env", "--lockfile",
 })
 PACKAGE_VERBS = frozenset({"install", "create", "update", "upgrade"})
-_SPEC = re.compile(
+_SPEC = lazy_compile(
     r"^(?:(?P<channel>[^:\s]+)::)?(?P<name>[A-Za-z0-9_][A-Za-z0-9_.\-]*)\s*(?P<rest>.*)$"
 )
 

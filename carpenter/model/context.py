@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from carpenter.core.errors import InputError
+from carpenter.core.lazyre import lazy_compile
 from carpenter.model.dockerfile import Dockerfile, Instruction
 from carpenter.model.dockerignore import DockerIgnore, IgnorePattern, clean_path, load_dockerignore
 from carpenter.model.variables import expand
@@ -24,9 +25,9 @@ from carpenter.model.variables import expand
 MAX_ENTRIES = 100_000  # entries listed per context before the walk stops
 LFS_HEADER = b"version https://git-lfs.github.com/spec/v"
 LFS_MAX_SIZE = 1024  # pointer files are ~130 bytes
-_GLOB_CHARS = re.compile(r"[*?\[\\]")
-_URL = re.compile(r"^[a-z][a-z0-9+.\-]*://", re.IGNORECASE)
-_GIT_URL = re.compile(r"^(?:git@|git://|[a-z+]+://[^ ]*\.git(?:[#?].*)?$)", re.IGNORECASE)
+_GLOB_CHARS = lazy_compile(r"[*?\[\\]")
+_URL = lazy_compile(r"^[a-z][a-z0-9+.\-]*://", re.IGNORECASE)
+_GIT_URL = lazy_compile(r"^(?:git@|git://|[a-z+]+://[^ ]*\.git(?:[#?].*)?$)", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -588,7 +589,7 @@ __all__ = [
 # Why a COPY source is missing
 
 # Folders that exist on a developer's machine, not in a build context or a fresh clone.
-HOST_PATH = re.compile(
+HOST_PATH = lazy_compile(
     r"^(?:/home/[^/\s]+|/Users/[^/\s]+|/mnt/|/media/|/data/|/scratch/|/nfs/|/gpfs/|/lustre/"
     r"|/storage/|/datasets?/|/root/|/tmp/|/private/|/Volumes/|~/|~[A-Za-z]|[A-Za-z]:[\\/]"
     r"|\\\\[^\\]+\\)"

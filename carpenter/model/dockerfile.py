@@ -15,6 +15,7 @@ from functools import cached_property
 
 import dockerfile as _bk
 
+from carpenter.core.lazyre import lazy_compile
 from carpenter.model.source import SourceFile, Span, read_source
 from carpenter.model.variables import MAX_EXPANDED, expand, expand_bounded, split_assignments
 
@@ -22,12 +23,12 @@ KNOWN_INSTRUCTIONS = frozenset({
     "ADD", "ARG", "CMD", "COPY", "ENTRYPOINT", "ENV", "EXPOSE", "FROM", "HEALTHCHECK", "LABEL",
     "MAINTAINER", "ONBUILD", "RUN", "SHELL", "STOPSIGNAL", "USER", "VOLUME", "WORKDIR",
 })
-_DIRECTIVE = re.compile(r"^#\s*([A-Za-z]+)\s*=\s*(.*?)\s*$")
-_FLAG = re.compile(r"--([A-Za-z][A-Za-z0-9-]*)(?:=(\S*))?")
-_HEREDOC_MARK = re.compile(r"<<(-?)([\"']?)([A-Za-z0-9_.-]+)\2")
+_DIRECTIVE = lazy_compile(r"^#\s*([A-Za-z]+)\s*=\s*(.*?)\s*$")
+_FLAG = lazy_compile(r"--([A-Za-z][A-Za-z0-9-]*)(?:=(\S*))?")
+_HEREDOC_MARK = lazy_compile(r"<<(-?)([\"']?)([A-Za-z0-9_.-]+)\2")
 # \s and \S use the same Unicode whitespace as str.isspace(): one C call instead of a loop.
-_SPACES = re.compile(r"\s*")
-_NON_SPACES = re.compile(r"\S*")
+_SPACES = lazy_compile(r"\s*")
+_NON_SPACES = lazy_compile(r"\S*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,7 +204,7 @@ def parse_dockerfile(
                       truncated=bool(cut))
 
 
-_CONTENT_LINE = re.compile(r"^[ \t]*[^#\s]", re.MULTILINE)
+_CONTENT_LINE = lazy_compile(r"^[ \t]*[^#\s]", re.MULTILINE)
 
 
 def _checked_part(source: SourceFile) -> tuple[SourceFile, int]:

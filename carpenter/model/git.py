@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import posixpath
-import re
 from dataclasses import dataclass
 
+from carpenter.core.lazyre import lazy_compile
 from carpenter.model.copies import cwd_for
 from carpenter.model.dockerfile import Instruction, Stage
 from carpenter.model.shell import SimpleCommand, Word, all_commands
 from carpenter.model.variables import expand, has_variables
 
-SHA_40 = re.compile(r"^[0-9a-fA-F]{40}$")
-TAG_LIKE = re.compile(r"^(?:v|release-|rel-)?\d+(?:\.\d+)+(?:[-.+]?[A-Za-z0-9.]+)?$")
+SHA_40 = lazy_compile(r"^[0-9a-fA-F]{40}$")
+TAG_LIKE = lazy_compile(r"^(?:v|release-|rel-)?\d+(?:\.\d+)+(?:[-.+]?[A-Za-z0-9.]+)?$")
 CLONE_VALUE_OPTIONS = frozenset(
     {"-b", "--branch", "--depth", "-o", "--origin", "--reference", "--reference-if-able",
      "--separate-git-dir", "-c", "--config", "--filter", "-j", "--jobs", "--shallow-since",

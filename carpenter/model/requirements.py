@@ -9,10 +9,10 @@ A range of a file can be parsed too: a `COPY <<EOF requirements.txt` heredoc in 
 from __future__ import annotations
 
 import posixpath
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from carpenter.core.lazyre import lazy_compile
 from carpenter.model.pip import PipRequirement, classify_requirement
 from carpenter.model.shell import Word
 from carpenter.model.source import SourceFile
@@ -28,10 +28,10 @@ LINE_OPTIONS: dict[str, bool] = {
 }
 LONG = {"-r": "--requirement", "-c": "--constraint", "-e": "--editable", "-i": "--index-url",
         "-f": "--find-links"}
-_ENV_VAR = re.compile(r"\$\{([A-Z0-9_]+)\}")  # pip only expands ${UPPER_CASE}
-_TOKEN = re.compile(r"\S+")
-_COMMENT = re.compile(r"(^|\s)#")
-_REQ_HEAD = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\s*(?:\[[^\]]*\])?\s*")
+_ENV_VAR = lazy_compile(r"\$\{([A-Z0-9_]+)\}")  # pip only expands ${UPPER_CASE}
+_TOKEN = lazy_compile(r"\S+")
+_COMMENT = lazy_compile(r"(^|\s)#")
+_REQ_HEAD = lazy_compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\s*(?:\[[^\]]*\])?\s*")
 
 
 @dataclass(slots=True)

@@ -15,13 +15,14 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from carpenter.core.lazyre import lazy_compile
 from carpenter.model.dockerfile import Instruction
 
 if TYPE_CHECKING:
     from tree_sitter import Node, Parser
 
 SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ash", "/bin/sh", "/bin/bash", "/usr/bin/bash"})
-PYTHONS = re.compile(r"^(?:.*/)?python(?:\d(?:\.\d+)?)?$")
+PYTHONS = lazy_compile(r"^(?:.*/)?python(?:\d(?:\.\d+)?)?$")
 # Wrappers whose arguments are another command.
 WRAPPERS = frozenset({"sudo", "env", "exec", "time", "nohup", "nice", "command", "xargs", "eval"})
 
@@ -652,7 +653,7 @@ def _dq_unescape(raw: str) -> str:
     return re.sub(r'\\([$`"\\\n])', lambda m: "" if m[1] == "\n" else m[1], raw)
 
 
-_OPERATORS = re.compile(r"&&|\|\||[;|&()\n]")
+_OPERATORS = lazy_compile(r"&&|\|\||[;|&()\n]")
 
 
 def _fallback(text: str) -> list[_Rel]:

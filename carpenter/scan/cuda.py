@@ -16,6 +16,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from carpenter.core.errors import ConfigError
+from carpenter.core.lazyre import lazy_compile
 from carpenter.core.resources import data_dir
 from carpenter.model.dockerfile import Instruction, Stage
 from carpenter.model.pip import canonicalize_name
@@ -86,12 +87,12 @@ def cuda_data() -> CudaData:
     try:
         with open(path, "rb") as handle:
             raw = tomllib.load(handle)
-        return _compile(raw)
+        return _compile(raw, str(path))
     except (OSError, tomllib.TOMLDecodeError, KeyError, re.error, InvalidSpecifier) as exc:
         raise ConfigError(f"cannot load CUDA package facts: {exc}", path=str(path)) from None
 
 
-def _compile(raw: dict[str, Any]) -> CudaData:
+def _compile(raw: dict[str, Any], origin: str) -> CudaData:
     from packaging.specifiers import SpecifierSet
 
     packages = []
@@ -112,7 +113,8 @@ def _compile(raw: dict[str, Any]) -> CudaData:
             build_env_prefix=item.get("build_env_prefix", ""), wheels=wheels,
         ))
     images = tuple(
-        (re.compile(item["match"]), {k: str(v) for k, v in item.items() if k != "match"})
+        (lazy_compile(item["match"], 0, origin),
+         {k: str(v) for k, v in item.items() if k != "match"})
         for item in raw.get("image", [])
     )
     defaults = raw.get("defaults", {})
@@ -120,7 +122,7 @@ def _compile(raw: dict[str, Any]) -> CudaData:
     return CudaData(tuple(packages), images, dict(raw.get("ubuntu_python", {})),
                     tuple(defaults.get("indicators", [])), defaults.get("max_jobs_note", ""),
                     frozenset(defaults.get("build_tools", [])),
-                    re.compile(cuda_words) if cuda_words else None)
+                    lazy_compile(cuda_words, 0, origin) if cuda_words else None)
 
 
 @lru_cache(maxsize=4096)  # pure: the data file is read once
@@ -209,8 +211,8 @@ def _from_base(env: ImageEnv, base: str | None) -> None:
         return
 
 
-_TORCH_PIN = re.compile(r"^torch==(?P<v>\d+\.\d+)(?:\.\d+)?(?:\+cu(?P<cu>\d+))?$")
-_INDEX_CUDA = re.compile(r"/whl/(?:nightly/)?cu(?P<cu>\d{3,})")
+_TORCH_PIN = lazy_compile(r"^torch==(?P<v>\d+\.\d+)(?:\.\d+)?(?:\+cu(?P<cu>\d+))?$")
+_INDEX_CUDA = lazy_compile(r"/whl/(?:nightly/)?cu(?P<cu>\d{3,})")
 
 
 def _from_install(env: ImageEnv, inst: Instruction) -> None:

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
+from carpenter.core.lazyre import lazy_compile
 from carpenter.scan import rules as rules_package
 from carpenter.scan.finding import CATEGORIES, SEVERITIES, Finding
 from carpenter.scan.payloads import Payload
@@ -112,7 +113,7 @@ class Rule:
         return " ".join(first.split())
 
 
-_SECTION = re.compile(r"^##\s+(.+?)\s*$", re.MULTILINE)
+_SECTION = lazy_compile(r"^##\s+(.+?)\s*$", re.MULTILINE)
 
 
 def parse_doc(text: str) -> RuleDoc:

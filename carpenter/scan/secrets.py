@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from carpenter.core.lazyre import lazy_compile
 from carpenter.core.redact import fingerprint, mask_kind, remember
 from carpenter.core.shapes import (  # noqa: F401  (re-exported for the rules)
     Contextual,
@@ -192,7 +193,7 @@ def _scan_files_with_regexes(paths: list[str]) -> list[FileHit]:
 # Reporting helpers shared by the SEC rules
 
 # `--token VALUE`-style options whose value is a credential whatever its shape.
-SECRET_OPTIONS = re.compile(
+SECRET_OPTIONS = lazy_compile(
     r"^--?(?:token|hf[_-]?token|access[_-]?token|auth[_-]?token|use[_-]auth[_-]token|api[_-]?key|"
     r"password|passwd|secret|key)$",
     re.IGNORECASE,
