@@ -171,6 +171,8 @@ def _pinned_version(specifier: str) -> str | None:
     """The `==`/`===` version of a specifier string (a pure function, asked many times)."""
     if _EXACT_PIN.fullmatch(specifier):
         return specifier[2:]  # the common `==1.2.3`: no need for packaging
+    if "==" not in specifier:
+        return None  # `>=4.36,<5`: no `==`/`===` clause, so no pin (and no packaging import)
     try:
         from packaging.specifiers import SpecifierSet
 

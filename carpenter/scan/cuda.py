@@ -13,7 +13,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from carpenter.core.errors import ConfigError
 from carpenter.core.lazyre import lazy_compile
@@ -21,13 +21,53 @@ from carpenter.core.resources import data_dir
 from carpenter.model.dockerfile import Instruction, Stage
 from carpenter.model.pip import canonicalize_name
 
-if TYPE_CHECKING:  # packaging is imported where versions are compared, not by every scan
-    from packaging.specifiers import SpecifierSet
+# A final release (`2.5.6`) and a specifier set of comparisons with final releases
+# (`>=2.4.0,<2.5.7`, what the data file writes): PEP 440 then orders release tuples padded with
+# zeros, so `contains` answers without importing packaging (~20 ms of a cold scan). Anything
+# else (pre/post/dev/local versions, `~=`, `!=`, wildcards) goes to packaging.
+_RELEASE = lazy_compile(r"\d+(?:\.\d+)*")
+_SIMPLE_CLAUSE = lazy_compile(r"\s*(>=|<=|==|<|>)\s*(\d+(?:\.\d+)*)\s*")
+_COMPARE = {">=": tuple.__ge__, "<=": tuple.__le__, "==": tuple.__eq__,
+            ">": tuple.__gt__, "<": tuple.__lt__}
+
+
+def _release(text: str, width: int) -> tuple[int, ...]:
+    parts = tuple(int(p) for p in text.split("."))
+    return parts + (0,) * (width - len(parts))
+
+
+def _simple_contains(specifier: str, version: str) -> bool | None:
+    """Whether a final release satisfies a set of plain comparisons (None: not that case)."""
+    if _RELEASE.fullmatch(version) is None:
+        return None
+    clauses = [_SIMPLE_CLAUSE.fullmatch(c) for c in specifier.split(",")]
+    if not all(clauses):
+        return None
+    for clause in clauses:
+        operator, bound = clause.groups()  # type: ignore[union-attr]
+        width = max(version.count("."), bound.count(".")) + 1
+        if not _COMPARE[operator](_release(version, width), _release(bound, width)):
+            return False
+    return True
 
 
 @dataclass(frozen=True)
 class WheelSet:
-    versions: SpecifierSet
+    versions: str  # a PEP 440 specifier set, as written in the data file
+
+    def contains(self, version: str) -> bool | None:
+        """Whether this set covers `version` (None: not a PEP 440 version)."""
+        simple = _simple_contains(self.versions, version)
+        if simple is not None:
+            return simple
+        from packaging.specifiers import SpecifierSet
+        from packaging.version import InvalidVersion, Version
+
+        try:
+            return Version(version) in SpecifierSet(self.versions)
+        except InvalidVersion:
+            return None
+
     torch: tuple[str, ...]
     cuda: tuple[str, ...]
     python: tuple[str, ...]
@@ -81,24 +121,33 @@ class CudaData:
 
 @lru_cache(maxsize=1)
 def cuda_data() -> CudaData:
-    from packaging.specifiers import InvalidSpecifier
-
     path = data_dir() / "cuda_extensions.toml"
     try:
         with open(path, "rb") as handle:
             raw = tomllib.load(handle)
         return _compile(raw, str(path))
-    except (OSError, tomllib.TOMLDecodeError, KeyError, re.error, InvalidSpecifier) as exc:
+    except (OSError, tomllib.TOMLDecodeError, KeyError, re.error) as exc:
         raise ConfigError(f"cannot load CUDA package facts: {exc}", path=str(path)) from None
 
 
-def _compile(raw: dict[str, Any], origin: str) -> CudaData:
-    from packaging.specifiers import SpecifierSet
+def _checked_specifier(text: str, origin: str) -> str:
+    """The data file's specifier set; packaging checks the ones the fast path cannot read."""
+    if _simple_contains(text, "0") is None:
+        from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
+        try:
+            SpecifierSet(text)
+        except InvalidSpecifier as exc:
+            raise ConfigError(f"cannot load CUDA package facts: {exc}", path=origin) from None
+    return text
+
+
+def _compile(raw: dict[str, Any], origin: str) -> CudaData:
     packages = []
     for item in raw["package"]:
         wheels = tuple(
-            WheelSet(SpecifierSet(w["versions"]), tuple(w["torch"]), tuple(w["cuda"]),
+            WheelSet(_checked_specifier(w["versions"], origin), tuple(w["torch"]),
+                     tuple(w["cuda"]),
                      tuple(w["python"]), dict(w.get("cuda_tag", {})))
             for w in item.get("wheels", [])
         )
@@ -242,15 +291,12 @@ def prebuilt_for(package: CudaPackage, version: str | None, env: ImageEnv) -> bo
     """Whether a prebuilt binary exists for this version and environment (None: unknown)."""
     if not package.wheels:
         return False if package.pypi in ("none", "wrong") else None
-    from packaging.version import InvalidVersion, Version
-
     sets = package.wheels
     if version:
-        try:
-            parsed = Version(version)
-        except InvalidVersion:
-            return None
-        sets = tuple(w for w in sets if parsed in w.versions)
+        covering = [wheel.contains(version) for wheel in sets]
+        if None in covering:
+            return None  # not a PEP 440 version
+        sets = tuple(wheel for wheel, covers in zip(sets, covering, strict=True) if covers)
         if not sets:
             return False
     unknown = False
@@ -282,11 +328,9 @@ def wheel_url(package: CudaPackage, version: str | None, env: ImageEnv) -> str |
         return None
     if prebuilt_for(package, version, env) is not True:
         return None
-    from packaging.version import Version
-
     major = env.cuda.split(".")[0]
     tag = next((w.cuda_tag[major] for w in package.wheels
-                if Version(version) in w.versions and major in w.cuda_tag), None)
+                if major in w.cuda_tag and w.contains(version)), None)
     if tag is None:
         return None
     return package.wheel_url.format(version=version, cuda_tag=tag, torch_mm=env.torch,

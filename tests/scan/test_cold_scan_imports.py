@@ -15,6 +15,7 @@ from pathlib import Path
 
 # (importlib.resources, tempfile and shutil are not listed: tree_sitter_bash imports them.)
 AVOIDED = ("rich", "detect_secrets", "requests", "packaging.requirements", "packaging.tags",
+           "packaging.specifiers",  # CUDA wheel ranges of final releases: scan.cuda compares
            "difflib", "hashlib", "carpenter.scan.cache")
 
 
