@@ -40,7 +40,7 @@ class Hit:
     variable: str  # environment variable the fix should read it from
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class TokenShape:
     kind: str
     title: str
@@ -51,7 +51,7 @@ class TokenShape:
     literals: tuple[str, ...] = ()  # one must occur in a text for the regex to be worth running
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class Contextual:
     kind: str
     title: str
@@ -61,7 +61,7 @@ class Contextual:
     variable: str
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class SecretData:
     tokens: tuple[TokenShape, ...]
     contextual: tuple[Contextual, ...]

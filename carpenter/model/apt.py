@@ -40,7 +40,7 @@ INSTALL_VERBS = frozenset({"install", "reinstall"})
 UPGRADE_VERBS = frozenset({"upgrade", "dist-upgrade", "full-upgrade", "safe-upgrade"})
 
 
-@dataclass(slots=True)
+@dataclass(eq=False, slots=True)
 class AptOption:
     text: str
     word: Word
@@ -48,7 +48,7 @@ class AptOption:
     suggestion: str | None = None
 
 
-@dataclass(slots=True)
+@dataclass(eq=False, slots=True)
 class AptPackage:
     text: str  # expanded
     word: Word
@@ -64,7 +64,7 @@ class AptPackage:
         return bool(self.version) and not any(c in self.version for c in "*?[")
 
 
-@dataclass(slots=True)
+@dataclass(eq=False, slots=True)
 class AptCommand:
     command: SimpleCommand
     tool: str

@@ -23,7 +23,7 @@ _SPEC = lazy_compile(
 )
 
 
-@dataclass(slots=True)
+@dataclass(eq=False, slots=True)
 class CondaSpec:
     text: str
     offset: int
@@ -54,7 +54,7 @@ def parse_spec(text: str, offset: int, end_offset: int) -> CondaSpec | None:
                      match.group("rest"))
 
 
-@dataclass(slots=True)
+@dataclass(eq=False, slots=True)
 class CondaCommand:
     command: SimpleCommand
     tool: str
@@ -133,7 +133,7 @@ def _expand(text: str, variables) -> str:
 # environment.yml
 
 
-@dataclass(slots=True)
+@dataclass(eq=False, slots=True)
 class EnvEntry:
     manager: str  # "conda" | "pip"
     text: str

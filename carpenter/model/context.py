@@ -30,7 +30,7 @@ _URL = lazy_compile(r"^[a-z][a-z0-9+.\-]*://", re.IGNORECASE)
 _GIT_URL = lazy_compile(r"^(?:git@|git://|[a-z+]+://[^ ]*\.git(?:[#?].*)?$)", re.IGNORECASE)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(eq=False, slots=True)
 class Entry:
     rel: str  # context-relative, slash-separated
     kind: str  # file | dir | symlink | other
@@ -39,14 +39,14 @@ class Entry:
     outside: bool = False  # a symlink whose target resolves outside the context
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(eq=False, slots=True)
 class Submodule:
     rel: str  # context-relative
     url: str | None
     initialised: bool  # the folder has content here (a fresh clone would still be empty)
 
 
-@dataclass
+@dataclass(eq=False)
 class RepoListing:
     """What git says about a whole working tree (one set of `ls-files` calls per repository)."""
 
@@ -59,7 +59,7 @@ class RepoListing:
     urls: dict[str, str]  # submodule path -> url (.gitmodules)
 
 
-@dataclass
+@dataclass(eq=False)
 class GitState:
     """The repository listing seen from one build context (paths are context-relative)."""
 
@@ -99,7 +99,7 @@ class GitState:
         return None
 
 
-@dataclass
+@dataclass(eq=False)
 class CopySource:
     """One source of a COPY/ADD that reads the build context."""
 
@@ -596,7 +596,7 @@ HOST_PATH = lazy_compile(
 )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(eq=False, slots=True)
 class Missing:
     reason: str  # missing | host-path | other-context | outside | unresolved
     other_context: str | None = None  # a folder where the source resolves

@@ -21,7 +21,7 @@ from carpenter.model.variables import expand
 IsDir = Callable[[str], bool | None]  # context-relative path -> is a directory (None: unknown)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(eq=False, slots=True)
 class ContextSource:
     """Where an in-image file came from."""
 
@@ -30,7 +30,7 @@ class ContextSource:
     heredoc: Heredoc | None = None  # `COPY <<EOF /app/requirements.txt`
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(eq=False, slots=True)
 class CopySpec:
     instruction: Instruction
     sources: list[str]

@@ -31,7 +31,7 @@ _SPACES = lazy_compile(r"\s*")
 _NON_SPACES = lazy_compile(r"\S*")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(eq=False, slots=True)
 class ParseProblem:
     message: str
     line: int
@@ -39,7 +39,7 @@ class ParseProblem:
     end_line: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(eq=False, slots=True)
 class Heredoc:
     name: str
     body: str  # raw file text of the body lines (tabs kept, so offsets match the file)
@@ -49,7 +49,7 @@ class Heredoc:
     line: int  # physical line of the first body line
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(eq=False, slots=True)
 class Token:
     text: str
     offset: int

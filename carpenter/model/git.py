@@ -31,7 +31,7 @@ def is_tag_like(ref: str | None) -> bool:
     return TAG_LIKE.match(ref) is not None
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@dataclass(eq=False, slots=True)
 class GitCall:
     """`git [-C dir] VERB args...` with the directory it runs in."""
 
@@ -43,7 +43,7 @@ class GitCall:
     position: int = 0  # index in the stage's list of git calls
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@dataclass(eq=False, slots=True)
 class Clone:
     call: GitCall
     url: Word

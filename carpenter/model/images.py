@@ -11,7 +11,7 @@ from carpenter.model.variables import expand
 _DIGEST = lazy_compile(r"@sha256:[0-9a-fA-F]{64}$")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(eq=False, slots=True)
 class ImageRef:
     raw: str  # as written
     ref: str | None  # variables resolved; None when a variable had no value

@@ -109,7 +109,7 @@ GENERAL_VALUE_OPTIONS = frozenset(
 )
 
 
-@dataclass(slots=True)
+@dataclass(eq=False, slots=True)
 class PipRequirement:
     """One thing to install, from a command line or a requirements file."""
 
@@ -184,7 +184,7 @@ def _pinned_version(specifier: str) -> str | None:
     return specs[0].version
 
 
-@dataclass(slots=True)
+@dataclass(eq=False, slots=True)
 class PipOption:
     name: str  # canonical long name, e.g. "--index-url"
     value: str | None  # expanded value
@@ -194,7 +194,7 @@ class PipOption:
     suggestion: str | None = None  # for unknown options: the closest real option
 
 
-@dataclass(slots=True)
+@dataclass(eq=False, slots=True)
 class PipInstall:
     command: SimpleCommand
     script: Script | None

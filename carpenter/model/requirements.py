@@ -34,7 +34,7 @@ _COMMENT = lazy_compile(r"(^|\s)#")
 _REQ_HEAD = lazy_compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\s*(?:\[[^\]]*\])?\s*")
 
 
-@dataclass(slots=True)
+@dataclass(eq=False, slots=True)
 class ReqOption:
     name: str  # canonical long name
     value: str | None
@@ -44,7 +44,7 @@ class ReqOption:
     value_end_offset: int | None = None
 
 
-@dataclass(slots=True)
+@dataclass(eq=False, slots=True)
 class ReqLine:
     kind: str  # requirement | option | comment | blank
     line: int  # first physical line
@@ -62,7 +62,7 @@ class ReqLine:
         return self.requirement.hashes if self.requirement else ()
 
 
-@dataclass(slots=True)
+@dataclass(eq=False, slots=True)
 class RequirementsFile:
     source: SourceFile
     lines: list[ReqLine]
@@ -226,7 +226,7 @@ def _expand(text: str, variables) -> str:
 # Following nested files
 
 
-@dataclass(slots=True)
+@dataclass(eq=False, slots=True)
 class Included:
     file: RequirementsFile
     kind: str  # requirement | constraint

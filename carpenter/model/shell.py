@@ -39,7 +39,7 @@ class Word:
         return any(q in self.raw for q in "\"'")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(eq=False, slots=True)
 class Redirect:
     op: str
     target: Word | None
@@ -47,7 +47,7 @@ class Redirect:
     end_offset: int
 
 
-@dataclass(slots=True)
+@dataclass(eq=False, slots=True)
 class SimpleCommand:
     words: list[Word]
     assignments: list[Word]
@@ -90,7 +90,7 @@ class SimpleCommand:
         return tuple(words), tuple(env)
 
 
-@dataclass(slots=True)
+@dataclass(eq=False, slots=True)
 class Script:
     kind: str  # "shell" | "python" | "file" (heredoc content written to a file) | "other"
     text: str

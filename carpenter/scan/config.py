@@ -23,7 +23,7 @@ KNOWN_KEYS = frozenset({"select", "extend-select", "ignore", "profile-rules", "f
                         "check", "batch"})
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False, frozen=True)
 class ScanConfig:
     select: tuple[str, ...] = ("ALL",)
     extend_select: tuple[str, ...] = ()

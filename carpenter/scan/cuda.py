@@ -51,7 +51,7 @@ def _simple_contains(specifier: str, version: str) -> bool | None:
     return True
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class WheelSet:
     versions: str  # a PEP 440 specifier set, as written in the data file
 
@@ -74,7 +74,7 @@ class WheelSet:
     cuda_tag: dict[str, str] = field(default_factory=dict)  # CUDA major -> tag in wheel names
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class CudaPackage:
     name: str
     aliases: tuple[str, ...]
@@ -94,7 +94,7 @@ class CudaPackage:
         return f"typically {low}-{high} min of compiling"
 
 
-@dataclass
+@dataclass(eq=False)
 class ImageEnv:
     torch: str | None = None  # major.minor
     cuda: str | None = None  # major.minor
@@ -108,7 +108,7 @@ class ImageEnv:
         return ", ".join(parts) if parts else "unknown torch/CUDA/Python"
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class CudaData:
     packages: tuple[CudaPackage, ...]
     images: tuple[tuple[re.Pattern[str], dict[str, str]], ...]

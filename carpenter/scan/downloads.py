@@ -41,7 +41,7 @@ REPO_ID = lazy_compile(
 REVISION = lazy_compile(r"""\brevision\s*=\s*["'](?P<rev>[^"']+)["']""")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(eq=False, slots=True)
 class HubCall:
     fn: str
     start: int  # offsets in the scanned text

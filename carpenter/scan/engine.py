@@ -36,7 +36,7 @@ SKIP_DIRS = frozenset(
 )
 
 
-@dataclass
+@dataclass(eq=False)
 class ScanOptions:
     config: ScanConfig = field(default_factory=ScanConfig)
     context: str | None = None  # build context; default: the Dockerfile's folder
@@ -45,7 +45,7 @@ class ScanOptions:
     cache_dir: str | None = None  # persistent result cache (see carpenter.scan.cache); None: off
 
 
-@dataclass
+@dataclass(eq=False)
 class FileResult:
     path: str
     findings: list[Finding] = field(default_factory=list)
@@ -60,7 +60,7 @@ class FileResult:
     suppressed: list[dict[str, Any]] = field(default_factory=list)
 
 
-@dataclass
+@dataclass(eq=False)
 class ScanReport:
     files: list[str] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 # Each rule's page, generated from its docstring by `python -m carpenter.scan.docs`.
 HELP_BASE = "https://github.com/carpenter-ml/carpenter/blob/main/docs/rules/"
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class RuleDoc:
     what: str
     why: str

@@ -38,7 +38,7 @@ from carpenter.core.shapes import (  # noqa: F401  (re-exported for the rules)
 # detect-secrets over context files
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(eq=False, slots=True)
 class FileHit:
     path: str  # as given
     line: int  # 1-based
@@ -235,7 +235,7 @@ def is_context_text_file(rel: str) -> bool:
     return dot > 0 and name[dot:] in data.context_suffixes
 
 
-@dataclass
+@dataclass(eq=False)
 class ContextSecrets:
     hits: list[tuple[str, FileHit]]  # (context-relative path, hit)
     files: int
