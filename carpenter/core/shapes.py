@@ -42,6 +42,8 @@ class Hit:
 
 @dataclass(eq=False)
 class TokenShape:
+    """A secret that names itself by a prefix (`hf_`, `ghp_`, `AKIA`), from secrets.toml."""
+
     kind: str
     title: str
     regex: re.Pattern[str]  # groups: prefix, body
@@ -53,6 +55,8 @@ class TokenShape:
 
 @dataclass(eq=False)
 class Contextual:
+    """A secret recognised by its shape only next to a keyword (a W&B key after `wandb`)."""
+
     kind: str
     title: str
     regex: re.Pattern[str]
@@ -63,6 +67,8 @@ class Contextual:
 
 @dataclass(eq=False)
 class SecretData:
+    """Every secret shape and threshold of secrets.toml, patterns compiled on first use."""
+
     tokens: tuple[TokenShape, ...]
     contextual: tuple[Contextual, ...]
     private_key: re.Pattern[str]

@@ -42,6 +42,8 @@ UPGRADE_VERBS = frozenset({"upgrade", "dist-upgrade", "full-upgrade", "safe-upgr
 
 @dataclass(eq=False, slots=True)
 class AptOption:
+    """An option of an apt-get/apt command."""
+
     text: str
     word: Word
     known: bool = True
@@ -50,6 +52,8 @@ class AptOption:
 
 @dataclass(eq=False, slots=True)
 class AptPackage:
+    """A package argument of `apt-get install` (its `=version` or `/release`, if any)."""
+
     text: str  # expanded
     word: Word
     name: str
@@ -66,6 +70,8 @@ class AptPackage:
 
 @dataclass(eq=False, slots=True)
 class AptCommand:
+    """An apt-get/apt command: its verb, packages and options."""
+
     command: SimpleCommand
     tool: str
     verb: Word | None

@@ -25,6 +25,8 @@ _SPEC = lazy_compile(
 
 @dataclass(eq=False, slots=True)
 class CondaSpec:
+    """A package spec of a conda/mamba command (`numpy=1.26`)."""
+
     text: str
     offset: int
     end_offset: int
@@ -56,6 +58,8 @@ def parse_spec(text: str, offset: int, end_offset: int) -> CondaSpec | None:
 
 @dataclass(eq=False, slots=True)
 class CondaCommand:
+    """A conda/mamba/micromamba command: its verb, specs and environment files."""
+
     command: SimpleCommand
     tool: str
     verb: Word | None
@@ -135,6 +139,8 @@ def _expand(text: str, variables) -> str:
 
 @dataclass(eq=False, slots=True)
 class EnvEntry:
+    """One dependency of an environment file (a conda spec or a pip requirement)."""
+
     manager: str  # "conda" | "pip"
     text: str
     offset: int

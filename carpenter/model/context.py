@@ -32,6 +32,8 @@ _GIT_URL = lazy_compile(r"^(?:git@|git://|[a-z+]+://[^ ]*\.git(?:[#?].*)?$)", re
 
 @dataclass(eq=False, slots=True)
 class Entry:
+    """A file, folder or link of the build context."""
+
     rel: str  # context-relative, slash-separated
     kind: str  # file | dir | symlink | other
     size: int = 0
@@ -41,6 +43,8 @@ class Entry:
 
 @dataclass(eq=False, slots=True)
 class Submodule:
+    """A git submodule of the build context, and whether it is checked out."""
+
     rel: str  # context-relative
     url: str | None
     initialised: bool  # the folder has content here (a fresh clone would still be empty)
@@ -598,6 +602,8 @@ HOST_PATH = lazy_compile(
 
 @dataclass(eq=False, slots=True)
 class Missing:
+    """Why a COPY source matched nothing."""
+
     reason: str  # missing | host-path | other-context | outside | unresolved
     other_context: str | None = None  # a folder where the source resolves
 

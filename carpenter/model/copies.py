@@ -32,6 +32,8 @@ class ContextSource:
 
 @dataclass(eq=False, slots=True)
 class CopySpec:
+    """Where a COPY/ADD puts its sources in the image."""
+
     instruction: Instruction
     sources: list[str]
     dest: str  # absolute in-image path

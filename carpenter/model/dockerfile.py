@@ -33,6 +33,8 @@ _NON_SPACES = lazy_compile(r"\S*")
 
 @dataclass(eq=False, slots=True)
 class ParseProblem:
+    """A syntax problem the parser found (DF001 reports it)."""
+
     message: str
     line: int
     column: int = 1
@@ -41,6 +43,8 @@ class ParseProblem:
 
 @dataclass(eq=False, slots=True)
 class Heredoc:
+    """A `<<EOF` body of an instruction, with its file offsets."""
+
     name: str
     body: str  # raw file text of the body lines (tabs kept, so offsets match the file)
     offset: int  # file offset of the first body line
@@ -51,6 +55,8 @@ class Heredoc:
 
 @dataclass(eq=False, slots=True)
 class Token:
+    """A word of an instruction's arguments, with its file offsets."""
+
     text: str
     offset: int
     end_offset: int
@@ -58,6 +64,8 @@ class Token:
 
 @dataclass(eq=False)
 class Instruction:
+    """One instruction (continuation lines and heredocs included), with its file offsets."""
+
     keyword: str
     raw_keyword: str
     source: SourceFile = field(repr=False)
@@ -94,6 +102,8 @@ class Instruction:
 
 @dataclass(eq=False)
 class Stage:
+    """One `FROM` and the instructions of its stage."""
+
     index: int
     name: str | None
     base_raw: str
@@ -108,6 +118,8 @@ class Stage:
 
 @dataclass(eq=False)
 class Dockerfile:
+    """A parsed Dockerfile: instructions, stages, ARGs and what the parser could not read."""
+
     source: SourceFile
     directives: dict[str, str]
     instructions: list[Instruction]

@@ -29,6 +29,8 @@ from carpenter.core.errors import InputError
 
 @dataclass(eq=False, slots=True)
 class IgnorePattern:
+    """One line of a .dockerignore, normalised as the docker SDK reads it."""
+
     text: str  # the line as written (trimmed)
     cleaned: str  # as the docker SDK normalises it: `/`-joined segments, without `!`
     exclusion: bool  # `!pattern`: re-include

@@ -45,6 +45,8 @@ class GitCall:
 
 @dataclass(eq=False, slots=True)
 class Clone:
+    """A `git clone` of a RUN command, with the ref it checks out and where."""
+
     call: GitCall
     url: Word
     url_text: str

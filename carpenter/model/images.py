@@ -13,6 +13,8 @@ _DIGEST = lazy_compile(r"@sha256:[0-9a-fA-F]{64}$")
 
 @dataclass(eq=False, slots=True)
 class ImageRef:
+    """An image reference (FROM, COPY --from, RUN --mount from=) with build arguments resolved."""
+
     raw: str  # as written
     ref: str | None  # variables resolved; None when a variable had no value
     offset: int

@@ -186,6 +186,8 @@ def _pinned_version(specifier: str) -> str | None:
 
 @dataclass(eq=False, slots=True)
 class PipOption:
+    """An option of a pip/uv install command, with its expanded value."""
+
     name: str  # canonical long name, e.g. "--index-url"
     value: str | None  # expanded value
     word: Word  # the option word
@@ -196,6 +198,8 @@ class PipOption:
 
 @dataclass(eq=False, slots=True)
 class PipInstall:
+    """A pip/uv install command: its requirements, -r/-c files and options."""
+
     command: SimpleCommand
     script: Script | None
     tool: str  # "pip" | "uv"

@@ -36,6 +36,8 @@ _REQ_HEAD = lazy_compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\s*(?:\[[^\]]*\])?\s*")
 
 @dataclass(eq=False, slots=True)
 class ReqOption:
+    """An option line of a requirements file (`-r`, `--index-url`, ...)."""
+
     name: str  # canonical long name
     value: str | None
     offset: int
@@ -46,6 +48,8 @@ class ReqOption:
 
 @dataclass(eq=False, slots=True)
 class ReqLine:
+    """One logical line of a requirements file (continuations joined)."""
+
     kind: str  # requirement | option | comment | blank
     line: int  # first physical line
     end_line: int
@@ -64,6 +68,8 @@ class ReqLine:
 
 @dataclass(eq=False, slots=True)
 class RequirementsFile:
+    """A parsed requirements file."""
+
     source: SourceFile
     lines: list[ReqLine]
     rel: str | None = None  # build-context-relative path, when known
@@ -228,6 +234,8 @@ def _expand(text: str, variables) -> str:
 
 @dataclass(eq=False, slots=True)
 class Included:
+    """A requirements or constraints file a pip command reads, directly or by `-r`/`-c`."""
+
     file: RequirementsFile
     kind: str  # requirement | constraint
     parent: RequirementsFile | None = None

@@ -29,6 +29,8 @@ WRAPPERS = frozenset({"sudo", "env", "exec", "time", "nohup", "nice", "command",
 
 @dataclass(frozen=True, slots=True)
 class Word:
+    """A shell word of a RUN command, as written and after quote removal, with file offsets."""
+
     text: str  # after quote removal (variables not expanded)
     raw: str  # as written
     offset: int  # file offsets
@@ -41,6 +43,8 @@ class Word:
 
 @dataclass(eq=False, slots=True)
 class Redirect:
+    """A redirection (`> file`, `2>&1`) of a simple command."""
+
     op: str
     target: Word | None
     offset: int
@@ -49,6 +53,8 @@ class Redirect:
 
 @dataclass(eq=False, slots=True)
 class SimpleCommand:
+    """One simple command of a RUN script: its words, assignments and redirections."""
+
     words: list[Word]
     assignments: list[Word]
     redirects: list[Redirect]
@@ -92,6 +98,8 @@ class SimpleCommand:
 
 @dataclass(eq=False, slots=True)
 class Script:
+    """The script a RUN runs (shell, python, a heredoc written to a file), with its commands."""
+
     kind: str  # "shell" | "python" | "file" (heredoc content written to a file) | "other"
     text: str
     offset: int

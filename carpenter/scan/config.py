@@ -25,6 +25,8 @@ KNOWN_KEYS = frozenset({"select", "extend-select", "ignore", "profile-rules", "f
 
 @dataclass(eq=False, frozen=True)
 class ScanConfig:
+    """The rule selection and overrides of `.carpenter.toml` and the command line."""
+
     select: tuple[str, ...] = ("ALL",)
     extend_select: tuple[str, ...] = ()
     ignore: tuple[str, ...] = ()

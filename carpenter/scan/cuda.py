@@ -53,6 +53,8 @@ def _simple_contains(specifier: str, version: str) -> bool | None:
 
 @dataclass(eq=False)
 class WheelSet:
+    """The releases of a CUDA extension with prebuilt wheels, and their torch/CUDA/Python."""
+
     versions: str  # a PEP 440 specifier set, as written in the data file
 
     def contains(self, version: str) -> bool | None:
@@ -76,6 +78,8 @@ class WheelSet:
 
 @dataclass(eq=False)
 class CudaPackage:
+    """A CUDA extension package of cuda_extensions.toml: build cost, wheels, alternative."""
+
     name: str
     aliases: tuple[str, ...]
     repos: tuple[str, ...]
@@ -96,6 +100,8 @@ class CudaPackage:
 
 @dataclass(eq=False)
 class ImageEnv:
+    """The torch, CUDA and Python versions a stage's image fixes (None: unknown)."""
+
     torch: str | None = None  # major.minor
     cuda: str | None = None  # major.minor
     python: str | None = None  # major.minor
@@ -110,6 +116,8 @@ class ImageEnv:
 
 @dataclass(eq=False)
 class CudaData:
+    """Everything cuda_extensions.toml says, patterns compiled on first use."""
+
     packages: tuple[CudaPackage, ...]
     images: tuple[tuple[re.Pattern[str], dict[str, str]], ...]
     ubuntu_python: dict[str, str]

@@ -43,6 +43,8 @@ REVISION = lazy_compile(r"""\brevision\s*=\s*["'](?P<rev>[^"']+)["']""")
 
 @dataclass(eq=False, slots=True)
 class HubCall:
+    """A call that downloads from the Hugging Face Hub, found in a script's text."""
+
     fn: str
     start: int  # offsets in the scanned text
     end: int

@@ -38,6 +38,8 @@ SKIP_DIRS = frozenset(
 
 @dataclass(eq=False)
 class ScanOptions:
+    """How to scan: the configuration, the build context and arguments, jobs, the cache."""
+
     config: ScanConfig = field(default_factory=ScanConfig)
     context: str | None = None  # build context; default: the Dockerfile's folder
     build_args: Mapping[str, str] = field(default_factory=dict)
@@ -47,6 +49,8 @@ class ScanOptions:
 
 @dataclass(eq=False)
 class FileResult:
+    """What the rules found in one Dockerfile, and what kept some of them from running."""
+
     path: str
     findings: list[Finding] = field(default_factory=list)
     errors: list[Diagnostic] = field(default_factory=list)
@@ -62,6 +66,8 @@ class FileResult:
 
 @dataclass(eq=False)
 class ScanReport:
+    """What a scan found in all its Dockerfiles (one report for every output format)."""
+
     files: list[str] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     errors: list[Diagnostic] = field(default_factory=list)

@@ -20,6 +20,8 @@ from carpenter.scan.context import ScanContext
 
 @dataclass(eq=False)
 class PipUse:
+    """A pip install of a stage with the requirement files it reads."""
+
     inst: Instruction
     install: PipInstall
     files: list[Included] = field(default_factory=list)  # -r/-c files and their includes

@@ -41,6 +41,8 @@ ReadLocal = Callable[[str], str | None]  # context-relative path -> text, None w
 
 @dataclass(eq=False, slots=True)
 class ScriptDownload:
+    """A download made by a Python script the build runs."""
+
     fn: str  # the call as written (last component): snapshot_download, nltk.download, wget...
     target: str | None  # repo id, URL, package or command, when it resolves to a literal
     revision: str | None

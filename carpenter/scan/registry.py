@@ -29,6 +29,8 @@ HELP_BASE = "https://github.com/carpenter-ml/carpenter/blob/main/docs/rules/"
 
 @dataclass(eq=False)
 class RuleDoc:
+    """The sections of a rule's docstring (`carpenter explain`, `rules --format json`, SARIF)."""
+
     what: str
     why: str
     example: str

@@ -40,6 +40,8 @@ from carpenter.core.shapes import (  # noqa: F401  (re-exported for the rules)
 
 @dataclass(eq=False, slots=True)
 class FileHit:
+    """A secret found in a context file (its value stays in memory, never printed)."""
+
     path: str  # as given
     line: int  # 1-based
     kind: str
@@ -237,6 +239,8 @@ def is_context_text_file(rel: str) -> bool:
 
 @dataclass(eq=False)
 class ContextSecrets:
+    """The secrets of the context files, and what the pass skipped."""
+
     hits: list[tuple[str, FileHit]]  # (context-relative path, hit)
     files: int
     skipped_large: list[str]
