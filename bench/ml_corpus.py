@@ -294,62 +294,6 @@ def generate(out: Path, count: int, seed: int) -> list[Path]:
     return dockerfiles
 
 
-# -- 2023 closure shapes (issue 11): ranges, transitive drift, VCS installs, starter kits -------
-
-BASES_2023 = ["pytorch/pytorch:2.1.0-cuda12.1-cudnn8-devel",
-              "pytorch/pytorch:2.0.1-cuda11.7-cudnn8-runtime",
-              "nvcr.io/nvidia/pytorch:23.10-py3", "python:3.10-slim", "python:3.11-slim"]
-RANGES_2023 = ["fastapi>=0.68.0,<0.69.0", "transformers>=4.30,<4.35", "peft>=0.5",
-               "accelerate>=0.20",
-               "datasets<2.15", "uvicorn[standard]>=0.20", "pydantic<2", "sentencepiece",
-               "bitsandbytes", "einops", "tokenizers>=0.14,<0.15", "scipy", "evaluate",
-               "protobuf<4", "numpy<1.25", "huggingface-hub>=0.17"]
-PINNED_2023 = ["llama-recipes==0.0.1", "transformers==4.34.1", "peft==0.5.0", "torch==2.1.0",
-               "accelerate==0.23.0", "requests==2.31.0"]
-VCS_2023 = ["git+https://github.com/huggingface/peft",
-            "git+https://github.com/facebookresearch/llama-recipes",
-            "git+https://github.com/huggingface/transformers@main"]
-
-
-def closure_submission(r: random.Random) -> dict[str, str]:
-    """A 2023-shaped submission: a starter kit (requirements.txt + server), ranges, pinned
-    packages whose dependencies float, sometimes a VCS install or a local project."""
-    base = r.choice(BASES_2023)
-    reqs = r.sample(RANGES_2023, r.randint(2, 6)) + r.sample(PINNED_2023, r.randint(0, 2))
-    files = {"requirements.txt": "\n".join(reqs) + "\n",
-             "main.py": "from fastapi import FastAPI\napp = FastAPI()\n"}
-    lines = [f"FROM {base}", "WORKDIR /workspace", "COPY requirements.txt .",
-             "RUN pip install --no-cache-dir -r requirements.txt"]
-    if r.random() < 0.5:
-        lines.append("RUN pip install " + " ".join(f"'{x}'" for x in r.sample(RANGES_2023, 2)))
-    if r.random() < 0.25:
-        lines.append(f"RUN pip install {r.choice(VCS_2023)}")
-    if r.random() < 0.3:
-        files["pyproject.toml"] = ("[project]\nname = 'submission'\nversion = '0.1'\n"
-                                   "dependencies = ["
-                                   f"{', '.join(repr(x) for x in r.sample(RANGES_2023, 2))}]\n")
-        lines += ["COPY pyproject.toml main.py ./", "RUN pip install ."]
-    else:
-        lines.append("COPY main.py .")
-    lines.append('CMD ["uvicorn", "main:app", "--host", "0.0.0.0", "--port", "8080"]')
-    files["Dockerfile"] = "\n".join(lines) + "\n"
-    return files
-
-
-def generate_closure(out: Path, count: int, seed: int) -> list[Path]:
-    if out.exists():
-        shutil.rmtree(out)
-    rng = random.Random(seed)
-    dockerfiles = []
-    for index in range(count):
-        folder = out / f"sub{index:05d}"
-        folder.mkdir(parents=True)
-        for name, text in closure_submission(rng).items():
-            (folder / name).write_text(text)
-        dockerfiles.append(folder / "Dockerfile")
-    return dockerfiles
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("out", type=Path)

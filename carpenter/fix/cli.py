@@ -16,6 +16,7 @@ from carpenter.report.interface import render
 from carpenter.scan.cli import check_rule_keys
 from carpenter.scan.config import resolve_config
 from carpenter.scan.engine import ScanOptions
+from carpenter.snapshot.mirrors import configured_mirrors
 from carpenter.snapshot.model import DEFAULT_SNAPSHOT, load_snapshot
 
 
@@ -53,6 +54,12 @@ def _start(paths: tuple[str, ...]) -> Path:
               help="Use only the bundled snapshot: no registry, git, hub or PyPI look-ups "
                    "(default: look digests, commits and revisions up as of the snapshot date, "
                    "falling back to the snapshot where a source does not answer).")
+@click.option("--registry-mirror", "registry_mirrors", multiple=True, metavar="[REGISTRY=]URL",
+              help="Ask this pull-through cache for base-image digests before the registry "
+                   "(REGISTRY defaults to docker.io; the URL path is a repository prefix on "
+                   "the mirror, as a Harbor proxy-cache project). Repeatable; "
+                   "CARPENTER_REGISTRY_MIRRORS adds more, and the Docker daemon's "
+                   "registry-mirrors (daemon.json) are asked for docker.io.")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Scan configuration file (default: nearest .carpenter.toml).")
 @click.option("--select", multiple=True, help="Fix only these rules (ids, prefixes, names, "
@@ -65,8 +72,8 @@ def _start(paths: tuple[str, ...]) -> Path:
 def fix(paths: tuple[str, ...], snapshot_name: str, context: str | None,
         build_args: tuple[str, ...], strategy: str, write: bool, out: Path | None, fmt: str,
         max_jobs: int, jobs: int, resolve: bool, offline: bool,
-        config_file: Path | None, select: tuple[str, ...], ignore: tuple[str, ...],
-        unsafe_fixes: bool) -> None:
+        registry_mirrors: tuple[str, ...], config_file: Path | None,
+        select: tuple[str, ...], ignore: tuple[str, ...], unsafe_fixes: bool) -> None:
     """Pin what `scan` finds in PATHS against a snapshot.
 
     Prints a unified diff (secrets redacted) unless --write or --out is given.
@@ -77,6 +84,7 @@ def fix(paths: tuple[str, ...], snapshot_name: str, context: str | None,
         raise ConfigError("--write and --out exclude each other")
     if max_jobs < 1:
         raise ConfigError("--max-jobs must be at least 1")
+    mirrors = configured_mirrors(registry_mirrors)  # a bad value stops here, before any work
     snapshot = load_snapshot(snapshot_name)
     keys = {"select": _split(select), "ignore": _split(ignore)}
     config = resolve_config(keys, _start(paths), config_file)
@@ -84,7 +92,8 @@ def fix(paths: tuple[str, ...], snapshot_name: str, context: str | None,
     scan = ScanOptions(config=config, context=context, build_args=parse_build_args(build_args))
     workers = jobs if jobs > 0 else (os.cpu_count() or 1)
     result = fix_paths(paths, FixOptions(snapshot, strategy, scan, max_jobs, workers, resolve,
-                                         online=not offline, unsafe_fixes=unsafe_fixes))
+                                         online=not offline, unsafe_fixes=unsafe_fixes,
+                                         registry_mirrors=mirrors))
     if not result.errors:
         if write:
             result.written = write_in_place(result.files)

@@ -28,18 +28,31 @@ from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 from carpenter.core.errors import ConfigError, SnapshotError
 from carpenter.core.resources import data_dir
+from carpenter.model.conda import CondaSpec
 from carpenter.model.copies import cwd_for
-from carpenter.model.dockerfile import Dockerfile, Stage
+from carpenter.model.dockerfile import Dockerfile, Instruction, Stage
 from carpenter.model.pip import PipRequirement, classify_requirement
 from carpenter.model.project import project_dependencies
+from carpenter.model.requirements import Included
+from carpenter.model.shell import Word
 from carpenter.scan.config import ScanConfig
 from carpenter.scan.context import ScanContext
-from carpenter.scan.facts import PipUse, locate, pip_uses
+from carpenter.scan.facts import (
+    CondaEnvUse,
+    PipUse,
+    conda_env_uses,
+    env_pip_files,
+    locate,
+    pip_uses,
+)
 from carpenter.snapshot.create import PYPI, cutoff_of, find_uv, isolated_env
+from carpenter.snapshot.graph import RequirementGraph, load_graph
 from carpenter.snapshot.index import DatedIndex, load_index
+from carpenter.snapshot.lookup import Lookups
 from carpenter.snapshot.model import Snapshot, normalize_image_ref
 
 LOCK_PREFIX = "carpenter-constraints"
@@ -47,6 +60,9 @@ LOCK_PREFIX = "carpenter-constraints"
 # environments, where an old setuptools breaks newer sdists.
 BUILD_TOOLS = frozenset({"pip", "setuptools", "wheel"})
 _EXTRAS = re.compile(r"\[([^\]]*)\]$")
+CONDA_PYTHON = "conda"  # StageInputs.python: the snapshot's conda Python
+# Where an offline pin came from (Closure.origins).
+SNAPSHOT, INDEX, BASE = "snapshot", "index", "base"
 _UNREACHABLE = ("dns error", "failed to connect", "connection refused", "network is unreachable",
                 "client error (connect)", "operation timed out", "could not connect")
 
@@ -73,6 +89,16 @@ class StageInputs:
     paths: set[str] = field(default_factory=set)  # files the requirements were read from
     unresolved: list[str] = field(default_factory=list)  # VCS/URL/path installs left out
     direct: set[str] = field(default_factory=set)  # names installed from a URL/VCS/file
+    # This stage's own instructions that install with pip (a RUN pip, a conda env file
+    # with a pip: list): the lock must be in force before the first of them.
+    installers: list[Instruction] = field(default_factory=list)
+    # From an environment file: the Python it asks for ("3.10", or CONDA_PYTHON: the
+    # snapshot's conda Python, which the conda fix writes for a bare `python`), the conda
+    # packages it installs (PyPI name -> specifier), and whether it makes a new environment
+    # (which holds nothing the base image ships).
+    python: str = ""
+    conda: dict[str, str] = field(default_factory=dict)
+    fresh_env: bool = False
 
 
 @dataclass
@@ -81,22 +107,42 @@ class Closure:
     python: str
     base: BaseFacts | None
     inputs: StageInputs
+    # What is installed before pip runs, name -> specifier ("" for any version): what the base
+    # image ships (unless an environment file makes a new environment) and the conda
+    # packages of that file. Constraints for the resolver; the lock leaves them to their
+    # installer.
+    shipped: dict[str, str] = field(default_factory=dict)
     pins: dict[str, str] = field(default_factory=dict)  # canonical name -> version
     checked: bool = False  # True: uv resolved the whole set; False: the dated index view
     error: str = ""  # uv's explanation when the submission's pins cannot hold together
     note: str = ""
-    # Offline: versions the dated index view chose where the snapshot's did not fit a range.
-    from_index: set[str] = field(default_factory=set)
+    # Offline: where each pin came from (SNAPSHOT, INDEX, BASE); online every pin is uv's.
+    origins: dict[str, str] = field(default_factory=dict)
+    # Offline: packages no exact version can be given for -> the newest release of the date,
+    # written to the lock as `name<=version` (pip still chooses, within the date).
+    bounds: dict[str, str] = field(default_factory=dict)
+    # Offline: written names whose line is left alone -> why.
+    held: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def from_index(self) -> set[str]:
+        """Versions the dated index view chose where the snapshot's did not fit a range."""
+        return {n for n, origin in self.origins.items() if origin == INDEX}
 
     @property
     def lock_pins(self) -> dict[str, str]:
         """What the lock holds: the closure minus build tools and what the base ships."""
-        shipped = set(self.base.preinstalled) if self.base else set()
-        named = _names(self.inputs.requirements)
+        return {n: v for n, v in self.pins.items() if self._locks(n)}
+
+    @property
+    def lock_bounds(self) -> dict[str, str]:
+        """Offline: the lock's `name<=version` lines (see `bounds`)."""
+        return {n: v for n, v in self.bounds.items() if self._locks(n)}
+
+    def _locks(self, name: str) -> bool:
         # A package installed from a URL or VCS is that file's version: a pin would fight it.
-        return {n: v for n, v in self.pins.items()
-                if n not in BUILD_TOOLS and n not in self.inputs.direct
-                and (n not in shipped or n in named)}
+        return name not in BUILD_TOOLS and name not in self.inputs.direct and (
+            name not in self.shipped or name in _names(self.inputs.requirements))
 
 
 # -- base images ------------------------------------------------------------------------------
@@ -142,19 +188,31 @@ def stage_inputs(dockerfile: Dockerfile, context_dir: str) -> list[StageInputs]:
             continue
         inputs = own.setdefault(stage.index, StageInputs(stage, ""))
         _collect(ctx, use, inputs)
+        _installer(inputs, use.inst)
+    for env_use in conda_env_uses(ctx):
+        stage = env_use.inst.stage
+        if stage is None or env_use.env is None or not env_use.env.pip:
+            continue  # conda packages alone: the pip closure is not concerned
+        inputs = own.setdefault(stage.index, StageInputs(stage, ""))
+        _collect_env(ctx, env_use, inputs)
+        _installer(inputs, env_use.inst)
     out = []
     for stage in dockerfile.stages:
         chain = _chain(dockerfile, stage)
         parts = [own[s.index] for s in chain if s.index in own]
         if stage.index not in own:
             continue  # a stage that installs nothing itself needs no lock of its own
-        merged = StageInputs(stage, chain[-1].base or chain[-1].base_raw or "")
+        merged = StageInputs(stage, chain[-1].base or chain[-1].base_raw or "",
+                             installers=own[stage.index].installers)
         for part in reversed(parts):  # the base stage first: what it installed stays
             merged.requirements += [r for r in part.requirements if r not in merged.requirements]
             merged.constraints += [c for c in part.constraints if c not in merged.constraints]
             merged.paths |= part.paths
             merged.unresolved += part.unresolved
             merged.direct |= part.direct
+            merged.python = part.python or merged.python  # the latest environment file's
+            merged.conda.update(part.conda)
+            merged.fresh_env |= part.fresh_env
         out.append(merged)
     return out
 
@@ -177,30 +235,107 @@ def _collect(ctx: ScanContext, use: PipUse, inputs: StageInputs) -> None:
         else:
             _add(req, inputs, ctx.path)
     for inc in use.files:
-        rel = inc.file.rel or ""
-        if posixpath.basename(rel).startswith(LOCK_PREFIX):
-            continue  # our own lock from an earlier run: regenerated, never an input
-        for line in inc.file.requirements:
-            if inc.kind == "constraint":
-                req = line.requirement
-                if req is not None and req.kind == "requirement" and req.pinned:
-                    inputs.constraints.append(_pep508(req))
-            else:
-                _add(line.requirement, inputs, inc.file.source.path)
+        _collect_file(inc, inputs)
+
+
+def _collect_file(inc: Included, inputs: StageInputs) -> None:
+    """A `-r` file's requirements, a `-c` file's pins."""
+    rel = inc.file.rel or ""
+    if posixpath.basename(rel).startswith(LOCK_PREFIX):
+        return  # our own lock from an earlier run: regenerated, never an input
+    for line in inc.file.requirements:
+        if inc.kind == "constraint":
+            req = line.requirement
+            if req is not None and req.kind == "requirement" and req.pinned:
+                inputs.constraints.append(_pep508(req))
+        else:
+            _add(line.requirement, inputs, inc.file.source.path)
+
+
+def _installer(inputs: StageInputs, inst: Instruction) -> None:
+    if inst not in inputs.installers:
+        inputs.installers.append(inst)
+
+
+def _collect_env(ctx: ScanContext, use: CondaEnvUse, inputs: StageInputs) -> None:
+    """The `pip:` list of an environment file: conda writes it to a requirements file next
+    to the environment file and runs `python -m pip install -U -r` on it there, with the
+    environment of the RUN (so PIP_CONSTRAINT applies), in the environment's own Python."""
+    env = use.env
+    assert env is not None
+    for entry in env.pip:
+        text = entry.text.strip()
+        if text.startswith(("-r", "--requirement", "-c", "--constraint")):
+            for inc in env_pip_files(ctx, use, text):
+                _collect_file(inc, inputs)
+            continue
+        if text.startswith(("-e ", "--editable ", "--editable=")):
+            text = re.sub(r"^(?:-e|--editable)[=\s]+", "", text)
+        elif text.startswith("-"):
+            continue  # --extra-index-url and other pip options
+        req = classify_requirement(text, Word(text, text, entry.offset, entry.end_offset))
+        if req.is_local_dir:
+            _project_at(ctx, use.inst, req, use.folder, inputs)
+        else:
+            _add(req, inputs, use.source.path)
+    python = env.python()
+    if python is not None:  # "": named without a version; the conda fix pins the snapshot's
+        inputs.python = python or CONDA_PYTHON
+    inputs.fresh_env |= use.fresh
+    for spec in env.conda_specs():
+        if spec.name not in _NOT_PYPI:  # conda installs it: the lock leaves it to conda
+            name = _CONDA_TO_PYPI.get(spec.name, canonicalize_name(spec.name))
+            inputs.conda[name] = conda_specifier(spec) or ""
+    inputs.paths.add(os.path.realpath(use.source.path))
+
+
+# conda packages whose PyPI project has another name; `python`/`pip` are no PyPI constraints.
+_CONDA_TO_PYPI = {"pytorch": "torch", "pytorch-cpu": "torch", "pytorch-gpu": "torch",
+                  "py-opencv": "opencv-python"}
+_NOT_PYPI = frozenset({"python", "pip", "setuptools", "wheel"})
+
+
+def conda_specifier(spec: CondaSpec) -> str | None:
+    """A conda version constraint as a PEP 440 specifier: `=1.2` and `1.2` are conda's fuzzy
+    1.2.*, `==1.2.3` is exact, `>=1,<2` reads the same; a build string (`=1.2=py310_0`) is
+    dropped. None for no version, a variable, an OR (`|`) or what does not parse."""
+    if spec.unresolved:
+        return None
+    rest = spec.constraint.strip()
+    bracket = re.search(r"version\s*=\s*['\"]?([^'\"\]]+)", rest) if rest[:1] == "[" else None
+    rest = bracket.group(1).strip() if bracket else rest
+    if not rest or "|" in rest:
+        return None
+    if rest.startswith("==") or rest[:1] in "=0123456789":
+        exact = rest.startswith("==")
+        version = rest.lstrip("=").strip().split("=", 1)[0].split(" ", 1)[0]
+        text = f"=={version}" if exact or version.endswith("*") else f"=={version}.*"
+    else:
+        text = rest
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+    try:
+        return str(SpecifierSet(text))
+    except InvalidSpecifier:
+        return None
 
 
 def _project(ctx: ScanContext, use: PipUse, req: PipRequirement, inputs: StageInputs) -> None:
     """`pip install .[extra]`: the project's declared dependencies join the set."""
     if use.install.has("--no-deps"):
         return
+    _project_at(ctx, use.inst, req, cwd_for(use.inst, use.install.command), inputs)
+
+
+def _project_at(ctx: ScanContext, inst: Instruction, req: PipRequirement, cwd: str,
+                inputs: StageInputs) -> None:
     path, extras = req.text, ()
     match = _EXTRAS.search(path)
     if match:
         extras = tuple(e.strip() for e in match.group(1).split(",") if e.strip())
         path = path[: match.start()]
-    cwd = cwd_for(use.inst, use.install.command)
     for marker in ("pyproject.toml", "setup.py", "setup.cfg"):
-        found = locate(ctx, use.inst, posixpath.join(path, marker), cwd)
+        found = locate(ctx, inst, posixpath.join(path, marker), cwd)
         if found is not None and found.rel is not None:
             folder = posixpath.dirname(found.rel)
             for declared in project_dependencies(ctx.context_file, folder, extras):
@@ -209,8 +344,15 @@ def _project(ctx: ScanContext, use: PipUse, req: PipRequirement, inputs: StageIn
             return
 
 
+# Installers a build puts in place to install the rest (`pip install uv`): standalone tools
+# that nothing imports or depends on. Resolved with the application they add nothing but
+# can sink it: uv had no release before 2024, so a 2023 cut-off made the stage unsatisfiable
+# and every line of it was left unpinned. Their own lines are pinned like any other.
+INSTALLERS = frozenset({"uv"})
+
+
 def _add(req: PipRequirement | None, inputs: StageInputs, path: str) -> None:
-    if req is None:
+    if req is None or (req.name and canonicalize_name(req.name) in INSTALLERS):
         return
     if req.kind != "requirement" or not req.name or req.missing_vars:
         if req.kind in ("vcs", "url", "path"):
@@ -223,6 +365,31 @@ def _add(req: PipRequirement | None, inputs: StageInputs, path: str) -> None:
     if text not in inputs.requirements:
         inputs.requirements.append(text)
     inputs.paths.add(os.path.realpath(path))
+
+
+_GITHUB = re.compile(r"^git\+https?://github\.com/(?P<org>[^/]+)/(?P<project>[^/@#]+?)"
+                     r"(?:\.git)?/?$")
+
+
+def github_release_candidate(text: str) -> tuple[str, str, str] | None:
+    """(name, extras, GitHub project) when `text` installs the default branch of a whole
+    GitHub project (`git+https://github.com/org/peft`, `peft[x] @ git+...`, `...#egg=peft`):
+    the PyPI release of the date can replace it (`fix` does; the closure resolves it)."""
+    match = re.search(r"git\+[a-z]+://[^\s'\"#]+", text)
+    if match is None or "subdirectory=" in text:  # a sub-package is another project
+        return None
+    url = match.group(0)
+    path_start = url.find("/", url.index("://") + 3)
+    if path_start != -1 and url.find("@", path_start) != -1:
+        return None  # `@branch` asks for unreleased code, which a release would not have
+    github = _GITHUB.match(url)
+    if github is None:
+        return None
+    egg = re.search(r"#egg=([A-Za-z0-9_.-]+)", text)
+    named = re.match(r"^([A-Za-z0-9_.-]+)(\[[^\]]*\])?\s*@\s*git\+", text)
+    name = named.group(1) if named else egg.group(1) if egg else github.group("project")
+    extras = (named.group(2) or "") if named else ""
+    return name, extras, github.group("project")
 
 
 def _wheel_name(location: str) -> str | None:
@@ -257,25 +424,50 @@ def _names(requirements: list[str]) -> set[str]:
 # -- resolution ------------------------------------------------------------------------------
 
 def resolve_stages(dockerfile: Dockerfile, context_dir: str, snapshot: Snapshot,
-                   online: bool, direct: frozenset[str] = frozenset()) -> list[Closure]:
+                   online: bool, direct: frozenset[str] = frozenset(),
+                   lookups: Lookups | None = None) -> list[Closure]:
     """`direct`: names whose install another fix turns into a file (a prebuilt CUDA wheel):
-    the file decides their version, so the lock leaves them out, before and after that fix."""
+    the file decides their version, so the lock leaves them out, before and after that fix.
+    `lookups`: the fix run's, so a GitHub install the fix replaces by its PyPI release is
+    resolved as that release (the same closure before and after the fix)."""
     out = []
     for inputs in stage_inputs(dockerfile, context_dir):
+        if lookups is not None:
+            _released(inputs, lookups)
         inputs.direct |= {canonicalize_name(n) for n in direct}
         # Their written lines are replaced by the file: resolving them would ask for versions
         # the build never installs (and fail on ranges no release satisfies).
         inputs.requirements = [r for r in inputs.requirements
                                if not _names([r]) & inputs.direct]
         base = base_facts(inputs.base)
-        closure = Closure(inputs.stage, base.python if base else snapshot.target.python, base,
-                          inputs)
+        python = inputs.python or (base.python if base else snapshot.target.python)
+        if python == CONDA_PYTHON:
+            conda_python = snapshot.conda.get("python", "")
+            python = ".".join(conda_python.split(".")[:2]) or snapshot.target.python
+        shipped = {} if base is None or inputs.fresh_env else \
+            {n: f"=={v}" for n, v in base.preinstalled.items()}
+        closure = Closure(inputs.stage, python, base, inputs, {**shipped, **inputs.conda})
         if online:
             resolve_online(closure, snapshot)
         if not closure.checked and not closure.error:
             resolve_offline(closure, snapshot)
         out.append(closure)
     return out
+
+
+def _released(inputs: StageInputs, lookups: Lookups) -> None:
+    """GitHub installs with a PyPI release of the date join the set as that release."""
+    for text in list(inputs.unresolved):
+        candidate = github_release_candidate(text)
+        if candidate is None:
+            continue
+        name, extras, project = candidate
+        pin = lookups.pypi_release(name, project)
+        if pin.value is not None:
+            inputs.unresolved.remove(text)
+            inputs.direct.discard(canonicalize_name(name))
+            if f"{name}{extras}=={pin.value}" not in inputs.requirements:
+                inputs.requirements.append(f"{name}{extras}=={pin.value}")
 
 
 def resolve_online(closure: Closure, snapshot: Snapshot, timeout: float = 600) -> None:
@@ -285,8 +477,8 @@ def resolve_online(closure: Closure, snapshot: Snapshot, timeout: float = 600) -
         closure.checked = True
         return
     named = _names(inputs.requirements) | _names(inputs.constraints)
-    shipped = [f"{n}=={v}" for n, v in (closure.base.preinstalled if closure.base else {}).items()
-               if n not in named]  # the submission's own pins always win over the base's
+    shipped = [f"{n}{spec}" for n, spec in closure.shipped.items()
+               if spec and n not in named]  # the submission's own pins win over the base's
     try:
         uv_bin = find_uv()
     except SnapshotError as exc:
@@ -328,12 +520,48 @@ def resolve_offline(closure: Closure, snapshot: Snapshot) -> None:
     """Each written requirement: the snapshot's version when it is inside the line's range
     (one coherent resolution), else the newest in-range version of the dated index view.
 
-    The rest of the snapshot joins the lock only while every choice agrees with the snapshot:
-    a version it did not choose may need other dependencies than the ones it pinned."""
+    A version the snapshot did not choose (the dated index's, the base image's, one a line
+    pins that the dated index does not list) may not be accepted by packages that require it
+    (`xformers` pins `torch==2.1.0`), and an older one may need older versions of what it
+    requires; offline nothing says which. So those packages, found in the snapshot's
+    requirement graph (`_uncertain`), get a date bound instead of the snapshot's pin (`<=`
+    the newest release of the date: pip still chooses, within the date, and takes that
+    newest release unless something excludes it), and a written line among them is left
+    alone. The rest of the snapshot keeps its exact pins. Without a graph, or next to a
+    package the snapshot does not know, every pin of the snapshot not chosen for a written
+    line becomes such a bound."""
     index = dated_index(snapshot)
+    chosen, unknown, open_ = _offline_choices(closure, snapshot, index)
+    # Versions other than the snapshot's: older ones (chosen inside a range, shipped by the
+    # base; a range nothing is known in counts too), newer ones (chosen, or pinned by a line
+    # to a release the dated index does not list: one made after the cut-off).
+    older = {n for n, v in chosen.items() if n in snapshot.pypi
+             and Version(v) < Version(snapshot.pypi[n])} | (open_ & snapshot.pypi.keys())
+    newer = {n for n, v in chosen.items() if n in snapshot.pypi
+             and Version(v) > Version(snapshot.pypi[n])} | (unknown & snapshot.pypi.keys())
+    uncertain, why = _uncertain(older, newer, unknown - snapshot.pypi.keys(), snapshot)
+    for name in sorted(uncertain & chosen.keys()):
+        if closure.origins[name] == SNAPSHOT:  # its snapshot version may not fit any more
+            closure.held[name] = why
+            del chosen[name], closure.origins[name]
+    written = chosen.keys() | unknown | open_  # their lines decide, not the lock
+    closure.bounds = {n: _newest(n, snapshot, index) for n in sorted(uncertain - written)
+                      if n in snapshot.pypi}
+    rest = {n: v for n, v in snapshot.pypi.items() if n not in uncertain and n not in written}
+    closure.origins.update(dict.fromkeys(rest, SNAPSHOT))
+    closure.pins = {**rest, **chosen}
+    closure.checked = False
+    if uncertain:
+        closure.note += ("; " if closure.note else "") + why
+
+
+def _offline_choices(closure: Closure, snapshot: Snapshot, index: DatedIndex | None
+                     ) -> tuple[dict[str, str], set[str], set[str]]:
+    """(chosen versions, exact pins of versions nothing is known about, ranges nothing is
+    known in) of the written requirements and of what is installed before pip runs."""
     chosen: dict[str, str] = {}
-    missing: list[str] = []  # no in-range version known offline: never the snapshot's
-    deviates = False
+    unknown: set[str] = set()  # exact pins of versions offline data knows nothing about
+    open_: set[str] = set()  # ranges offline data knows no version in
     for text in closure.inputs.requirements + closure.inputs.constraints:
         try:
             req = Requirement(text)
@@ -341,21 +569,61 @@ def resolve_offline(closure: Closure, snapshot: Snapshot) -> None:
             continue
         name = canonicalize_name(req.name)
         version = _offline_version(name, str(req.specifier), snapshot, index)
+        if version is None and _exact(req) and index is not None and name in index:
+            closure.note += ("; " if closure.note else "") + (
+                f"offline: {req} is not among the releases the dated index view lists before "
+                "the cut-off (released later, or yanked)")
         if version is None:
-            missing.append(name)
-        elif name not in chosen:
+            if _exact(req):
+                unknown.add(name)  # installed as written: pip cannot choose another
+            else:  # a range nothing is known in: pip chooses within it at build time
+                open_.add(name)
+            continue
+        if name not in chosen:
             chosen[name] = version
-            if snapshot.pypi.get(name) != version:
-                deviates = True
-                closure.from_index.add(name)
-    for name, version in (closure.base.preinstalled if closure.base else {}).items():
-        chosen.setdefault(name, version)
-    rest = {} if deviates else {n: v for n, v in snapshot.pypi.items() if n not in missing}
-    closure.pins = {**rest, **chosen}
-    closure.checked = False
-    if deviates:
-        closure.note += ("; " if closure.note else "") + \
-            "offline: dependencies of versions the snapshot did not choose are not locked"
+            closure.origins[name] = SNAPSHOT if snapshot.pypi.get(name) == version else INDEX
+    for name, spec in closure.shipped.items():
+        if name not in chosen and name not in open_ and name not in unknown:
+            version = _offline_version(name, spec, snapshot, index)
+            if version is None:
+                open_.add(name)  # its installer chooses: not the snapshot's version
+            else:
+                chosen[name] = version
+                closure.origins[name] = BASE
+    return chosen, unknown, open_ - chosen.keys()
+
+
+def _exact(req: Requirement) -> bool:
+    return any(s.operator in ("==", "===") and "*" not in s.version for s in req.specifier)
+
+
+def _uncertain(older: set[str], newer: set[str], blind: set[str], snapshot: Snapshot
+               ) -> tuple[set[str], str]:
+    """Snapshot packages whose exact pin may not fit next to versions the snapshot did not
+    choose, and why. An older version may cap what it requires (fastapi 0.68 pins
+    starlette==0.14.2), so what it requires gets a bound; packages that require either kind
+    may not accept it (xformers pins torch==2.1.0). A newer version's own requirements rarely
+    ask for less than the date had, and a bound of the date could not give more. `blind`:
+    packages with requirements unknown offline (not in the snapshot)."""
+    moved = older | newer
+    if not moved and not blind:
+        return set(), ""
+    graph = requirement_graph(snapshot)
+    blind = blind | {n for n in moved if graph is None or not graph.known(n)}
+    if blind or graph is None:
+        return (set(snapshot.pypi), f"offline: what {', '.join(sorted(blind))} require at the "
+                "version installed here is unknown, so the snapshot's other pins became date "
+                "bounds (not exact pins)")
+    near = (graph.below(older) | graph.above(moved)) - moved
+    return (near, f"offline: versions the snapshot did not choose ({', '.join(sorted(moved))}) "
+            f"may need other versions of the {len(near)} packages they require or that "
+            "require them, so those got date bounds (not exact pins)")
+
+
+def _newest(name: str, snapshot: Snapshot, index: DatedIndex | None) -> str:
+    """The newest release of the date (a bound that keeps later releases out)."""
+    found = index.newest(name) if index is not None else None
+    return str(found.version) if found is not None else snapshot.pypi[name]
 
 
 def _offline_version(name: str, specifier: str, snapshot: Snapshot,
@@ -375,6 +643,10 @@ def _offline_version(name: str, specifier: str, snapshot: Snapshot,
 
 def dated_index(snapshot: Snapshot) -> DatedIndex | None:
     return load_index(snapshot.path) if snapshot.path is not None else None
+
+
+def requirement_graph(snapshot: Snapshot) -> RequirementGraph | None:
+    return load_graph(snapshot.path) if snapshot.path is not None else None
 
 
 # -- what fix asks ---------------------------------------------------------------------------
@@ -406,7 +678,13 @@ def choose(closures: list[Closure], name: str, specifier: str, cutoff: str) -> C
     failed = [c for c in closures if c.error]
     if failed:
         return Choice(None, refusal="the stage's requirements cannot be satisfied together at "
-                      f"{cutoff} (uv): " + _last_lines(failed[0].error))
+                      f"{cutoff} ({_judge(failed[0])}): " + _last_lines(failed[0].error))
+    held = [c for c in closures if key in c.held]
+    if held:
+        bound = held[0].bounds.get(key)
+        return Choice(None, refusal=f"{held[0].held[key]}; {name} is one of them"
+                      + (f" (locked to <={bound})" if bound else "")
+                      + ": run `carpenter fix` online to pin it")
     versions = {c.pins[key] for c in closures if key in c.pins}
     if len(versions) != 1:
         return Choice(None)  # not in any closure (a marker excludes it) or stages disagree
@@ -426,21 +704,53 @@ def choose(closures: list[Closure], name: str, specifier: str, cutoff: str) -> C
     return Choice(version, why)
 
 
+def _judge(closure: Closure) -> str:
+    """Who found the conflict: uv, or (offline) the dated index view."""
+    return "the dated index view" if closure.error.startswith("offline:") else "uv"
+
+
 def _last_lines(text: str, count: int = 6) -> str:
     return " ".join(line.strip() for line in text.splitlines()[-count:] if line.strip())
 
 
 def lock_text(closure: Closure, snapshot: Snapshot, cutoff: str) -> str:
-    how = (f"resolved by uv at {cutoff} for Python {closure.python} (checked by a resolver)"
-           if closure.checked else
-           f"chosen from snapshot {snapshot.name} and its dated index view at {cutoff} "
-           "(NOT checked by a resolver: run `carpenter fix` online to check it)")
     base = (closure.inputs.base or "?").split("@", 1)[0]  # a digest added later: same lock
-    lines = [f"# pip closure of stage {closure.stage.index} (FROM {base}): {how}.",
-             "# Written by `carpenter fix`; regenerated on every run. pip/setuptools/wheel and "
-             "what the base image ships stay free."]
-    lines += [f"{name}=={version}" for name, version in sorted(closure.lock_pins.items())]
+    if closure.checked:
+        how = f"resolved by uv at {cutoff} for Python {closure.python}: every pin below was " \
+              "checked by a resolver"
+        lines = [f"# pip closure of stage {closure.stage.index} (FROM {base}): {how}."]
+    else:
+        lines = [f"# pip closure of stage {closure.stage.index} (FROM {base}): chosen offline "
+                 f"from snapshot {snapshot.name} at {cutoff}, NOT checked by a resolver as a "
+                 "whole: run `carpenter fix` online to check it.",
+                 "# Per pin: `snapshot` = the snapshot's own uv resolution (checked together "
+                 "with the snapshot's other pins, not with this stage's set); `index` = the "
+                 "newest in-range version of the date (dated index view, not checked by a "
+                 "resolver); `bound` = no exact version is known offline, so only releases up "
+                 "to the newest of the date are allowed."]
+    lines.append("# Written by `carpenter fix`; regenerated on every run. pip/setuptools/wheel "
+                 "and what the base image ships stay free.")
+    for name, version in sorted(closure.lock_pins.items()):
+        tag = "" if closure.checked else f"  # {closure.origins.get(name, SNAPSHOT)}"
+        lines.append(f"{name}=={version}{tag}")
+    lines += [f"{name}<={version}  # bound" for name, version in
+              sorted(closure.lock_bounds.items())]
     return "\n".join(lines) + "\n"
+
+
+def _offline_summary(closure: Closure) -> str:
+    counts = {SNAPSHOT: 0, INDEX: 0, BASE: 0}
+    for name in closure.lock_pins:
+        counts[closure.origins.get(name, SNAPSHOT)] += 1
+    parts = [f"{counts[SNAPSHOT]} from the snapshot's resolution (checked by uv with the "
+             "snapshot, not with this stage's set)",
+             f"{counts[INDEX]} from the dated index view (not checked by a resolver)"]
+    if counts[BASE]:
+        parts.append(f"{counts[BASE]} as the base image ships them")
+    if closure.lock_bounds:
+        parts.append(f"{len(closure.lock_bounds)} date bounds (`<=` the newest of the date)")
+    return f"{len(closure.lock_pins)} pins chosen offline, not checked by a resolver: " + \
+        ", ".join(parts)
 
 
 def closure_notes(job) -> list[str]:
@@ -453,12 +763,14 @@ def closure_notes(job) -> list[str]:
         where = f"stage {c.stage.index} (FROM {base}, Python {c.python})"
         if c.error:
             notes.append(f"{where}: its requirements cannot be satisfied together at {cutoff}; "
-                         f"lines left as written. uv says: {_last_lines(c.error, 12)}")
+                         f"lines left as written. {_judge(c)} says: {_last_lines(c.error, 12)}")
             continue
-        how = "resolved by uv (checked by a resolver)" if c.checked else \
-            "chosen from the snapshot's dated index view (not checked by a resolver)"
         extra = f"; {c.note}" if c.note else ""
-        notes.append(f"{where}: {len(c.lock_pins)} pins {how} at {cutoff}{extra}")
+        if c.checked:
+            notes.append(f"{where}: {len(c.lock_pins)} pins resolved by uv (checked by a "
+                         f"resolver) at {cutoff}{extra}")
+        else:
+            notes.append(f"{where}: {_offline_summary(c)} at {cutoff}{extra}")
         if c.inputs.unresolved:
             notes.append(f"{where}: left out of the resolution (their own dependencies are not "
                          f"locked): {', '.join(c.inputs.unresolved)}")

@@ -103,7 +103,7 @@ def constraints_file(job: Job) -> dict[str, str]:
 
 def lockable(job: Job) -> list[Closure]:
     """Closures that give a lock: resolved (no conflict) and with something to pin."""
-    return [c for c in job.closures if not c.error and c.lock_pins]
+    return [c for c in job.closures if not c.error and (c.lock_pins or c.lock_bounds)]
 
 
 def lock_name(job: Job, closure: Closure) -> str:
@@ -121,19 +121,20 @@ def lock_files(job: Job) -> dict[str, str]:
 
 def lock_setup_changes(job: Job) -> list[Change]:
     return [change for c in lockable(job)
-            if (change := _lock_change(job, c.stage, lock_name(job, c))) is not None]
+            if (change := _lock_change(job, c, lock_name(job, c))) is not None]
 
 
-def _lock_change(job: Job, stage, file_name: str) -> Change | None:
-    """COPY + ENV just before the stage's first pip install: other fixes insert after the
-    FROM line (apt sources, secrets), and a shared insertion point made them collide."""
-    from carpenter.model.pip import pip_installs
-
+def _lock_change(job: Job, closure: Closure, file_name: str) -> Change | None:
+    """COPY + ENV just before the stage's first instruction that installs with pip (a pip
+    line, or a conda environment file with a `pip:` list: conda's pip inherits the RUN's
+    environment): other fixes insert after the FROM line (apt sources, secrets), and a shared
+    insertion point made them collide."""
+    stage = closure.stage
     source = job.dockerfile.source
     if "PIP_CONSTRAINT" in source.text[stage.instruction.offset:
                                        stage.instructions[-1].end_offset]:
         return None  # set already (by an earlier run, or by the submission itself)
-    first = next((inst for inst in stage.instructions if pip_installs(inst)), None)
+    first = min(closure.inputs.installers, key=lambda inst: inst.offset, default=None)
     if first is None:
         return None
     at = source.text.rfind("\n", 0, first.offset) + 1  # the instruction's line start

@@ -54,7 +54,9 @@ from carpenter.scan.payloads import (
 )
 from carpenter.scan.registry import all_rules
 from carpenter.snapshot.lookup import Lookups
+from carpenter.snapshot.mirrors import configured_mirrors
 from carpenter.snapshot.model import Snapshot
+from carpenter.snapshot.registry import Mirror
 
 STRATEGIES = ("rewrite", "constraints")
 # Fixes that change what the build does, not only what it pins (ruff's unsafe fixes): the
@@ -82,6 +84,9 @@ class FixOptions:
     online: bool = False  # look up digests, commits and revisions (the CLI's default)
     unsafe_fixes: bool = True  # apply the fixes of UNSAFE categories (marked either way)
     lock: bool = True  # resolve each stage's pip closure and write it as a constraints lock
+    # Registry mirrors asked before the registries; None: the environment's and the Docker
+    # daemon's (snapshot.mirrors.configured_mirrors), read when the first look-up needs them.
+    registry_mirrors: tuple[Mirror, ...] | None = None
 
     @cached_property
     def fix_scan(self) -> ScanOptions:
@@ -90,7 +95,9 @@ class FixOptions:
     @cached_property
     def lookups(self) -> Lookups:
         """Shared by every Dockerfile of the run, so each source is asked once."""
-        return Lookups(self.snapshot, online=self.online)
+        mirrors = () if not self.online else (
+            configured_mirrors() if self.registry_mirrors is None else self.registry_mirrors)
+        return Lookups(self.snapshot, online=self.online, mirrors=mirrors)
 
 
 @dataclass
@@ -379,7 +386,7 @@ def _fix_job(job: Job, options: FixOptions, report: FixResult,
                            if f.category == "cuda-source-build"
                            and isinstance(f.data.get("package"), str))
         job.closures = resolve_stages(job.dockerfile, job.context_dir, job.snapshot,
-                                      options.online, wheels)
+                                      options.online, wheels, job.lookups)
         report.notes.extend(closure_notes(job))
     for note in _override_notes(job):
         report.notes.append(note)

@@ -8,7 +8,7 @@ import re
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
-from carpenter.fix.closure import choose, closures_of, dated_index
+from carpenter.fix.closure import choose, closures_of, dated_index, github_release_candidate
 from carpenter.fix.constraints import cutoff_label
 from carpenter.fix.context import Change, Job, Outcome
 from carpenter.fix.edits import Edit
@@ -145,7 +145,8 @@ def fix_conda(finding: Finding, job: Job) -> Outcome:
     if match is None or "$" in inner:
         return Outcome.skip(f"not a conda package spec: {original!r}")
     name = match.group("name")
-    version, why = conda_version(job, name)
+    path = None if job.is_dockerfile(finding) else job.disk_path(finding.path)
+    version, why = conda_version(job, name, path)
     if version is None:
         return Outcome.skip(f"{name}: no conda version in snapshot {job.snapshot.name}")
     # `name=1.2.3` is conda's fuzzy pin (1.2.3*), exact enough and what users write.
@@ -159,9 +160,16 @@ _CONDA_ONLY = frozenset({"pytorch", "pytorch-cuda", "cudatoolkit", "cuda", "cudn
                          "python", "mkl", "libgcc", "torch"})
 
 
-def conda_version(job: Job, name: str) -> tuple[str | None, str]:
-    """The conda table first; else the PyPI version of the same date, since conda-forge
-    republishes PyPI releases under the same numbers (usually within days)."""
+def conda_version(job: Job, name: str, path: str | None = None) -> tuple[str | None, str]:
+    """What the pip closure of the environment file at `path` resolved (for its Python, next
+    to its `pip:` list); else the conda table; else the PyPI version of the same date, since
+    conda-forge republishes PyPI releases under the same numbers (usually within days)."""
+    if path is not None and name.lower() not in ("python", "pip"):
+        pypi_name = {"pytorch": "torch"}.get(name.lower(), name)
+        choice = choose(closures_of(job.closures, None, path), pypi_name, "",
+                        cutoff_label(job))
+        if choice.version is not None and choice.why != "snapshot":
+            return choice.version, f" ({choice.why}, with the file's pip: list)"
     version = job.snapshot.conda.get(name.lower())
     if version is not None:
         return version, ""
@@ -267,26 +275,20 @@ def _pin_vcs_requirement(finding: Finding, job: Job) -> Outcome:
                           summary=f"{url} -> @{commit[:12]} ({pin.origin})"), pin)
 
 
-_GITHUB = re.compile(r"^git\+https?://github\.com/(?P<org>[^/]+)/(?P<project>[^/@#]+?)(?:\.git)?/?$")
-
-
 def _pypi_instead(finding: Finding, job: Job, start: int, end: int, original: str,
                   repo_url: str) -> Outcome | None:
     """`git+https://github.com/<org>/<project>` whose project was on PyPI at the date: the
     release of that date replaces the clone (no build-time GitHub download, hashes on PyPI)."""
-    github = _GITHUB.match(repo_url)
     quote, inner, _ = split_quotes(original)
-    if github is None or "subdirectory=" in inner:  # a sub-package is another project
+    candidate = github_release_candidate(inner)
+    if candidate is None:
         return None
     text = job.source(finding.path).text
     before = text[text.rfind("\n", 0, start) + 1:start].rstrip()
     if before.endswith("@"):  # `name @ git+...` with only the URL in the span: leave it
         return None
-    egg = re.search(r"#egg=([A-Za-z0-9_.-]+)", inner)
-    named = re.match(r"^([A-Za-z0-9_.-]+)(\[[^\]]*\])?\s*@\s*git\+", inner)
-    name = (named.group(1) if named else egg.group(1) if egg else github.group("project"))
-    extras = named.group(2) or "" if named else ""
-    pin = job.lookups.pypi_release(name, github.group("project"))
+    name, extras, project = candidate
+    pin = job.lookups.pypi_release(name, project)
     if pin.value is None:
         return None
     new = f"{quote}{name}{extras}=={pin.value}{quote}"

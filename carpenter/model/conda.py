@@ -137,6 +137,11 @@ def _expand(text: str, variables) -> str:
 # environment.yml
 
 
+# An environment file is a few kilobytes; PyYAML needs seconds per megabyte (minutes without
+# libyaml), so a larger one is refused with a located error instead of stalling a scan.
+MAX_ENV_BYTES = 1024 * 1024
+
+
 @dataclass(eq=False, slots=True)
 class EnvEntry:
     """One dependency of an environment file (a conda spec or a pip requirement)."""
@@ -147,36 +152,101 @@ class EnvEntry:
     end_offset: int
 
 
+@dataclass(frozen=True, slots=True)
+class EnvProblem:
+    """Why an environment file cannot be read, where (1-based line and column)."""
+
+    message: str
+    line: int | None = None
+    column: int | None = None
+
+
+@dataclass(slots=True)
+class EnvironmentFile:
+    """The `dependencies:` of an environment.yml: conda specs and the `pip:` list, in order."""
+
+    entries: list[EnvEntry] = field(default_factory=list)
+    problem: EnvProblem | None = None
+
+    @property
+    def pip(self) -> list[EnvEntry]:
+        return [e for e in self.entries if e.manager == "pip"]
+
+    def conda_specs(self) -> list[CondaSpec]:
+        return [spec for e in self.entries if e.manager == "conda"
+                if (spec := parse_spec(e.text, e.offset, e.end_offset)) is not None]
+
+    def python(self) -> str | None:
+        """`python=3.10` / `python==3.10.13` / `python 3.10.*` -> "3.10"; "" when the file
+        names Python without one version (`python`, a range); None when it names none."""
+        for spec in self.conda_specs():
+            if spec.name != "python":
+                continue
+            rest = spec.constraint.strip()
+            if rest[:1] in "<>!~" or "," in rest or "|" in rest:
+                return ""
+            match = re.match(r"^=*\s*(\d+)\.(\d+)", rest)
+            return f"{match.group(1)}.{match.group(2)}" if match else ""
+        return None
+
+
 def environment_entries(source: SourceFile) -> list[EnvEntry] | None:
-    """The `dependencies:` of an environment file (with its `pip:` list); None if unparsable."""
+    """The `dependencies:` of an environment file (with its `pip:` list); None if unreadable."""
+    env = read_environment(source)
+    return None if env.problem is not None else env.entries
+
+
+def read_environment(source: SourceFile) -> EnvironmentFile:
+    """Parse an environment file; a file that is not one gives `problem` (never raises).
+
+    yaml.compose builds nodes without expanding aliases, so an alias bomb stays small; only
+    the `dependencies:` list and its `pip:` list are walked, one level each."""
     import yaml
 
+    if len(source.text) > MAX_ENV_BYTES:
+        return EnvironmentFile(problem=EnvProblem(
+            f"environment file too large to read ({len(source.text)} characters > "
+            f"{MAX_ENV_BYTES})"))
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: 10x faster
     try:
-        root = yaml.compose(source.text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
-        return None
+        root = yaml.compose(source.text, Loader=loader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = (mark.line + 1, mark.column + 1) if mark is not None else (None, None)
+        what = ": ".join(p for p in (exc.context, exc.problem) if p)
+        return EnvironmentFile(problem=EnvProblem(f"not valid YAML: {what}", *where))
+    except (yaml.YAMLError, RecursionError, ValueError) as exc:  # nesting too deep, ...
+        return EnvironmentFile(problem=EnvProblem(f"not valid YAML: {type(exc).__name__}: "
+                                                  f"{str(exc).splitlines()[0][:200]}"))
+    if root is None:
+        return EnvironmentFile()
     if not isinstance(root, yaml.MappingNode):
-        return None
-    entries: list[EnvEntry] = []
+        return EnvironmentFile(problem=_shape(root, "an environment file is a YAML mapping "
+                                                    "(name:, channels:, dependencies:)"))
+    env = EnvironmentFile()
     for key, value in root.value:
         if getattr(key, "value", None) != "dependencies":
             continue
         if not isinstance(value, yaml.SequenceNode):
-            continue
+            env.problem = _shape(value, "`dependencies:` must be a list")
+            return env
         for item in value.value:
             if isinstance(item, yaml.ScalarNode):
-                entries.append(_entry("conda", item))
+                env.entries.append(_entry("conda", item))
             elif isinstance(item, yaml.MappingNode):
                 for sub_key, sub_value in item.value:
-                    if getattr(sub_key, "value", None) == "pip" and isinstance(
-                        sub_value, yaml.SequenceNode
-                    ):
-                        entries.extend(
-                            _entry("pip", node)
-                            for node in sub_value.value
-                            if isinstance(node, yaml.ScalarNode)
-                        )
-    return entries
+                    if getattr(sub_key, "value", None) != "pip":
+                        continue
+                    if not isinstance(sub_value, yaml.SequenceNode):
+                        env.problem = _shape(sub_value, "`pip:` must be a list")
+                        return env
+                    env.entries.extend(_entry("pip", node) for node in sub_value.value
+                                       if isinstance(node, yaml.ScalarNode))
+    return env
+
+
+def _shape(node, message: str) -> EnvProblem:
+    return EnvProblem(message, node.start_mark.line + 1, node.start_mark.column + 1)
 
 
 def _entry(manager: str, node) -> EnvEntry:

@@ -3,18 +3,25 @@
 `pip_uses(ctx)`: every pip/uv install with the requirements and constraints files it reads
 (followed into the build context through COPY/ADD/WORKDIR/cd) and the package names that a
 constraints file in force pins.
+
+`conda_env_uses(ctx)`: every environment file (or spec list) a conda/mamba/micromamba command
+reads, parsed once; an environment file that cannot be read is reported once, at its line.
 """
 
 from __future__ import annotations
 
 import os
 import posixpath
+import re
 from dataclasses import dataclass, field
 
+from carpenter.core.diagnostics import Diagnostic
+from carpenter.model.conda import CondaCommand, EnvironmentFile, conda_commands, read_environment
 from carpenter.model.copies import ContextSource, context_source, cwd_for
 from carpenter.model.dockerfile import Instruction
 from carpenter.model.pip import PipInstall, PipOption, pip_installs
 from carpenter.model.requirements import Included, RequirementsFile, follow, parse_requirements
+from carpenter.model.source import SourceFile
 from carpenter.scan.context import ScanContext
 
 
@@ -134,3 +141,83 @@ def _env_value(install: PipInstall, inst: Instruction, name: str) -> str | None:
             return value
     value = inst.vars.get(name)
     return value or None
+
+
+# -- conda environment files ---------------------------------------------------------------
+
+@dataclass(eq=False)
+class CondaEnvUse:
+    inst: Instruction
+    conda: CondaCommand
+    rel: str  # the file in the build context
+    source: SourceFile
+    folder: str  # its folder in the image: conda runs pip there, so `-r x` is relative to it
+    env: EnvironmentFile | None  # None for a spec list (`conda install --file specs.txt`)
+
+    @property
+    def fresh(self) -> bool:
+        """`conda env create` / `micromamba create -f`: a new environment, holding nothing of
+        the image's own Python environment."""
+        return self.conda.verb is not None and "create" in (
+            self.conda.verb.text, self.conda.env_verb.text if self.conda.env_verb else "")
+
+
+def conda_env_uses(ctx: ScanContext) -> list[CondaEnvUse]:
+    cached = ctx.cache.get("conda_env_uses")
+    if cached is not None:
+        return cached
+    uses: list[CondaEnvUse] = []
+    for inst in ctx.dockerfile.instructions:
+        for conda in conda_commands(inst):
+            for image_path in env_files(conda):
+                where = posixpath.join(cwd_for(inst, conda.command), image_path)
+                found = locate(ctx, inst, where, "/")
+                if found is None or found.rel is None:
+                    continue
+                source = ctx.context_file(found.rel)
+                if source is None:
+                    continue
+                env = _environment(ctx, found.rel, source) \
+                    if source.path.endswith((".yml", ".yaml")) else None
+                uses.append(CondaEnvUse(inst, conda, found.rel, source,
+                                        posixpath.dirname(where), env))
+    ctx.cache["conda_env_uses"] = uses
+    return uses
+
+
+def env_files(conda: CondaCommand) -> list[str]:
+    """The files a conda command reads its packages from (image paths, as written)."""
+    verb = conda.verb.text if conda.verb else ""
+    env_verb = conda.env_verb.text if conda.env_verb else ""
+    files = [value for _word, value in conda.files if value]
+    if verb == "env" and env_verb in ("create", "update"):
+        return files or ["environment.yml"]  # what `conda env create` reads without -f
+    if verb in ("create", "install", "update"):
+        return files
+    return []
+
+
+_FILE_OPTION = re.compile(r"^(?P<option>-r|--requirement|-c|--constraint)(?:\s*=\s*|\s*)"
+                          r"(?P<value>\S.*?)\s*$")
+
+
+def env_pip_files(ctx: ScanContext, use: CondaEnvUse, line: str) -> list[Included]:
+    """The files a `-r x` / `-c x` line of a `pip:` list reaches (relative to the file's
+    folder, where conda runs pip), with their own includes; [] for any other line."""
+    match = _FILE_OPTION.match(line.strip())
+    if match is None or "://" in match.group("value"):
+        return []
+    kind = "constraint" if match.group("option") in ("-c", "--constraint") else "requirement"
+    return _files(ctx, use.inst, match.group("value"), use.folder, kind)
+
+
+def _environment(ctx: ScanContext, rel: str, source: SourceFile) -> EnvironmentFile:
+    key = f"env:{rel}"
+    if key not in ctx.cache:
+        env = read_environment(source)
+        if env.problem is not None:
+            ctx.errors.append(Diagnostic(source.path, env.problem.line,
+                                         f"environment file: {env.problem.message}",
+                                         env.problem.column))
+        ctx.cache[key] = env
+    return ctx.cache[key]

@@ -21,7 +21,13 @@ from carpenter.snapshot.create import PYPI, cutoff_of
 from carpenter.snapshot.gitrefs import GitLookupError, GitRefs, strip_credentials
 from carpenter.snapshot.hub import HubClient, HubError
 from carpenter.snapshot.model import Snapshot, normalize_image_ref
-from carpenter.snapshot.registry import RegistryClient, RegistryError, parse_image_name
+from carpenter.snapshot.registry import (
+    ImageDigest,
+    Mirror,
+    RegistryClient,
+    RegistryError,
+    parse_image_name,
+)
 
 BUNDLED = "bundled"
 
@@ -45,13 +51,14 @@ class Lookups:
     snapshot: Snapshot
     online: bool = True
     timeout: float = 20
+    mirrors: tuple[Mirror, ...] = ()  # registry mirrors, asked before the registries
     _clients: dict[str, Any] = field(default_factory=dict, repr=False)
     _dead: dict[str, str] = field(default_factory=dict, repr=False)  # source -> why
     _cache: dict[tuple, Pin] = field(default_factory=dict, repr=False)
 
     def __getstate__(self) -> dict[str, Any]:  # worker processes start with fresh clients
         return {"snapshot": self.snapshot, "online": self.online, "timeout": self.timeout,
-                "_clients": {}, "_dead": {}, "_cache": {}}
+                "mirrors": self.mirrors, "_clients": {}, "_dead": {}, "_cache": {}}
 
     @property
     def cutoff(self) -> datetime:
@@ -67,18 +74,19 @@ class Lookups:
             return self._bundled(bundled, "offline", f"no digest for {normalize_image_ref(ref)}",
                                  f"FROM {ref}: digest")
         try:
-            host = parse_image_name(ref).host
+            parse_image_name(ref)
         except RegistryError as exc:
             return Pin(None, reason=str(exc))
-        if host in self._dead:
-            return self._bundled(bundled, self._dead[host], "", f"FROM {ref}: digest")
+        # The client asks each mirror and registry host once per run: one that cannot be
+        # reached answers at once afterwards, while the others (a mirror) are still asked.
+        client = self._client("registry", lambda: RegistryClient(self.timeout,
+                                                                 mirrors=self.mirrors))
         try:
-            found = self._client("registry", lambda: RegistryClient(self.timeout)).resolve(ref)
+            found = client.resolve(ref)
         except RegistryError as exc:
-            if "cannot reach" in str(exc):
-                self._dead[host] = str(exc)
             return self._bundled(bundled, str(exc), "", f"FROM {ref}: digest")
         day = self.snapshot.as_of
+        origin, where = _image_source(found)
         if found.pushed_after(self.cutoff):
             pushed = found.pushed.date().isoformat() if found.pushed else "?"
             if bundled and bundled != found.digest:
@@ -86,12 +94,11 @@ class Lookups:
                 # recorded for this snapshot, so it is the closer image.
                 return Pin(bundled, BUNDLED, f"FROM {ref}: tag re-pushed on {pushed}, after "
                            f"{day}; kept the bundled digest of the snapshot")
-            return Pin(found.digest, "registry", f"FROM {ref}: the tag was pushed on {pushed}, "
-                       f"after {day}: the digest (looked up in the registry) proves a later "
+            return Pin(found.digest, origin, f"FROM {ref}: the tag was pushed on {pushed}, "
+                       f"after {day}: the digest ({where}) proves a later "
                        "image than the one of the date; choose an older tag to match it")
         when = f", tag pushed {found.pushed.date()}" if found.pushed else ""
-        return Pin(found.digest, "registry",
-                   f"FROM {ref}: digest looked up in the registry{when}")
+        return Pin(found.digest, origin, f"FROM {ref}: digest {where}{when}")
 
     # -- git -------------------------------------------------------------------------------
     def git_commit(self, url: str, ref: str | None) -> Pin:
@@ -113,6 +120,9 @@ class Lookups:
             if _unreachable(str(exc)):
                 self._dead[host] = str(exc)
             return self._bundled(bundled, str(exc), "", f"{shown}: commit")
+        if found.moved:  # the tag is later than the date: say so, whatever stands in
+            return Pin(found.commit, "git", f"{shown}: WARNING {found.moved} (looked up in "
+                       "the repository)")
         what = {"tag": f"tag {found.ref}", "branch": f"branch {found.ref} as of "
                 f"{self.snapshot.as_of}", "commit": "commit"}[found.kind]
         return Pin(found.commit, "git", f"{shown}: {what} -> {found.commit[:12]} (looked up "
@@ -193,6 +203,15 @@ class Lookups:
         if why == "offline":
             return Pin(None, reason=f"{missing} in {where} (offline: nothing looked up)")
         return Pin(None, reason=f"{why}; not in {where} either")
+
+
+def _image_source(found: ImageDigest) -> tuple[str, str]:
+    """(origin, how the digest was found) for the note."""
+    if found.mirror is None:
+        tried = f" (after {'; '.join(found.skipped)})" if found.skipped else ""
+        return "registry", f"looked up in the registry{tried}"
+    return "mirror", (f"looked up through the registry mirror {found.mirror.shown()}, "
+                      f"configured by {found.mirror.source}")
 
 
 def _host_of(url: str) -> str:

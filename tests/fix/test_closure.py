@@ -120,9 +120,120 @@ def test_offline_range_gets_newest_in_range_version_of_the_date(tmp_path):
     assert "not checked by a resolver" in fastapi.summary
     assert any("not checked by a resolver" in n for n in report.notes)
     lock = _lock(report)
-    assert "NOT checked by a resolver" in lock and "fastapi==0.68.2\n" in lock
-    # the snapshot's starlette belongs to fastapi 0.104: locking it would break the build
-    assert "starlette" not in lock
+    assert "NOT checked by a resolver" in lock and "fastapi==0.68.2  # index\n" in lock
+    # the snapshot's starlette belongs to fastapi 0.104: pinning it would break the build
+    assert "\nstarlette==" not in lock
+
+
+def test_offline_lock_keeps_the_closure_of_what_the_chosen_version_does_not_touch(tmp_path):
+    """Regression (issue 11): offline, one version outside the snapshot (fastapi 0.68.2 for
+    `<0.69`) emptied the lock down to the written names, so peft's torch, transformers and
+    numpy floated to today's releases. Now only what fastapi requires (by the snapshot's
+    requirement graph) loses its exact pin, and gets a bound of the date instead."""
+    submission(tmp_path, STARTER, **{"requirements.txt": "uvicorn\n"})
+    report = fix_paths([str(tmp_path)], FixOptions(bundled()))
+    pins = parse_pins(_lock(report))
+    assert {k: pins.get(k) for k in ("numpy", "transformers", "torch", "safetensors")} == {
+        "numpy": "1.26.1", "transformers": "4.34.1", "torch": "2.1.0", "safetensors": "0.4.0"}
+    lock = _lock(report)
+    assert "numpy==1.26.1  # snapshot\n" in lock
+    for below_fastapi in ("starlette<=0.31.1", "pydantic<=2.4.2", "anyio<=4.0.0"):
+        assert f"{below_fastapi}  # bound\n" in lock  # the newest release of the date
+    assert "pydantic==" not in lock
+    note = next(n for n in report.notes if "stage 0" in n)
+    assert "1 from the dated index view (not checked by a resolver)" in note
+    assert "(fastapi) may need other versions" in note
+
+
+@pytest.mark.parametrize("extra", ["", " pydantic", " xformers"])
+def test_offline_fix_write_is_idempotent_next_to_changed_versions(tmp_path, extra):
+    submission(tmp_path, STARTER.replace("peft\n", f"peft{extra}\n"),
+               **{"requirements.txt": "uvicorn\n"})
+    write_in_place(fix_paths([str(tmp_path)], FixOptions(bundled())).files)
+    assert "# bound" in (tmp_path / "carpenter-constraints.txt").read_text()
+    again = fix_paths([str(tmp_path)], FixOptions(bundled()))
+    assert [f.path for f in again.files if f.changed] == []
+
+
+def test_offline_a_written_line_below_a_changed_version_is_left_alone(tmp_path):
+    """pydantic is written too: the snapshot's 2.4.2 would clash with fastapi 0.68.2
+    (pydantic<2), and offline nothing says which pydantic fits, so the line stays open."""
+    df = submission(tmp_path, "FROM python:3.10-slim\n"
+                    "RUN pip install 'fastapi>=0.68.0,<0.69.0' pydantic\n")
+    report = fix_paths([str(tmp_path)], FixOptions(bundled()))
+    assert "pydantic\n" in after(report, df) and "'fastapi==0.68.2'" in after(report, df)
+    reason = next(r.reason for r in report.skipped if "pydantic" in r.message)
+    assert "(fastapi) may need other versions" in reason and "<=2.4.2" in reason
+    assert "pydantic<=2.4.2  # bound" in _lock(report)
+
+
+def test_offline_base_with_another_torch_bounds_what_torch_requires(tmp_path):
+    """The pytorch 2.0.1 image ships torch 2.0.1, not the snapshot's 2.1.0: the snapshot's
+    triton 2.1.0 (torch 2.1's) and xformers 0.0.22.post7 (which pins torch==2.1.0) must not
+    be pinned next to it; what neither requires nor is required by torch keeps its pin."""
+    df = submission(tmp_path, "FROM pytorch/pytorch:2.0.1-cuda11.7-cudnn8-runtime\n"
+                    "RUN pip install peft transformers xformers\n")
+    report = fix_paths([str(tmp_path)], FixOptions(bundled()))
+    lock = _lock(report)
+    assert "\ntriton<=2.1.0  # bound" in lock and "\nxformers<=0.0.22.post7  # bound" in lock
+    assert "\ntriton==" not in lock and "\nxformers==" not in lock
+    assert "transformers==4.34.1  # snapshot" in lock and "safetensors==0.4.0  # snapshot" in lock
+    assert "\nnumpy<=1.26.1  # bound" in lock  # torchvision requires it
+    assert "\ntorch=" not in lock and "\ntorch<" not in lock  # the base ships it
+    # peft requires torch: its line is left to pip, inside the bound of the date
+    assert "peft<=0.5.0  # bound" in lock
+    # before: `xformers==0.0.22.post7`, which requires torch==2.1.0: the build failed
+    assert "pip install peft transformers==4.34.1 xformers\n" in after(report, df)
+
+
+def test_offline_exact_pin_of_an_unknown_version_bounds_the_whole_snapshot(tmp_path):
+    """Nothing is known offline about what `made-up-pkg==1.0` requires: no exact pin of the
+    snapshot is safe next to it, so all of them become bounds of the date."""
+    df = submission(tmp_path, "FROM python:3.10-slim\n"
+                    "RUN pip install made-up-pkg==1.0 peft\n")
+    report = fix_paths([str(tmp_path)], FixOptions(bundled()))
+    lock = _lock(report)
+    assert "peft==0.5.0  # snapshot" not in lock and "numpy<=1.26.1  # bound" in lock
+    assert "peft\n" in after(report, df)  # left alone, with the reason
+    reason = next(r.reason for r in report.skipped if "peft" in r.message)
+    assert "what made-up-pkg require" in reason
+
+
+def test_offline_exact_pin_released_after_the_cutoff_is_said_and_bounded_around(tmp_path):
+    """transformers==4.99.0 is not among the releases of the date: the output says so, and
+    what requires transformers gets a bound (peft's line is left alone); a later release
+    asks no less of what it requires than the date had, so tokenizers keeps its pin."""
+    df = submission(tmp_path, "FROM python:3.10-slim\n"
+                    "RUN pip install transformers==4.99.0 peft uvicorn\n")
+    report = fix_paths([str(tmp_path)], FixOptions(bundled()))
+    assert "transformers==4.99.0 peft uvicorn==0.23.2\n" in after(report, df)
+    assert any("transformers==4.99.0 is not among the releases" in n for n in report.notes)
+    lock = _lock(report)
+    assert "\ntokenizers==0.14.1  # snapshot" in lock and "\npeft<=0.5.0  # bound" in lock
+    assert "\nuvicorn==0.23.2  # snapshot" in lock and "\ntransformers" not in lock
+
+
+def test_offline_snapshot_without_a_graph_bounds_instead_of_dropping(tmp_path):
+    submission(tmp_path, "FROM python:3.10-slim\nRUN pip install 'peft<0.5' torch\n")
+    snapshot = make_snapshot()  # no bundled graph or index next to it
+    closure = resolve_stages(load_dockerfile(str(tmp_path / "Dockerfile"), "Dockerfile"),
+                             str(tmp_path), snapshot, False)[0]
+    # no in-range peft known offline: left to pip, and without a graph nothing says what
+    # that peft needs, so every other pin of the snapshot is a bound (torch's line too)
+    assert "peft" not in closure.pins and "peft" not in closure.bounds
+    assert closure.bounds["transformers"] == "4.34.1" and "transformers" not in closure.pins
+    assert "torch" in closure.held and closure.bounds["torch"] == "2.1.0"
+
+
+def test_bundled_requirement_graph_matches_the_snapshot():
+    from carpenter.snapshot.graph import load_graph
+
+    graph = load_graph(bundled().path)
+    assert graph is not None
+    assert set(graph.requires) == set(bundled().pypi) - {"flash-attn", "deepspeed"}
+    assert {"starlette", "pydantic"} <= graph.requires["fastapi"]
+    assert "numpy" in graph.below(["peft"]) and "numpy" not in graph.below(["fastapi"])
+    assert not graph.known("deepspeed")  # dated only (--latest-only): requirements unknown
 
 
 def test_constraints_strategy_writes_the_lock_when_nothing_is_flagged(tmp_path):
@@ -130,8 +241,8 @@ def test_constraints_strategy_writes_the_lock_when_nothing_is_flagged(tmp_path):
     df = submission(tmp_path, "FROM python:3.10-slim\nRUN pip install peft==0.5.0\n")
     report = fix_paths([str(tmp_path)], FixOptions(bundled(), "constraints"))
     assert not [r for r in report.records if r.category == "unpinned-pip"]  # nothing flagged
-    lock = _lock(report)
-    assert "peft==0.5.0\n" in lock and "torch==2.1.0\n" in lock
+    pins = parse_pins(_lock(report))
+    assert (pins["peft"], pins["torch"]) == ("0.5.0", "2.1.0")
     assert "ENV PIP_CONSTRAINT=/etc/carpenter-constraints.txt" in after(report, df)
 
 
@@ -159,10 +270,87 @@ def test_package_installed_from_a_wheel_url_is_not_pinned_in_the_lock(tmp_path):
                "https://example.org/flash_attn-2.3.3-cp310-cp310-linux_x86_64.whl\n")
     report = fix_paths([str(tmp_path)], FixOptions(bundled()))
     lock = _lock(report)
-    assert "peft==0.5.0" in lock and "flash-attn" not in lock
+    assert parse_pins(lock)["peft"] == "0.5.0" and "flash-attn" not in lock
+
+
+@needs_pypi
+def test_offline_lock_resolves_today_without_releases_after_the_cutoff(tmp_path):
+    """What a build does with the offline fix: resolve the fixed lines against today's PyPI
+    with the lock as constraints (uv, no date filter). Before, the lock held 3 pins and 31
+    of the 45 resolved packages were released after the cut-off."""
+    import subprocess
+
+    from carpenter.snapshot.create import PYPI, find_uv, isolated_env
+
+    submission(tmp_path, STARTER, **{"requirements.txt": "uvicorn\n"})
+    report = fix_paths([str(tmp_path)], FixOptions(bundled()))
+    (tmp_path / "lock.txt").write_text(_lock(report))
+    (tmp_path / "in.txt").write_text("fastapi==0.68.2\npeft==0.5.0\nuvicorn==0.23.2\n")
+    done = subprocess.run([find_uv(), "pip", "compile", "in.txt", "-c", "lock.txt",
+                           "--no-config", "--index-url", PYPI, "--python-version", "3.10",
+                           "--python-platform", "x86_64-unknown-linux-gnu", "--quiet"],
+                          cwd=tmp_path, env=isolated_env(), capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr
+    pins = parse_pins(done.stdout)
+    assert (pins["numpy"], pins["transformers"], pins["starlette"]) == ("1.26.1", "4.34.1",
+                                                                         "0.14.2")
+    index = load_index(bundled().path)
+    late = {n for n, v in pins.items() if n in index
+            and all(str(r.version) != v for r in index.releases[n])}
+    assert late <= {"pydantic"}  # a 1.10.x backport released later fits `<=2.4.2`
+
+
+def test_a_github_install_the_fix_replaces_is_resolved_as_that_release(tmp_path):
+    """Regression: `pip install git+https://github.com/huggingface/peft` became peft==0.5.0
+    (the PyPI release of the date), but the closure had left the URL out, so online the first
+    run wrote no lock and the second run did: `fix --write` was not idempotent."""
+    from carpenter.snapshot.lookup import Lookups
+
+    df = submission(tmp_path, "FROM python:3.10-slim\n"
+                    "RUN pip install git+https://github.com/huggingface/peft "
+                    "git+https://github.com/org/tool@main\n")
+    closure = resolve_stages(load_dockerfile(str(df), str(df)), str(tmp_path), bundled(),
+                             False, lookups=Lookups(bundled(), online=False))[0]
+    assert closure.inputs.requirements == ["peft==0.5.0"]
+    assert closure.inputs.unresolved == ["git+https://github.com/org/tool@main"]
+
+
+@needs_pypi
+def test_online_fix_of_a_github_install_is_idempotent(tmp_path):
+    submission(tmp_path, "FROM python:3.10-slim\n"
+               "RUN pip install git+https://github.com/huggingface/peft\n")
+    first = fix_paths([str(tmp_path)], FixOptions(bundled(), online=True))
+    assert "peft==0.5.0" in after(first, tmp_path / "Dockerfile")
+    assert parse_pins(_lock(first))["torch"] == "2.1.0"  # peft's closure, on the first run
+    write_in_place(first.files)
+    again = fix_paths([str(tmp_path)], FixOptions(bundled(), online=True))
+    assert [f.path for f in again.files if f.changed] == []
+
+
+UV_STAGE = ("FROM python:3.11-slim\nRUN pip install uv\nCOPY requirements.txt .\n"
+            "RUN uv pip install --system -r requirements.txt 'fastapi>=0.68.0,<0.69.0'\n")
+
+
+def test_an_installer_stays_out_of_the_stages_resolution(tmp_path):
+    """Regression (bench/closure_bench.py): `pip install uv` joined the stage's set, and uv
+    had no release before 2024, so every line of a 2023 stage was refused as unsatisfiable."""
+    df = submission(tmp_path, UV_STAGE, **{"requirements.txt": "peft>=0.5\n"})
+    inputs = stage_inputs(load_dockerfile(str(df), str(df)), str(tmp_path))
+    assert sorted(inputs[0].requirements) == ["fastapi<0.69.0,>=0.68.0", "peft>=0.5"]
 
 
 # -- online: a real resolver at the cut-off (PyPI) --------------------------------------------
+
+@needs_pypi
+def test_online_a_stage_that_installs_uv_first_still_resolves_at_a_2023_cutoff(tmp_path):
+    df = submission(tmp_path, UV_STAGE, **{"requirements.txt": "peft>=0.5\n"})
+    report = fix_paths([str(tmp_path)], FixOptions(bundled(), online=True))
+    assert not report.errors
+    text = after(report, df)
+    assert "'fastapi==0.68.2'" in text and "RUN pip install uv\n" in text
+    assert "peft==0.5.0\n" in after(report, tmp_path / "requirements.txt")
+    assert "uv: not in snapshot" in next(r.reason for r in report.skipped if "uv" in r.message)
 
 @needs_pypi
 def test_online_closure_stays_in_range_and_freezes_transitive_dependencies(tmp_path):

@@ -74,7 +74,7 @@ def test_constraints_strategy_writes_one_file_and_scan_accepts_it(tmp_path):
     assert "RUN pip install peft torch==2.1.0\n" in new  # the install line itself is untouched
     text = next(f.after for f in report.files if f.new_file)
     # The lock is the stage's closure: the submission's own pin is in it, unchanged.
-    assert "peft==0.5.0" in text and "torch==2.1.0\n" in text
+    assert "peft==0.5.0  # snapshot\n" in text and "torch==2.1.0  # snapshot\n" in text
     apply(report)
     assert not [f for f in scan(df.parent) if f.rule == "PIP001"]
     assert [f.path for f in fix_dir(df.parent, strategy="constraints").files if f.changed] == []

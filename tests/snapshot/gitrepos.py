@@ -60,3 +60,14 @@ def make_project(base: Path, name: str = "proj.git") -> History:
     hist.commit("dev-2024", "2024-05-01T12:00:00Z")
     git(path, "checkout", "-q", "main")
     return hist
+
+
+def add_late_tags(hist: History) -> None:
+    """Tags made after 2023-12-01 (the tests' cut-off): `v0.3` (lightweight, on the 2024-03
+    commit), `v0.1-re` (annotated on 2024-04-01, on the 2023-06 commit: a tag created late on
+    an old commit) and `v0.4` (annotated on 2024-04-01, on the 2024-03 commit)."""
+    git(hist.path, "tag", "v0.3", hist.commits["mar"])
+    git(hist.path, "tag", "-a", "v0.1-re", "-m", "late", hist.commits["jun"],
+        date="2024-04-01T12:00:00Z")
+    git(hist.path, "tag", "-a", "v0.4", "-m", "late", hist.commits["mar"],
+        date="2024-04-01T12:00:00Z")

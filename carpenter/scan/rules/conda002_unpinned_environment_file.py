@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import posixpath
-import re
 from collections.abc import Iterator
 
-from carpenter.model.conda import CondaCommand, conda_commands, environment_entries, parse_spec
-from carpenter.model.copies import cwd_for
-from carpenter.model.dockerfile import Instruction
+from carpenter.model.conda import parse_spec
 from carpenter.model.pip import classify_requirement
-from carpenter.model.requirements import parse_requirements
 from carpenter.model.shell import Word
-from carpenter.model.source import SourceFile
 from carpenter.scan.context import ScanContext
-from carpenter.scan.facts import locate
+from carpenter.scan.facts import CondaEnvUse, conda_env_uses, env_pip_files
 from carpenter.scan.finding import Finding
 from carpenter.scan.payloads import CondaPin, PipPin
 from carpenter.scan.registry import Rule
@@ -65,24 +59,16 @@ class CondaUnpinnedEnvironmentFile(Rule):
 
     def check(self, ctx: ScanContext) -> Iterator[Finding]:
         seen: set[str] = set()
-        for inst in ctx.dockerfile.instructions:
-            for conda in conda_commands(inst):
-                for image_path in _env_files(conda):
-                    where = posixpath.join(cwd_for(inst, conda.command), image_path)
-                    found = locate(ctx, inst, where, "/")
-                    if found is None or found.rel is None or found.rel in seen:
-                        continue
-                    seen.add(found.rel)
-                    source = ctx.context_file(found.rel)
-                    if source is not None:
-                        yield from self._file(ctx, inst, source, posixpath.dirname(where), seen)
+        for use in conda_env_uses(ctx):
+            if use.rel in seen:
+                continue
+            seen.add(use.rel)
+            yield from self._file(ctx, use, seen)
 
-    def _file(
-        self, ctx: ScanContext, inst: Instruction, source: SourceFile, folder: str, seen: set[str]
-    ) -> Iterator[Finding]:
-        if source.path.endswith((".yml", ".yaml")):
-            entries = environment_entries(source) or []
-            items = [(e.manager, e.text, e.offset, e.end_offset) for e in entries]
+    def _file(self, ctx: ScanContext, use: CondaEnvUse, seen: set[str]) -> Iterator[Finding]:
+        source = use.source
+        if use.env is not None:  # an environment.yml (one that cannot be read is reported)
+            items = [(e.manager, e.text, e.offset, e.end_offset) for e in use.env.entries]
         else:  # a spec list: one conda spec per line
             items = []
             for number in range(1, source.line_count + 1):
@@ -101,8 +87,8 @@ class CondaUnpinnedEnvironmentFile(Rule):
                               fix_hint=f"pin it: {spec.name}=<version>", source=source,
                               payload=CondaPin(package=spec.name))
                 continue
-            if text.startswith(("-r ", "--requirement ", "-r", "--requirement=")):
-                yield from self._pip_file(ctx, inst, text, folder, seen)
+            if text.startswith(("-r", "--requirement")):
+                yield from self._pip_file(ctx, use, text, seen)
                 continue
             if text.startswith("-"):
                 continue  # other pip options (--extra-index-url ...) in the pip: section
@@ -115,39 +101,24 @@ class CondaUnpinnedEnvironmentFile(Rule):
                           fix_hint=f"pin it: {label}==<version>", source=source,
                           payload=PipPin(package=req.name, requirement=text, manager="pip"))
 
-    def _pip_file(
-        self, ctx: ScanContext, inst: Instruction, option: str, folder: str, seen: set[str]
-    ) -> Iterator[Finding]:
+    def _pip_file(self, ctx: ScanContext, use: CondaEnvUse, option: str, seen: set[str]
+                  ) -> Iterator[Finding]:
         """`- -r requirements.txt` in the pip: section: conda runs pip next to the yml."""
-        value = re.sub(r"^(?:-r|--requirement)[=\s]*", "", option).strip()
-        found = locate(ctx, inst, posixpath.join(folder, value), "/") if value else None
-        if found is None or found.rel is None or found.rel in seen:
-            return
-        seen.add(found.rel)
-        source = ctx.context_file(found.rel)
-        if source is None:
-            return
-        for line in parse_requirements(source, variables=inst.vars).requirements:
-            req = line.requirement
-            if req is None or req.kind not in ("requirement", "url") or req.pinned:
+        for inc in env_pip_files(ctx, use, option):
+            rel = inc.file.rel
+            if rel is None or rel in seen or inc.kind != "requirement":
                 continue
-            label = req.raw_name or req.text
-            why = "is not pinned" if not req.specifier else f"{req.specifier} is a range"
-            yield self.at(ctx, req.word.offset, req.word.end_offset,
-                          f"pip dependency {label} {why} (read by the pip: section of an "
-                          "environment file)", fix_hint=f"pin it: {label}==<version>",
-                          source=source,
-                          payload=PipPin(package=req.name, requirement=req.text, manager="pip",
-                                         spec_offset=line.spec_offset,
-                                         spec_end_offset=line.spec_end_offset))
-
-
-def _env_files(conda: CondaCommand) -> list[str]:
-    verb = conda.verb.text if conda.verb else ""
-    env_verb = conda.env_verb.text if conda.env_verb else ""
-    files = [value for _word, value in conda.files if value]
-    if verb == "env" and env_verb in ("create", "update"):
-        return files or ["environment.yml"]
-    if verb in ("create", "install", "update"):
-        return files
-    return []
+            seen.add(rel)
+            for line in inc.file.requirements:
+                req = line.requirement
+                if req is None or req.kind not in ("requirement", "url") or req.pinned:
+                    continue
+                label = req.raw_name or req.text
+                why = "is not pinned" if not req.specifier else f"{req.specifier} is a range"
+                yield self.at(ctx, req.word.offset, req.word.end_offset,
+                              f"pip dependency {label} {why} (read by the pip: section of an "
+                              "environment file)", fix_hint=f"pin it: {label}==<version>",
+                              source=inc.file.source,
+                              payload=PipPin(package=req.name, requirement=req.text,
+                                             manager="pip", spec_offset=line.spec_offset,
+                                             spec_end_offset=line.spec_end_offset))
