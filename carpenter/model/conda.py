@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from carpenter.core.lazyre import lazy_compile
@@ -152,7 +153,7 @@ class EnvEntry:
     end_offset: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(eq=False, slots=True)
 class EnvProblem:
     """Why an environment file cannot be read, where (1-based line and column)."""
 
@@ -161,7 +162,7 @@ class EnvProblem:
     column: int | None = None
 
 
-@dataclass(slots=True)
+@dataclass(eq=False, slots=True)
 class EnvironmentFile:
     """The `dependencies:` of an environment.yml: conda specs and the `pip:` list, in order."""
 
