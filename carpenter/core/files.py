@@ -45,6 +45,8 @@ def write_atomic(path: str | os.PathLike[str], data: str | bytes, mode: int | No
 
 @dataclass(frozen=True)
 class Planned:
+    """One file `write_all` writes: its bytes and mode."""
+
     target: Path
     data: bytes
     mode: int | None = None  # None: keep the target's mode (0644 less umask for a new file)

@@ -14,11 +14,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from carpenter.core.errors import ConfigError
+from carpenter.core.lazyre import lazy_compile
 from carpenter.core.redact import remember
 from carpenter.core.shapes import find_secrets, is_secret_name, looks_random
 
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b?)\s*$", re.IGNORECASE)
+_NAME = lazy_compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_SIZE = lazy_compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b?)\s*$", re.IGNORECASE)
 
 
 @dataclass

@@ -27,6 +27,7 @@ from collections.abc import Iterable, Iterator
 from typing import TextIO
 
 from carpenter.core.errors import ConfigError
+from carpenter.core.lazyre import lazy_compile
 from carpenter.core.shapes import find_secrets_in_file_text, find_shaped_secrets
 
 # Fallback shapes when carpenter/data/secrets.toml is unavailable: (prefix, body).
@@ -44,12 +45,12 @@ _TOKEN_PATTERNS: tuple[tuple[str, str], ...] = (
 # One regex per prefix, literal first (re then searches for the literal), run only on texts
 # holding that prefix: a multi-megabyte report costs milliseconds.
 _TOKEN_RES = tuple(
-    (prefix, re.compile(rf"(?P<p>{re.escape(prefix)})(?<![A-Za-z0-9_]{re.escape(prefix)})"
-                        rf"(?P<b>{body})"))
+    (prefix, lazy_compile(rf"(?P<p>{re.escape(prefix)})(?<![A-Za-z0-9_]{re.escape(prefix)})"
+                          rf"(?P<b>{body})"))
     for prefix, body in _TOKEN_PATTERNS
 )
 # user:password@ in URLs (pip index URLs, git remotes).
-_URL_PASSWORD_RE = re.compile(
+_URL_PASSWORD_RE = lazy_compile(
     r"(?P<head>://(?<=[a-z0-9+.\-]://)[^/\s:@]*:)(?P<pw>[^@\s/]+)(?=@)")
 # Kinds whose value has no recognisable shape: reveal nothing of it.
 _SHAPELESS = frozenset({"url-credentials", "generic-secret", "private-key", "kaggle-key",

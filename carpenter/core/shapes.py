@@ -14,11 +14,13 @@ import math
 import re
 import tomllib
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 from carpenter.core.errors import ConfigError
+from carpenter.core.lazyre import lazy_compile, lazy_compile_bytes
 from carpenter.core.resources import data_dir
 
 _WORD = "A-Za-z0-9_"
@@ -38,8 +40,10 @@ class Hit:
     variable: str  # environment variable the fix should read it from
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class TokenShape:
+    """A secret that names itself by a prefix (`hf_`, `ghp_`, `AKIA`), from secrets.toml."""
+
     kind: str
     title: str
     regex: re.Pattern[str]  # groups: prefix, body
@@ -49,8 +53,10 @@ class TokenShape:
     literals: tuple[str, ...] = ()  # one must occur in a text for the regex to be worth running
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class Contextual:
+    """A secret recognised by its shape only next to a keyword (a W&B key after `wandb`)."""
+
     kind: str
     title: str
     regex: re.Pattern[str]
@@ -59,8 +65,10 @@ class Contextual:
     variable: str
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class SecretData:
+    """Every secret shape and threshold of secrets.toml, patterns compiled on first use."""
+
     tokens: tuple[TokenShape, ...]
     contextual: tuple[Contextual, ...]
     private_key: re.Pattern[str]
@@ -99,34 +107,39 @@ def secret_data() -> SecretData:
     try:
         with open(path, "rb") as handle:
             raw = tomllib.load(handle)
-        return _compile(raw)
+        return _compile(raw, str(path))
     except (OSError, tomllib.TOMLDecodeError, KeyError, re.error) as exc:
         raise ConfigError(f"cannot load secret patterns: {exc}", path=str(path)) from None
 
 
-def _compile(raw: dict[str, Any]) -> SecretData:
+def _compile(raw: dict[str, Any], origin: str) -> SecretData:
+    # Every pattern compiles on first use (core.lazyre): a scan searches a token shape only
+    # when its literal prefix is in the text, and most texts hold none.
+    def compiled(pattern: str, flags: int = 0) -> re.Pattern[str]:
+        return lazy_compile(pattern, flags, origin)
+
     tokens = []
     for item in raw["token"]:
         body = item["body"]
         if "prefix_regex" in item:
             prefix = item["prefix_regex"]
-            regex = re.compile(rf"(?<![{_WORD}])(?P<prefix>{prefix})(?P<body>{body})(?![{_WORD}])")
+            regex = compiled(rf"(?<![{_WORD}])(?P<prefix>{prefix})(?P<body>{body})(?![{_WORD}])")
         else:
             # The literal first, the boundary check after it: re then searches for the literal
             # instead of testing the look-behind at every position of a long text.
             literal = re.escape(item["prefix"])
-            regex = re.compile(rf"(?P<prefix>{literal})(?<![{_WORD}]{literal})(?P<body>{body})"
-                               rf"(?![{_WORD}])")
-        strict = re.compile(item["strict"]) if item.get("strict") else None
+            regex = compiled(rf"(?P<prefix>{literal})(?<![{_WORD}]{literal})(?P<body>{body})"
+                             rf"(?![{_WORD}])")
+        strict = compiled(item["strict"]) if item.get("strict") else None
         literals = tuple(item.get("literals") or ([item["prefix"]] if "prefix" in item else []))
         tokens.append(TokenShape(item["kind"], item["title"], regex, strict,
                                  float(item.get("min_entropy", 3.0)), item.get("variable", ""),
                                  literals))
     contextual = []
     for item in raw.get("contextual", []):
-        regex = re.compile(rf"(?<![{_WORD}\-])(?P<body>{item['value']})(?![{_WORD}])")
+        regex = compiled(rf"(?<![{_WORD}\-])(?P<body>{item['value']})(?![{_WORD}])")
         contextual.append(Contextual(item["kind"], item["title"], regex,
-                                     re.compile(item["keywords"]),
+                                     compiled(item["keywords"]),
                                      float(item.get("min_entropy", 3.0)), item["variable"]))
     names = raw["names"]
     words = "|".join(re.escape(w) for w in sorted(names["words"], key=len, reverse=True))
@@ -138,23 +151,23 @@ def _compile(raw: dict[str, Any]) -> SecretData:
     return SecretData(
         tokens=tuple(tokens),
         contextual=tuple(contextual),
-        private_key=re.compile(raw["private_key"]["begin"]),
-        url_credentials=re.compile(raw["url_credentials"]["regex"]),
-        url_user_token=_optional(raw["url_credentials"].get("user_token_regex")),
+        private_key=compiled(raw["private_key"]["begin"]),
+        url_credentials=compiled(raw["url_credentials"]["regex"]),
+        url_user_token=_optional(compiled, raw["url_credentials"].get("user_token_regex")),
         url_user_token_min_entropy=float(raw["url_credentials"].get("user_token_min_entropy",
                                                                     3.0)),
-        url_query=_optional(raw["url_credentials"].get("query_regex")),
-        name_words=re.compile(rf"(?i)(?:^|_|(?<=[a-z])(?=[A-Z]))(?:{words})(?:$|_)"),
-        name_exempt=re.compile(names["exempt"]),
+        url_query=_optional(compiled, raw["url_credentials"].get("query_regex")),
+        name_words=compiled(rf"(?i)(?:^|_|(?<=[a-z])(?=[A-Z]))(?:{words})(?:$|_)"),
+        name_exempt=compiled(names["exempt"]),
         known_names=frozenset(n.upper() for n in names["known"]),
         generic_min_length=int(names.get("generic_min_length", 16)),
         generic_min_entropy=float(names.get("generic_min_entropy", 3.5)),
-        placeholder=re.compile(rf"(?:{placeholders})", re.IGNORECASE),
-        placeholder_words=re.compile(place_words, re.IGNORECASE),
-        placeholder_apart=re.compile(rf"(?<![a-z])(?:{place_words})(?![a-z])", re.IGNORECASE),
-        placeholder_filler=re.compile(filler, re.IGNORECASE),
+        placeholder=compiled(rf"(?:{placeholders})", re.IGNORECASE),
+        placeholder_words=compiled(place_words, re.IGNORECASE),
+        placeholder_apart=compiled(rf"(?<![a-z])(?:{place_words})(?![a-z])", re.IGNORECASE),
+        placeholder_filler=compiled(filler, re.IGNORECASE),
         placeholder_min_rest=int(marks.get("words_min_rest", 12)),
-        contextual_key=re.compile(raw["contextual_lines"]["key_before_value"]),
+        contextual_key=compiled(raw["contextual_lines"]["key_before_value"]),
         token_files=tuple(raw["token_files"]["patterns"]),
         token_files_exempt=tuple(raw["token_files"].get("exempt", [])),
         context_suffixes=frozenset(files["suffixes"]),
@@ -165,13 +178,14 @@ def _compile(raw: dict[str, Any]) -> SecretData:
         max_engine_files=int(files.get("max_engine_files", 200)),
         max_engine_bytes=int(files.get("max_engine_bytes", 1_000_000)),
         max_engine_file_bytes=int(files.get("max_engine_file_bytes", 100_000)),
-        prefilter=re.compile(files["prefilter"].encode()),
+        prefilter=lazy_compile_bytes(files["prefilter"].encode(), 0, origin),
         raw=raw,
     )
 
 
-def _optional(pattern: str | None) -> re.Pattern[str] | None:
-    return re.compile(pattern) if pattern else None
+def _optional(compiled: Callable[[str], re.Pattern[str]],
+              pattern: str | None) -> re.Pattern[str] | None:
+    return compiled(pattern) if pattern else None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -376,7 +390,7 @@ def _without_overlaps(hits: list[Hit]) -> list[Hit]:
 
 
 # Generic `name = value` / `name: value` / `name="value"` assignments in code and config files.
-_ASSIGNMENT = re.compile(  # the look-behind keeps a long word from costing quadratic time
+_ASSIGNMENT = lazy_compile(  # the look-behind keeps a long word from costing quadratic time
     r"""(?<![A-Za-z0-9_.\-])(?P<name>[A-Za-z_][A-Za-z0-9_.\-]*)["']?\s*(?::|=|:=|\s=>)\s*(?P<q>["'`]?)(?P<value>[^\s"'`,;)}\]#]+)(?P=q)"""
 )
 
@@ -409,5 +423,5 @@ def find_secrets_in_file_text(text: str) -> list[Hit]:
 
 # A secret-ish word ending a name right before `=`/`:` (`HF_TOKEN =`, `api_key_value:`), so
 # `tokenizer = ...` lines in ML code do not trigger the assignment check.
-_KEYWORD = re.compile(r"(?:token|secret|passw(?:or)?d|pword|api_?key|access_?key|"
+_KEYWORD = lazy_compile(r"(?:token|secret|passw(?:or)?d|pword|api_?key|access_?key|"
                       r"private_?key|auth|credentials?)(?:_\w*)?[\"']?\s*(?::|=)")

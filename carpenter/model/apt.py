@@ -40,16 +40,20 @@ INSTALL_VERBS = frozenset({"install", "reinstall"})
 UPGRADE_VERBS = frozenset({"upgrade", "dist-upgrade", "full-upgrade", "safe-upgrade"})
 
 
-@dataclass(slots=True)
+@dataclass(eq=False, slots=True)
 class AptOption:
+    """An option of an apt-get/apt command."""
+
     text: str
     word: Word
     known: bool = True
     suggestion: str | None = None
 
 
-@dataclass(slots=True)
+@dataclass(eq=False, slots=True)
 class AptPackage:
+    """A package argument of `apt-get install` (its `=version` or `/release`, if any)."""
+
     text: str  # expanded
     word: Word
     name: str
@@ -64,8 +68,10 @@ class AptPackage:
         return bool(self.version) and not any(c in self.version for c in "*?[")
 
 
-@dataclass(slots=True)
+@dataclass(eq=False, slots=True)
 class AptCommand:
+    """An apt-get/apt command: its verb, packages and options."""
+
     command: SimpleCommand
     tool: str
     verb: Word | None

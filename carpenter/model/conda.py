@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from carpenter.core.lazyre import lazy_compile
 from carpenter.model.dockerfile import Instruction
 from carpenter.model.shell import SimpleCommand, Word, run_commands
 from carpenter.model.source import SourceFile
@@ -18,13 +19,15 @@ VALUE_OPTIONS = frozenset({
     "--env", "--lockfile",
 })
 PACKAGE_VERBS = frozenset({"install", "create", "update", "upgrade"})
-_SPEC = re.compile(
+_SPEC = lazy_compile(
     r"^(?:(?P<channel>[^:\s]+)::)?(?P<name>[A-Za-z0-9_][A-Za-z0-9_.\-]*)\s*(?P<rest>.*)$"
 )
 
 
-@dataclass(slots=True)
+@dataclass(eq=False, slots=True)
 class CondaSpec:
+    """A package spec of a conda/mamba command (`numpy=1.26`)."""
+
     text: str
     offset: int
     end_offset: int
@@ -54,8 +57,10 @@ def parse_spec(text: str, offset: int, end_offset: int) -> CondaSpec | None:
                      match.group("rest"))
 
 
-@dataclass(slots=True)
+@dataclass(eq=False, slots=True)
 class CondaCommand:
+    """A conda/mamba/micromamba command: its verb, specs and environment files."""
+
     command: SimpleCommand
     tool: str
     verb: Word | None
@@ -138,15 +143,17 @@ def _expand(text: str, variables) -> str:
 MAX_ENV_BYTES = 1024 * 1024
 
 
-@dataclass(slots=True)
+@dataclass(eq=False, slots=True)
 class EnvEntry:
+    """One dependency of an environment file (a conda spec or a pip requirement)."""
+
     manager: str  # "conda" | "pip"
     text: str
     offset: int
     end_offset: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(eq=False, slots=True)
 class EnvProblem:
     """Why an environment file cannot be read, where (1-based line and column)."""
 
@@ -155,7 +162,7 @@ class EnvProblem:
     column: int | None = None
 
 
-@dataclass(slots=True)
+@dataclass(eq=False, slots=True)
 class EnvironmentFile:
     """The `dependencies:` of an environment.yml: conda specs and the `pip:` list, in order."""
 

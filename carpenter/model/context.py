@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from carpenter.core.errors import InputError
+from carpenter.core.lazyre import lazy_compile
 from carpenter.model.dockerfile import Dockerfile, Instruction
 from carpenter.model.dockerignore import DockerIgnore, IgnorePattern, clean_path, load_dockerignore
 from carpenter.model.variables import expand
@@ -24,13 +25,15 @@ from carpenter.model.variables import expand
 MAX_ENTRIES = 100_000  # entries listed per context before the walk stops
 LFS_HEADER = b"version https://git-lfs.github.com/spec/v"
 LFS_MAX_SIZE = 1024  # pointer files are ~130 bytes
-_GLOB_CHARS = re.compile(r"[*?\[\\]")
-_URL = re.compile(r"^[a-z][a-z0-9+.\-]*://", re.IGNORECASE)
-_GIT_URL = re.compile(r"^(?:git@|git://|[a-z+]+://[^ ]*\.git(?:[#?].*)?$)", re.IGNORECASE)
+_GLOB_CHARS = lazy_compile(r"[*?\[\\]")
+_URL = lazy_compile(r"^[a-z][a-z0-9+.\-]*://", re.IGNORECASE)
+_GIT_URL = lazy_compile(r"^(?:git@|git://|[a-z+]+://[^ ]*\.git(?:[#?].*)?$)", re.IGNORECASE)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(eq=False, slots=True)
 class Entry:
+    """A file, folder or link of the build context."""
+
     rel: str  # context-relative, slash-separated
     kind: str  # file | dir | symlink | other
     size: int = 0
@@ -38,14 +41,16 @@ class Entry:
     outside: bool = False  # a symlink whose target resolves outside the context
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(eq=False, slots=True)
 class Submodule:
+    """A git submodule of the build context, and whether it is checked out."""
+
     rel: str  # context-relative
     url: str | None
     initialised: bool  # the folder has content here (a fresh clone would still be empty)
 
 
-@dataclass
+@dataclass(eq=False)
 class RepoListing:
     """What git says about a whole working tree (one set of `ls-files` calls per repository)."""
 
@@ -58,7 +63,7 @@ class RepoListing:
     urls: dict[str, str]  # submodule path -> url (.gitmodules)
 
 
-@dataclass
+@dataclass(eq=False)
 class GitState:
     """The repository listing seen from one build context (paths are context-relative)."""
 
@@ -98,7 +103,7 @@ class GitState:
         return None
 
 
-@dataclass
+@dataclass(eq=False)
 class CopySource:
     """One source of a COPY/ADD that reads the build context."""
 
@@ -588,15 +593,17 @@ __all__ = [
 # Why a COPY source is missing
 
 # Folders that exist on a developer's machine, not in a build context or a fresh clone.
-HOST_PATH = re.compile(
+HOST_PATH = lazy_compile(
     r"^(?:/home/[^/\s]+|/Users/[^/\s]+|/mnt/|/media/|/data/|/scratch/|/nfs/|/gpfs/|/lustre/"
     r"|/storage/|/datasets?/|/root/|/tmp/|/private/|/Volumes/|~/|~[A-Za-z]|[A-Za-z]:[\\/]"
     r"|\\\\[^\\]+\\)"
 )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(eq=False, slots=True)
 class Missing:
+    """Why a COPY source matched nothing."""
+
     reason: str  # missing | host-path | other-context | outside | unresolved
     other_context: str | None = None  # a folder where the source resolves
 

@@ -21,7 +21,7 @@ from carpenter.model.variables import expand
 IsDir = Callable[[str], bool | None]  # context-relative path -> is a directory (None: unknown)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(eq=False, slots=True)
 class ContextSource:
     """Where an in-image file came from."""
 
@@ -30,8 +30,10 @@ class ContextSource:
     heredoc: Heredoc | None = None  # `COPY <<EOF /app/requirements.txt`
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(eq=False, slots=True)
 class CopySpec:
+    """Where a COPY/ADD puts its sources in the image."""
+
     instruction: Instruction
     sources: list[str]
     dest: str  # absolute in-image path

@@ -15,6 +15,7 @@ from functools import cached_property
 
 import dockerfile as _bk
 
+from carpenter.core.lazyre import lazy_compile
 from carpenter.model.source import SourceFile, Span, read_source
 from carpenter.model.variables import MAX_EXPANDED, expand, expand_bounded, split_assignments
 
@@ -22,24 +23,28 @@ KNOWN_INSTRUCTIONS = frozenset({
     "ADD", "ARG", "CMD", "COPY", "ENTRYPOINT", "ENV", "EXPOSE", "FROM", "HEALTHCHECK", "LABEL",
     "MAINTAINER", "ONBUILD", "RUN", "SHELL", "STOPSIGNAL", "USER", "VOLUME", "WORKDIR",
 })
-_DIRECTIVE = re.compile(r"^#\s*([A-Za-z]+)\s*=\s*(.*?)\s*$")
-_FLAG = re.compile(r"--([A-Za-z][A-Za-z0-9-]*)(?:=(\S*))?")
-_HEREDOC_MARK = re.compile(r"<<(-?)([\"']?)([A-Za-z0-9_.-]+)\2")
+_DIRECTIVE = lazy_compile(r"^#\s*([A-Za-z]+)\s*=\s*(.*?)\s*$")
+_FLAG = lazy_compile(r"--([A-Za-z][A-Za-z0-9-]*)(?:=(\S*))?")
+_HEREDOC_MARK = lazy_compile(r"<<(-?)([\"']?)([A-Za-z0-9_.-]+)\2")
 # \s and \S use the same Unicode whitespace as str.isspace(): one C call instead of a loop.
-_SPACES = re.compile(r"\s*")
-_NON_SPACES = re.compile(r"\S*")
+_SPACES = lazy_compile(r"\s*")
+_NON_SPACES = lazy_compile(r"\S*")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(eq=False, slots=True)
 class ParseProblem:
+    """A syntax problem the parser found (DF001 reports it)."""
+
     message: str
     line: int
     column: int = 1
     end_line: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(eq=False, slots=True)
 class Heredoc:
+    """A `<<EOF` body of an instruction, with its file offsets."""
+
     name: str
     body: str  # raw file text of the body lines (tabs kept, so offsets match the file)
     offset: int  # file offset of the first body line
@@ -48,8 +53,10 @@ class Heredoc:
     line: int  # physical line of the first body line
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(eq=False, slots=True)
 class Token:
+    """A word of an instruction's arguments, with its file offsets."""
+
     text: str
     offset: int
     end_offset: int
@@ -57,6 +64,8 @@ class Token:
 
 @dataclass(eq=False)
 class Instruction:
+    """One instruction (continuation lines and heredocs included), with its file offsets."""
+
     keyword: str
     raw_keyword: str
     source: SourceFile = field(repr=False)
@@ -93,6 +102,8 @@ class Instruction:
 
 @dataclass(eq=False)
 class Stage:
+    """One `FROM` and the instructions of its stage."""
+
     index: int
     name: str | None
     base_raw: str
@@ -107,6 +118,8 @@ class Stage:
 
 @dataclass(eq=False)
 class Dockerfile:
+    """A parsed Dockerfile: instructions, stages, ARGs and what the parser could not read."""
+
     source: SourceFile
     directives: dict[str, str]
     instructions: list[Instruction]
@@ -203,7 +216,7 @@ def parse_dockerfile(
                       truncated=bool(cut))
 
 
-_CONTENT_LINE = re.compile(r"^[ \t]*[^#\s]", re.MULTILINE)
+_CONTENT_LINE = lazy_compile(r"^[ \t]*[^#\s]", re.MULTILINE)
 
 
 def _checked_part(source: SourceFile) -> tuple[SourceFile, int]:

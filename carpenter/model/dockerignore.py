@@ -27,8 +27,10 @@ from functools import lru_cache
 from carpenter.core.errors import InputError
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(eq=False, slots=True)
 class IgnorePattern:
+    """One line of a .dockerignore, normalised as the docker SDK reads it."""
+
     text: str  # the line as written (trimmed)
     cleaned: str  # as the docker SDK normalises it: `/`-joined segments, without `!`
     exclusion: bool  # `!pattern`: re-include
@@ -147,7 +149,7 @@ def parse_patterns(text: str, path: str = ".dockerignore") -> list[IgnorePattern
     return patterns
 
 
-@dataclass
+@dataclass(eq=False)
 class DockerIgnore:
     """Which context files `docker build` leaves out, as docker.utils.build decides it: the
     last matching pattern wins; a pattern also matches a path whose first folders (as many as

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import posixpath
-import re
 from dataclasses import dataclass
 
+from carpenter.core.lazyre import lazy_compile
 from carpenter.model.copies import cwd_for
 from carpenter.model.dockerfile import Instruction, Stage
 from carpenter.model.shell import SimpleCommand, Word, all_commands
 from carpenter.model.variables import expand, has_variables
 
-SHA_40 = re.compile(r"^[0-9a-fA-F]{40}$")
-TAG_LIKE = re.compile(r"^(?:v|release-|rel-)?\d+(?:\.\d+)+(?:[-.+]?[A-Za-z0-9.]+)?$")
+SHA_40 = lazy_compile(r"^[0-9a-fA-F]{40}$")
+TAG_LIKE = lazy_compile(r"^(?:v|release-|rel-)?\d+(?:\.\d+)+(?:[-.+]?[A-Za-z0-9.]+)?$")
 CLONE_VALUE_OPTIONS = frozenset(
     {"-b", "--branch", "--depth", "-o", "--origin", "--reference", "--reference-if-able",
      "--separate-git-dir", "-c", "--config", "--filter", "-j", "--jobs", "--shallow-since",
@@ -31,7 +31,7 @@ def is_tag_like(ref: str | None) -> bool:
     return TAG_LIKE.match(ref) is not None
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@dataclass(eq=False, slots=True)
 class GitCall:
     """`git [-C dir] VERB args...` with the directory it runs in."""
 
@@ -43,8 +43,10 @@ class GitCall:
     position: int = 0  # index in the stage's list of git calls
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@dataclass(eq=False, slots=True)
 class Clone:
+    """A `git clone` of a RUN command, with the ref it checks out and where."""
+
     call: GitCall
     url: Word
     url_text: str

@@ -8,16 +8,17 @@ a commit or byte cap (reported as truncated). One git subprocess, never one per 
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from carpenter.core.lazyre import lazy_compile
 
 MAX_COMMITS = 5000
 MAX_BYTES = 256 * 1024 * 1024  # of diff text
 MAX_LINE = 4096  # longer added lines (minified data) are cut before matching
 
-_HUNK = re.compile(rb"^@@ -\d+(?:,\d+)? \+(\d+)(?:,\d+)? @@")
+_HUNK = lazy_compile(rb"^@@ -\d+(?:,\d+)? \+(\d+)(?:,\d+)? @@")
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
+from carpenter.core.lazyre import lazy_compile
 from carpenter.model.dockerfile import Dockerfile, Instruction, Stage
 from carpenter.model.variables import expand
 
-_DIGEST = re.compile(r"@sha256:[0-9a-fA-F]{64}$")
+_DIGEST = lazy_compile(r"@sha256:[0-9a-fA-F]{64}$")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(eq=False, slots=True)
 class ImageRef:
+    """An image reference (FROM, COPY --from, RUN --mount from=) with build arguments resolved."""
+
     raw: str  # as written
     ref: str | None  # variables resolved; None when a variable had no value
     offset: int

@@ -13,20 +13,21 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import NamedTuple
 
+from carpenter.core.lazyre import lazy_compile
 from carpenter.model.dockerfile import Instruction
 from carpenter.model.shell import PYTHONS, Script, SimpleCommand, Word, run_commands
 from carpenter.model.variables import expand, has_variables
 
-PIP_NAME = re.compile(r"^pip(?:\d+(?:\.\d+)?)?$")
-SHA_40 = re.compile(r"^[0-9a-fA-F]{40}$")
-VCS_PREFIX = re.compile(r"^(?:git|hg|svn|bzr)\+", re.IGNORECASE)
-URL_PREFIX = re.compile(r"^(?:https?|ftp|file)://", re.IGNORECASE)
+PIP_NAME = lazy_compile(r"^pip(?:\d+(?:\.\d+)?)?$")
+SHA_40 = lazy_compile(r"^[0-9a-fA-F]{40}$")
+VCS_PREFIX = lazy_compile(r"^(?:git|hg|svn|bzr)\+", re.IGNORECASE)
+URL_PREFIX = lazy_compile(r"^(?:https?|ftp|file)://", re.IGNORECASE)
 ARCHIVE_SUFFIXES = (".whl", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".zip", ".tar")
 # A sdist/archive whose file name carries a version (`pkg-1.2.3.tar.gz`) is a fixed file.
-VERSIONED_FILE = re.compile(r"[-_]v?\d+(?:\.\d+)+[^/]*$")
-MOVING_ARCHIVE = re.compile(r"/(?:archive/)?refs/heads/|/archive/(?:main|master|develop|dev)\b")
+VERSIONED_FILE = lazy_compile(r"[-_]v?\d+(?:\.\d+)+[^/]*$")
+MOVING_ARCHIVE = lazy_compile(r"/(?:archive/)?refs/heads/|/archive/(?:main|master|develop|dev)\b")
 
-_SEPARATORS = re.compile(r"[-_.]+")
+_SEPARATORS = lazy_compile(r"[-_.]+")
 # The common requirement shapes, `name`, `name[extra,...]` and `name OP version[, ...]` with
 # public PEP 440 versions, classified without packaging. Anything else (markers, URLs, local
 # versions, odd spellings) goes to packaging, which also reports what is invalid; a test holds
@@ -37,10 +38,10 @@ _SPEC = (rf"(?:(?:==|!=)\s*{_RELEASE}(?:\.\*|{_SUFFIX})"
          rf"|~=\s*[0-9]+(?:\.[0-9]+)+{_SUFFIX}|(?:<=|>=|<|>)\s*{_RELEASE}{_SUFFIX})")
 _NAME = r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?"
 # Small patterns applied piece by piece: one pattern repeating _SPEC cost 10-25 ms to compile.
-_HEAD = re.compile(rf"(?P<name>{_NAME})\s*(?:\[(?P<extras>[^\]]*)\])?\s*(?P<specs>.*)", re.S)
-_EXTRA = re.compile(rf"\s*{_NAME}\s*")
-_ONE_SPEC = re.compile(rf"\s*{_SPEC}\s*")
-_SPEC_ITEM = re.compile(r"\s*(===|==|!=|~=|<=|>=|<|>)\s*([^\s,]+)\s*")
+_HEAD = lazy_compile(rf"(?P<name>{_NAME})\s*(?:\[(?P<extras>[^\]]*)\])?\s*(?P<specs>.*)", re.S)
+_EXTRA = lazy_compile(rf"\s*{_NAME}\s*")
+_ONE_SPEC = lazy_compile(rf"\s*{_SPEC}\s*")
+_SPEC_ITEM = lazy_compile(r"\s*(===|==|!=|~=|<=|>=|<|>)\s*([^\s,]+)\s*")
 
 # pip install options (long name -> takes a value). Short aliases map onto long names.
 PIP_OPTIONS: dict[str, bool] = {
@@ -108,7 +109,7 @@ GENERAL_VALUE_OPTIONS = frozenset(
 )
 
 
-@dataclass(slots=True)
+@dataclass(eq=False, slots=True)
 class PipRequirement:
     """One thing to install, from a command line or a requirements file."""
 
@@ -162,7 +163,7 @@ class PipRequirement:
         return self.kind == "path" and not self.text.endswith(ARCHIVE_SUFFIXES)
 
 
-_EXACT_PIN = re.compile(rf"=={_RELEASE}{_SUFFIX}")
+_EXACT_PIN = lazy_compile(rf"=={_RELEASE}{_SUFFIX}")
 
 
 @lru_cache(maxsize=8192)
@@ -170,6 +171,8 @@ def _pinned_version(specifier: str) -> str | None:
     """The `==`/`===` version of a specifier string (a pure function, asked many times)."""
     if _EXACT_PIN.fullmatch(specifier):
         return specifier[2:]  # the common `==1.2.3`: no need for packaging
+    if "==" not in specifier:
+        return None  # `>=4.36,<5`: no `==`/`===` clause, so no pin (and no packaging import)
     try:
         from packaging.specifiers import SpecifierSet
 
@@ -181,8 +184,10 @@ def _pinned_version(specifier: str) -> str | None:
     return specs[0].version
 
 
-@dataclass(slots=True)
+@dataclass(eq=False, slots=True)
 class PipOption:
+    """An option of a pip/uv install command, with its expanded value."""
+
     name: str  # canonical long name, e.g. "--index-url"
     value: str | None  # expanded value
     word: Word  # the option word
@@ -191,8 +196,10 @@ class PipOption:
     suggestion: str | None = None  # for unknown options: the closest real option
 
 
-@dataclass(slots=True)
+@dataclass(eq=False, slots=True)
 class PipInstall:
+    """A pip/uv install command: its requirements, -r/-c files and options."""
+
     command: SimpleCommand
     script: Script | None
     tool: str  # "pip" | "uv"

@@ -9,10 +9,10 @@ A range of a file can be parsed too: a `COPY <<EOF requirements.txt` heredoc in 
 from __future__ import annotations
 
 import posixpath
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from carpenter.core.lazyre import lazy_compile
 from carpenter.model.pip import PipRequirement, classify_requirement
 from carpenter.model.shell import Word
 from carpenter.model.source import SourceFile
@@ -28,14 +28,16 @@ LINE_OPTIONS: dict[str, bool] = {
 }
 LONG = {"-r": "--requirement", "-c": "--constraint", "-e": "--editable", "-i": "--index-url",
         "-f": "--find-links"}
-_ENV_VAR = re.compile(r"\$\{([A-Z0-9_]+)\}")  # pip only expands ${UPPER_CASE}
-_TOKEN = re.compile(r"\S+")
-_COMMENT = re.compile(r"(^|\s)#")
-_REQ_HEAD = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\s*(?:\[[^\]]*\])?\s*")
+_ENV_VAR = lazy_compile(r"\$\{([A-Z0-9_]+)\}")  # pip only expands ${UPPER_CASE}
+_TOKEN = lazy_compile(r"\S+")
+_COMMENT = lazy_compile(r"(^|\s)#")
+_REQ_HEAD = lazy_compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\s*(?:\[[^\]]*\])?\s*")
 
 
-@dataclass(slots=True)
+@dataclass(eq=False, slots=True)
 class ReqOption:
+    """An option line of a requirements file (`-r`, `--index-url`, ...)."""
+
     name: str  # canonical long name
     value: str | None
     offset: int
@@ -44,8 +46,10 @@ class ReqOption:
     value_end_offset: int | None = None
 
 
-@dataclass(slots=True)
+@dataclass(eq=False, slots=True)
 class ReqLine:
+    """One logical line of a requirements file (continuations joined)."""
+
     kind: str  # requirement | option | comment | blank
     line: int  # first physical line
     end_line: int
@@ -62,8 +66,10 @@ class ReqLine:
         return self.requirement.hashes if self.requirement else ()
 
 
-@dataclass(slots=True)
+@dataclass(eq=False, slots=True)
 class RequirementsFile:
+    """A parsed requirements file."""
+
     source: SourceFile
     lines: list[ReqLine]
     rel: str | None = None  # build-context-relative path, when known
@@ -226,8 +232,10 @@ def _expand(text: str, variables) -> str:
 # Following nested files
 
 
-@dataclass(slots=True)
+@dataclass(eq=False, slots=True)
 class Included:
+    """A requirements or constraints file a pip command reads, directly or by `-r`/`-c`."""
+
     file: RequirementsFile
     kind: str  # requirement | constraint
     parent: RequirementsFile | None = None

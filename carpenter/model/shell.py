@@ -15,19 +15,22 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from carpenter.core.lazyre import lazy_compile
 from carpenter.model.dockerfile import Instruction
 
 if TYPE_CHECKING:
     from tree_sitter import Node, Parser
 
 SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ash", "/bin/sh", "/bin/bash", "/usr/bin/bash"})
-PYTHONS = re.compile(r"^(?:.*/)?python(?:\d(?:\.\d+)?)?$")
+PYTHONS = lazy_compile(r"^(?:.*/)?python(?:\d(?:\.\d+)?)?$")
 # Wrappers whose arguments are another command.
 WRAPPERS = frozenset({"sudo", "env", "exec", "time", "nohup", "nice", "command", "xargs", "eval"})
 
 
 @dataclass(frozen=True, slots=True)
 class Word:
+    """A shell word of a RUN command, as written and after quote removal, with file offsets."""
+
     text: str  # after quote removal (variables not expanded)
     raw: str  # as written
     offset: int  # file offsets
@@ -38,16 +41,20 @@ class Word:
         return any(q in self.raw for q in "\"'")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(eq=False, slots=True)
 class Redirect:
+    """A redirection (`> file`, `2>&1`) of a simple command."""
+
     op: str
     target: Word | None
     offset: int
     end_offset: int
 
 
-@dataclass(slots=True)
+@dataclass(eq=False, slots=True)
 class SimpleCommand:
+    """One simple command of a RUN script: its words, assignments and redirections."""
+
     words: list[Word]
     assignments: list[Word]
     redirects: list[Redirect]
@@ -89,8 +96,10 @@ class SimpleCommand:
         return tuple(words), tuple(env)
 
 
-@dataclass(slots=True)
+@dataclass(eq=False, slots=True)
 class Script:
+    """The script a RUN runs (shell, python, a heredoc written to a file), with its commands."""
+
     kind: str  # "shell" | "python" | "file" (heredoc content written to a file) | "other"
     text: str
     offset: int
@@ -652,7 +661,7 @@ def _dq_unescape(raw: str) -> str:
     return re.sub(r'\\([$`"\\\n])', lambda m: "" if m[1] == "\n" else m[1], raw)
 
 
-_OPERATORS = re.compile(r"&&|\|\||[;|&()\n]")
+_OPERATORS = lazy_compile(r"&&|\|\||[;|&()\n]")
 
 
 def _fallback(text: str) -> list[_Rel]:

@@ -12,7 +12,7 @@ from carpenter.core.errors import InputError
 MAX_BYTES = 64 * 1024 * 1024  # refuse absurd inputs instead of exhausting memory
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(eq=False, slots=True)
 class Span:
     """A range in a file: 1-based lines and columns (end inclusive line, exclusive column)."""
 

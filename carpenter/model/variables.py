@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-_VAR = re.compile(
+from carpenter.core.lazyre import lazy_compile
+
+_VAR = lazy_compile(
     r"\\\$"  # escaped dollar
     r"|\$\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-+])(?P<word>[^}]*))?\}"
     r"|\$(?P<plain>[A-Za-z_][A-Za-z0-9_]*)"

@@ -23,8 +23,10 @@ KNOWN_KEYS = frozenset({"select", "extend-select", "ignore", "profile-rules", "f
                         "check", "batch"})
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False, frozen=True)
 class ScanConfig:
+    """The rule selection and overrides of `.carpenter.toml` and the command line."""
+
     select: tuple[str, ...] = ("ALL",)
     extend_select: tuple[str, ...] = ()
     ignore: tuple[str, ...] = ()

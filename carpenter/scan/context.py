@@ -16,6 +16,8 @@ from carpenter.scan.config import ScanConfig
 
 @dataclass(eq=False)
 class ScanContext:
+    """What a rule sees: the parsed Dockerfile, its build context and the configuration."""
+
     dockerfile: Dockerfile
     context_dir: str | None  # filesystem path of the build context
     config: ScanConfig

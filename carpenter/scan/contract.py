@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from carpenter.core.lazyre import lazy_compile
 from carpenter.model.dockerfile import Instruction, Stage
 from carpenter.model.shell import PYTHONS, SimpleCommand, Word, scripts_of
 
@@ -32,14 +33,14 @@ DEFAULT_CONTRACT = {"port": 80, "hosts": ["0.0.0.0", "::", "[::]"],
                     "endpoints": ["/process", "/tokenize"], "recommended_endpoints": ["/decode"],
                     "method": "POST", "name": "the competition"}
 
-_ROUTE = re.compile(
+_ROUTE = lazy_compile(
     r"""@\s*\w+(?:\.\w+)*\.(?P<method>get|post|put|delete|patch|route|api_route)\s*\(\s*"""
     r"""["'](?P<path>/[^"']*)["'](?P<rest>[^)]*)\)"""
     r"""|\.add_api_route\s*\(\s*["'](?P<path2>/[^"']*)["'](?P<rest2>[^)]*)\)"""
     r"""|\.add_url_rule\s*\(\s*["'](?P<path3>/[^"']*)["'](?P<rest3>[^)]*)\)""",
 )
-_RUN_CALL = re.compile(r"\b(?:uvicorn\.run|\w+\.run|serve|run_simple)\s*\((?P<args>[^)]*)\)")
-_KW = re.compile(r"""\b(?P<key>host|port)\s*=\s*(?P<value>["'][^"']*["']|\d+|[A-Za-z_][\w.]*)""")
+_RUN_CALL = lazy_compile(r"\b(?:uvicorn\.run|\w+\.run|serve|run_simple)\s*\((?P<args>[^)]*)\)")
+_KW = lazy_compile(r"""\b(?P<key>host|port)\s*=\s*(?P<value>["'][^"']*["']|\d+|[A-Za-z_][\w.]*)""")
 
 
 @dataclass

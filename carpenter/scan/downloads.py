@@ -10,37 +10,41 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-SHA40 = re.compile(r"\b[0-9a-f]{40}\b")
+from carpenter.core.lazyre import lazy_compile
+
+SHA40 = lazy_compile(r"\b[0-9a-f]{40}\b")
 # Hosts that serve weights or datasets.
-MODEL_HOST = re.compile(
+MODEL_HOST = lazy_compile(
     r"(?i)^(?:https?://)?(?:[\w-]+\.)*(?:huggingface\.co|hf\.co|cdn-lfs[\w.-]*\.hf\.co|"
     r"civitai\.com|drive\.google\.com|docs\.google\.com|dropbox\.com|dl\.dropboxusercontent\.com|"
     r"zenodo\.org|storage\.googleapis\.com|s3[\w.-]*\.amazonaws\.com|modelscope\.cn|"
     r"kaggle\.com|figshare\.com|onedrive\.live\.com|1drv\.ms|ollama\.com|wandb\.ai)(?:[:/]|$)"
 )
 # URLs whose content follows a branch (moves with every push).
-BRANCH_URL = re.compile(
+BRANCH_URL = lazy_compile(
     r"(?i)/(?:resolve|raw|blob|tree)/(?:main|master|dev|develop|latest)/|"
     r"raw\.githubusercontent\.com/[^/]+/[^/]+/(?:main|master|dev|develop|HEAD)/|"
     r"/archive/(?:refs/heads/)?(?:main|master|dev|develop)\.(?:zip|tar\.gz)|"
     r"/releases/latest/|/-/raw/(?:main|master)/|/refs/heads/"
 )
-CHECKSUM_TOOLS = re.compile(r"\b(?:sha(?:1|224|256|384|512)sum|md5sum|b2sum)\b[^|;&\n]*-c\b|"
+CHECKSUM_TOOLS = lazy_compile(r"\b(?:sha(?:1|224|256|384|512)sum|md5sum|b2sum)\b[^|;&\n]*-c\b|"
                             r"\bshasum\b[^|;&\n]*-c\b|--checksum|--hash|\bhashlib\b")
 # Python calls that fetch from the Hub (or another hub) when given a repo id.
-HUB_CALL = re.compile(
+HUB_CALL = lazy_compile(
     r"\b(?P<fn>snapshot_download|hf_hub_download|from_pretrained|load_dataset|"
     r"torch\.hub\.load|hub\.load|hf_hub_url|cached_download|download_url)\s*\("
 )
-REPO_ID = re.compile(
+REPO_ID = lazy_compile(
     r"""^\s*(?:repo_id\s*=\s*|pretrained_model_name_or_path\s*=\s*|path\s*=\s*)?"""
     r"""["'](?P<id>[A-Za-z0-9][\w.\-]*/[\w.\-]+|[A-Za-z0-9][\w.\-]+)["']"""
 )
-REVISION = re.compile(r"""\brevision\s*=\s*["'](?P<rev>[^"']+)["']""")
+REVISION = lazy_compile(r"""\brevision\s*=\s*["'](?P<rev>[^"']+)["']""")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(eq=False, slots=True)
 class HubCall:
+    """A call that downloads from the Hugging Face Hub, found in a script's text."""
+
     fn: str
     start: int  # offsets in the scanned text
     end: int

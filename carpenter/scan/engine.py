@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from carpenter.core.diagnostics import Diagnostic
 from carpenter.core.errors import CarpenterError, InputError
+from carpenter.core.lazyre import lazy_compile
 from carpenter.core.redact import remember, remembered, safe_text
 from carpenter.scan.config import ScanConfig, rule_matches
 from carpenter.scan.finding import SEVERITY_RANK, Finding
@@ -22,7 +23,7 @@ if TYPE_CHECKING:  # the parser (a Go library) and the pool load only when a fil
 
 # Dockerfile, dockerfile, Dockerfile1, Dockerfile_2, Dockerfile-base, Dockerfile.train,
 # train.Dockerfile, Containerfile (real submissions use all of them).
-DOCKERFILE_NAME = re.compile(
+DOCKERFILE_NAME = lazy_compile(
     r"(?i)^(?:dockerfile|containerfile)(?:\d+|[._\-][\w.\-]+)?$|.+\.(?:dockerfile|containerfile)$"
 )
 # Files named after a Dockerfile that are not one (notes, templates, backups, scripts).
@@ -35,8 +36,10 @@ SKIP_DIRS = frozenset(
 )
 
 
-@dataclass
+@dataclass(eq=False)
 class ScanOptions:
+    """How to scan: the configuration, the build context and arguments, jobs, the cache."""
+
     config: ScanConfig = field(default_factory=ScanConfig)
     context: str | None = None  # build context; default: the Dockerfile's folder
     build_args: Mapping[str, str] = field(default_factory=dict)
@@ -44,8 +47,10 @@ class ScanOptions:
     cache_dir: str | None = None  # persistent result cache (see carpenter.scan.cache); None: off
 
 
-@dataclass
+@dataclass(eq=False)
 class FileResult:
+    """What the rules found in one Dockerfile, and what kept some of them from running."""
+
     path: str
     findings: list[Finding] = field(default_factory=list)
     errors: list[Diagnostic] = field(default_factory=list)
@@ -59,8 +64,10 @@ class FileResult:
     suppressed: list[dict[str, Any]] = field(default_factory=list)
 
 
-@dataclass
+@dataclass(eq=False)
 class ScanReport:
+    """What a scan found in all its Dockerfiles (one report for every output format)."""
+
     files: list[str] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     errors: list[Diagnostic] = field(default_factory=list)
@@ -355,11 +362,11 @@ def _dedupe(findings: list[Finding]) -> list[Finding]:
 # Inline suppressions: `# carpenter: ignore[RULE,...] reason` (and hadolint's spelling) on the
 # comment lines directly above an instruction silence those rules within that instruction.
 
-_PRAGMA = re.compile(r"#\s*carpenter:\s*ignore\[([^\]]*)\]", re.IGNORECASE)
-_HADOLINT = re.compile(r"#\s*hadolint\s+ignore=([A-Za-z0-9_,\s]+)", re.IGNORECASE)
+_PRAGMA = lazy_compile(r"#\s*carpenter:\s*ignore\[([^\]]*)\]", re.IGNORECASE)
+_HADOLINT = lazy_compile(r"#\s*hadolint\s+ignore=([A-Za-z0-9_,\s]+)", re.IGNORECASE)
 # ruff/flake8 spelling, a comment `noqa: PIP001,SEC001` (a bare noqa silences nothing: rules
 # must be named, as for the carpenter pragma).
-_NOQA = re.compile(r"#\s*noqa:\s*([A-Za-z0-9_\-]+(?:\s*,\s*[A-Za-z0-9_\-]+)*)", re.IGNORECASE)
+_NOQA = lazy_compile(r"#\s*noqa:\s*([A-Za-z0-9_\-]+(?:\s*,\s*[A-Za-z0-9_\-]+)*)", re.IGNORECASE)
 
 
 def _suppress_inline(findings: list[Finding], dockerfile: Dockerfile, config: ScanConfig,

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import os
 import posixpath
-import re
 from dataclasses import dataclass, field
 
 from carpenter.core.diagnostics import Diagnostic
+from carpenter.core.lazyre import lazy_compile
 from carpenter.model.conda import CondaCommand, EnvironmentFile, conda_commands, read_environment
 from carpenter.model.copies import ContextSource, context_source, cwd_for
 from carpenter.model.dockerfile import Instruction
@@ -27,6 +27,8 @@ from carpenter.scan.context import ScanContext
 
 @dataclass(eq=False)
 class PipUse:
+    """A pip install of a stage with the requirement files it reads."""
+
     inst: Instruction
     install: PipInstall
     files: list[Included] = field(default_factory=list)  # -r/-c files and their includes
@@ -195,7 +197,7 @@ def env_files(conda: CondaCommand) -> list[str]:
     return []
 
 
-_FILE_OPTION = re.compile(r"^(?P<option>-r|--requirement|-c|--constraint)(?:\s*=\s*|\s*)"
+_FILE_OPTION = lazy_compile(r"^(?P<option>-r|--requirement|-c|--constraint)(?:\s*=\s*|\s*)"
                           r"(?P<value>\S.*?)\s*$")
 
 

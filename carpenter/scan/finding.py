@@ -27,6 +27,8 @@ SEVERITY_RANK = {"info": 0, "warning": 1, "error": 2}
 
 @dataclass(slots=True)
 class Finding:
+    """One rule's report at one place of one file (what every output format prints)."""
+
     rule: str  # stable id, e.g. "PIP001"
     name: str  # kebab-case rule name, e.g. "pip-unpinned"
     category: str

@@ -15,6 +15,8 @@ from typing import Any
 
 @dataclass(frozen=True, slots=True)
 class Payload:
+    """The base of every payload type: a rule's typed facts for its fixer."""
+
     def to_dict(self) -> dict[str, Any]:
         """Every field that has a value; tuples as lists (as `data` held them)."""
         out: dict[str, Any] = {}

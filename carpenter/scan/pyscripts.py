@@ -39,8 +39,10 @@ LOCAL_BUILDERS = frozenset({"json", "csv", "parquet", "text", "arrow", "pandas",
 ReadLocal = Callable[[str], str | None]  # context-relative path -> text, None when absent
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(eq=False, slots=True)
 class ScriptDownload:
+    """A download made by a Python script the build runs."""
+
     fn: str  # the call as written (last component): snapshot_download, nltk.download, wget...
     target: str | None  # repo id, URL, package or command, when it resolves to a literal
     revision: str | None

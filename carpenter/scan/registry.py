@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
+from carpenter.core.lazyre import lazy_compile
 from carpenter.scan import rules as rules_package
 from carpenter.scan.finding import CATEGORIES, SEVERITIES, Finding
 from carpenter.scan.payloads import Payload
@@ -26,8 +27,10 @@ if TYPE_CHECKING:
 # Each rule's page, generated from its docstring by `python -m carpenter.scan.docs`.
 HELP_BASE = "https://github.com/carpenter-ml/carpenter/blob/main/docs/rules/"
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class RuleDoc:
+    """The sections of a rule's docstring (`carpenter explain`, `rules --format json`, SARIF)."""
+
     what: str
     why: str
     example: str
@@ -112,7 +115,7 @@ class Rule:
         return " ".join(first.split())
 
 
-_SECTION = re.compile(r"^##\s+(.+?)\s*$", re.MULTILINE)
+_SECTION = lazy_compile(r"^##\s+(.+?)\s*$", re.MULTILINE)
 
 
 def parse_doc(text: str) -> RuleDoc:

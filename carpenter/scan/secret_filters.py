@@ -17,17 +17,17 @@ from __future__ import annotations
 import ast
 import io
 import json
-import re
 import tokenize
 from functools import lru_cache
 
+from carpenter.core.lazyre import lazy_compile
 from carpenter.core.shapes import secret_data
 
 PYTHON_SUFFIXES = (".py", ".pyi", ".pyw")
 # A base64 payload (an embedded image or model blob); real tokens never sit inside one.
-_BLOB = re.compile(r"[A-Za-z0-9+/]{200,}={0,2}")
+_BLOB = lazy_compile(r"[A-Za-z0-9+/]{200,}={0,2}")
 # `a.b`, `a.b(...)`, `f(...)`, `x[...]`: a reference to something, not a credential.
-_REFERENCE = re.compile(r"[A-Za-z_]\w*(?:\s*\.\s*[A-Za-z_]\w*)+\s*(?:[(\[].*)?"
+_REFERENCE = lazy_compile(r"[A-Za-z_]\w*(?:\s*\.\s*[A-Za-z_]\w*)+\s*(?:[(\[].*)?"
                         r"|[A-Za-z_]\w*\s*[(\[].*")
 _LITERAL_TYPES = frozenset({tokenize.STRING} | {
     getattr(tokenize, name) for name in ("FSTRING_START", "FSTRING_MIDDLE", "FSTRING_END")
@@ -54,7 +54,7 @@ def keep_hit(path: str, text: str, line: int, kind: str, value: str) -> bool:
 
 
 # The key a value is assigned to on its line: `secret_name: x`, `"api_key_env": "x"`, `k = x`.
-_KEY_BEFORE = re.compile(r"""([A-Za-z_][\w.\-]*)["']?\s*[:=]\s*["']?$""")
+_KEY_BEFORE = lazy_compile(r"""([A-Za-z_][\w.\-]*)["']?\s*[:=]\s*["']?$""")
 
 
 def _exempt_key(line_text: str, value: str) -> bool:

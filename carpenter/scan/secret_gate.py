@@ -29,14 +29,15 @@ import re
 from functools import cache, lru_cache
 from typing import NamedTuple
 
+from carpenter.core.lazyre import lazy_compile
 from carpenter.core.resources import data_dir
 
 GATE_FILE = "detect_secrets_gate.json"
 # YAML that the transformer rewrites beyond cutting and joining: escapes (`\`), tags
 # (`!!binary`), `%` interpolation in INI files, and keys that are collections (`[a]: v`,
 # `? k`) or may alias one (`&anchor`): their rewritten text is not the file's own.
-_WORD_RUNS = re.compile(r"[\w\-]+")
-_REWRITES = re.compile(r"[\\!%&]|[\]}][ \t]*:|^[ \t\-]*\?(?:\s|$)", re.MULTILINE)
+_WORD_RUNS = lazy_compile(r"[\w\-]+")
+_REWRITES = lazy_compile(r"[\\!%&]|[\]}][ \t]*:|^[ \t\-]*\?(?:\s|$)", re.MULTILINE)
 
 
 class _Source(NamedTuple):

@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from carpenter.core.lazyre import lazy_compile
 from carpenter.core.redact import fingerprint, mask_kind, remember
 from carpenter.core.shapes import (  # noqa: F401  (re-exported for the rules)
     Contextual,
@@ -37,8 +38,10 @@ from carpenter.core.shapes import (  # noqa: F401  (re-exported for the rules)
 # detect-secrets over context files
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(eq=False, slots=True)
 class FileHit:
+    """A secret found in a context file (its value stays in memory, never printed)."""
+
     path: str  # as given
     line: int  # 1-based
     kind: str
@@ -192,7 +195,7 @@ def _scan_files_with_regexes(paths: list[str]) -> list[FileHit]:
 # Reporting helpers shared by the SEC rules
 
 # `--token VALUE`-style options whose value is a credential whatever its shape.
-SECRET_OPTIONS = re.compile(
+SECRET_OPTIONS = lazy_compile(
     r"^--?(?:token|hf[_-]?token|access[_-]?token|auth[_-]?token|use[_-]auth[_-]token|api[_-]?key|"
     r"password|passwd|secret|key)$",
     re.IGNORECASE,
@@ -234,8 +237,10 @@ def is_context_text_file(rel: str) -> bool:
     return dot > 0 and name[dot:] in data.context_suffixes
 
 
-@dataclass
+@dataclass(eq=False)
 class ContextSecrets:
+    """The secrets of the context files, and what the pass skipped."""
+
     hits: list[tuple[str, FileHit]]  # (context-relative path, hit)
     files: int
     skipped_large: list[str]

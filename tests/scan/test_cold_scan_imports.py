@@ -15,6 +15,7 @@ from pathlib import Path
 
 # (importlib.resources, tempfile and shutil are not listed: tree_sitter_bash imports them.)
 AVOIDED = ("rich", "detect_secrets", "requests", "packaging.requirements", "packaging.tags",
+           "packaging.specifiers",  # CUDA wheel ranges of final releases: scan.cuda compares
            "difflib", "hashlib", "carpenter.scan.cache")
 
 
@@ -66,3 +67,46 @@ def test_plain_text_scan_imports_only_what_it_uses(tmp_path: Path) -> None:
 def test_json_scan_imports_no_rich(tmp_path: Path) -> None:
     modules = _imported(["--format", "json"], _submission(tmp_path / "sub"))
     assert "rich" not in modules
+
+
+# The records whose value equality (or value hash) the code or the tests rely on: findings and
+# their payloads (fix and the snapshots compare them), secret hits and shell words (deduplicated
+# and compared), diagnostics and outputs (compared in tests), the scan config (frozen: shared by
+# every file of a run and grouped by its repr), and the options types other stages compare.
+VALUE_RECORDS = {
+    "carpenter.core.diagnostics.Diagnostic", "carpenter.core.files.Planned",
+    "carpenter.core.options.SecretSpec", "carpenter.core.shapes.Hit",
+    "carpenter.model.shell.Word", "carpenter.report.interface.Output",
+    "carpenter.scan.config.ScanConfig", "carpenter.scan.finding.Finding",
+} | {f"carpenter.scan.payloads.{name}" for name in (
+    "Payload", "PipPin", "SecretMove", "AptPackage", "CondaPin", "ImageDigest", "GitClone",
+    "VcsPin", "CudaBuild", "Download")}
+
+
+def test_scan_records_generate_no_unused_methods(tmp_path: Path) -> None:
+    """Each dataclass method (__eq__, __hash__, frozen __setattr__/__delattr__) is generated
+    by exec() when its module is imported: ~0.5-1.6M instructions per class and per cold
+    scan, which ~70 classes paid although a scan compares none of them. Only the records
+    whose equality is used keep eq/frozen."""
+    sub = _submission(tmp_path / "sub")
+    code = textwrap.dedent(f"""\
+        import dataclasses, runpy, sys
+        sys.argv = ["carpenter", "scan", "--no-cache", {str(sub)!r}]
+        try:
+            runpy.run_module("carpenter.cli", run_name="__main__")
+        except SystemExit:
+            pass
+        for name, module in list(sys.modules.items()):
+            for value in list(vars(module).values()) if name.startswith("carpenter") else ():
+                if (isinstance(value, type) and dataclasses.is_dataclass(value)
+                        and value.__module__ == name):
+                    params = value.__dataclass_params__
+                    flags = [f for f in ("eq", "frozen") if getattr(params, f)]
+                    print(name + "." + value.__qualname__, *flags, file=sys.stderr)
+        """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    records = [line.split() for line in done.stderr.splitlines() if line.startswith("carpenter")]
+    assert len(records) > 50  # the scan really imported its model
+    costly = sorted(name for name, *flags in records if flags and name not in VALUE_RECORDS)
+    assert costly == []

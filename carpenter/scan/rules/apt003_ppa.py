@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
+from carpenter.core.lazyre import lazy_compile
 from carpenter.model.shell import all_commands
 from carpenter.scan.context import ScanContext
 from carpenter.scan.finding import Finding
 from carpenter.scan.registry import Rule
 
-_PPA = re.compile(r"^ppa:[\w.+-]+/[\w.+-]+$")
+_PPA = lazy_compile(r"^ppa:[\w.+-]+/[\w.+-]+$")
 
 
 class AptPpa(Rule):

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
+from carpenter.core.lazyre import lazy_compile
 from carpenter.scan.context import ScanContext
 from carpenter.scan.finding import Finding
 from carpenter.scan.registry import Rule
 
 # Inside a copied folder only artifacts are worth a finding (not every stray editor file).
-ARTIFACT = re.compile(
+ARTIFACT = lazy_compile(
     r"(?i)\.(?:bin|safetensors|pt|pth|ckpt|gguf|ggml|onnx|h5|hdf5|pkl|pickle|npz|npy|msgpack|"
     r"model|whl|tar|tgz|tar\.gz|zip|parquet|arrow|jsonl|json|csv|tsv|txt|yaml|yml|py|sh|so)$"
 )

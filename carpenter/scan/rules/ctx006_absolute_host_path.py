@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
+from carpenter.core.lazyre import lazy_compile
 from carpenter.model.context import HOST_PATH
 from carpenter.model.dockerfile import Dockerfile
 from carpenter.model.shell import scripts_of
@@ -17,21 +17,21 @@ from carpenter.scan.registry import Rule
 # the container's own and are not reported).
 # Numbered mounts (`/data1/`, `/disk2/`, `/nvme0/`, `/ssd/`, `/raid/`) are how shared GPU
 # servers name their drives; an image never has them unless the Dockerfile creates them.
-HOST_IN_VALUES = re.compile(
+HOST_IN_VALUES = lazy_compile(
     r"(?<![\w/.$-])(?:/home/[^/\s\"':]+/|/Users/[^/\s\"':]+/|/mnt\d*/|/media/|/data\d*/"
     r"|/scratch\d*/|/nfs\d*/|/gpfs/|/lustre/|/storage\d*/|/datasets?/|/Volumes/"
     r"|/(?:disk|ssd|hdd|nvme|raid)\d*/|[A-Za-z]:\\\\)[^\s\"':;,]*"
 )
 # The path, or the name it is assigned to, says it holds weights, checkpoints or data.
-CUE = re.compile(
+CUE = lazy_compile(
     r"(?i)weights?|ckpt|checkpoint|models?\b|model[_-]|llama|mistral|lora|adapter|peft|dataset|"
     r"data\b|data[_/-]|corpus|\.(?:bin|safetensors|pt|pth|ckpt|gguf|onnx|h5|pkl|npz|npy|"
     r"parquet|arrow|jsonl|json|csv)\b"
 )
 # Generic mount-point folders: also common inside images and as run-time volumes, so a value
 # there is only reported when it is read as an input (not a cache, output or log location).
-WEAK_PREFIX = re.compile(r"^/(?:mnt\d*|data\d*|scratch\d*|storage\d*|datasets?)/")
-WRITTEN = re.compile(r"(?i)cache|hf_home|_home$|output|out$|out_?dir|save|log|tmp|temp")
+WEAK_PREFIX = lazy_compile(r"^/(?:mnt\d*|data\d*|scratch\d*|storage\d*|datasets?)/")
+WRITTEN = lazy_compile(r"(?i)cache|hf_home|_home$|output|out$|out_?dir|save|log|tmp|temp")
 # Options and commands whose argument is a folder the build creates inside the image.
 CREATES = frozenset({"--local-dir", "--local_dir", "--output-dir", "--output_dir", "-O", "-o",
                      "-P", "--cache-dir", "--cache_dir", "--target", "-t", "--directory-prefix"})

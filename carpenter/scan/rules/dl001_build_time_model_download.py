@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import posixpath
-import re
 from collections.abc import Iterator
 
+from carpenter.core.lazyre import lazy_compile
 from carpenter.model.copies import context_source, cwd_for
 from carpenter.model.dockerfile import Instruction
 from carpenter.model.shell import PYTHONS, Script, SimpleCommand, scripts_of
@@ -243,12 +243,12 @@ class BuildTimeModelDownload(Rule):
                               payload=Download(repo=repo))
 
 
-_HUB_CLONE = re.compile(r"(?i)^(?:https?://)?(?:[^@/]+@)?(?:huggingface\.co|hf\.co)/"
+_HUB_CLONE = lazy_compile(r"(?i)^(?:https?://)?(?:[^@/]+@)?(?:huggingface\.co|hf\.co)/"
                         r"(?P<repo>(?:datasets/|spaces/)?[\w.\-]+/[\w.\-]+?)(?:\.git)?/?$")
 CLOUD_COPIES = (("gsutil", ("cp", "rsync")), ("gcloud", ("storage",)), ("aws", ("s3",)),
                 ("azcopy", ("copy", "cp", "sync")), ("s5cmd", ("cp", "sync")),
                 ("rclone", ("copy", "sync")))
-_REMOTE = re.compile(r"(?i)^(?:gs|s3|az|wasbs?)://|^https://[\w.\-]+\.(?:blob\.core\.windows"
+_REMOTE = lazy_compile(r"(?i)^(?:gs|s3|az|wasbs?)://|^https://[\w.\-]+\.(?:blob\.core\.windows"
                      r"\.net|s3[\w.\-]*\.amazonaws\.com|storage\.googleapis\.com)/|^\w+:[^/]")
 
 

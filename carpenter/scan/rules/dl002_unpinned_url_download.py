@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from carpenter.core.lazyre import lazy_compile
 from carpenter.model.shell import scripts_of
 from carpenter.scan.context import ScanContext
 from carpenter.scan.downloads import CHECKSUM_TOOLS, url_concern
@@ -12,7 +13,7 @@ from carpenter.scan.finding import Finding
 from carpenter.scan.registry import Rule
 
 FETCHERS = frozenset({"wget", "curl", "aria2c", "axel", "gdown"})
-_URL = re.compile(r"^[a-z][a-z0-9+.\-]*://", re.IGNORECASE)
+_URL = lazy_compile(r"^[a-z][a-z0-9+.\-]*://", re.IGNORECASE)
 
 
 class UnpinnedUrlDownload(Rule):

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
+from carpenter.core.lazyre import lazy_compile
 from carpenter.model.shell import scripts_of
 from carpenter.scan.context import ScanContext
 from carpenter.scan.finding import Finding
 from carpenter.scan.registry import Rule
 
-PIPE = re.compile(
+PIPE = lazy_compile(
     r"\b(?:curl|wget)\b[^|;&\n]*\|\s*(?:sudo\s+(?:-\S+\s+)*)?(?:env\s+\S+=\S+\s+)*"
     r"(?:/usr/bin/|/bin/)?(?:ba|z|da|k)?sh\b|"
     r"\b(?:curl|wget)\b[^|;&\n]*\|\s*(?:sudo\s+)?python\d*(?:\.\d+)?\b|"

@@ -5,13 +5,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from carpenter.core.lazyre import lazy_compile
 from carpenter.model.context import source_words
 from carpenter.scan.context import ScanContext
 from carpenter.scan.finding import Finding
 from carpenter.scan.registry import Rule
 
-_URL = re.compile(r"^(?:https?|ftp)://", re.IGNORECASE)
-_GIT = re.compile(r"^(?:git@|git://|https?://\S+\.git(?:[#?]|$))", re.IGNORECASE)
+_URL = lazy_compile(r"^(?:https?|ftp)://", re.IGNORECASE)
+_GIT = lazy_compile(r"^(?:git@|git://|https?://\S+\.git(?:[#?]|$))", re.IGNORECASE)
 
 
 class AddUrlWithoutChecksum(Rule):

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator
 
+from carpenter.core.lazyre import lazy_compile
 from carpenter.model.git import SHA_40, is_tag_like
 from carpenter.scan.context import ScanContext
 from carpenter.scan.finding import Finding
 from carpenter.scan.registry import Rule
 
-_GIT_URL = re.compile(r"^(?:git@[^:]+:|git://|ssh://|https?://[^#\s]+\.git(?:#|$))")
+_GIT_URL = lazy_compile(r"^(?:git@[^:]+:|git://|ssh://|https?://[^#\s]+\.git(?:#|$))")
 
 
 def _sources(inst) -> list[tuple[str, int, int]]:

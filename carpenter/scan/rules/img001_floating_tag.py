@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from carpenter.core.lazyre import lazy_compile
 from carpenter.model.images import has_digest, image_refs
 from carpenter.scan.context import ScanContext
 from carpenter.scan.finding import Finding
@@ -15,7 +16,7 @@ MOVING = frozenset(
     {"latest", "nightly", "dev", "edge", "unstable", "canary", "main", "master", "rolling",
      "snapshot", "testing", "sid", "stable", "lts"}
 )
-_PARTS = re.compile(r"[-_.+]")
+_PARTS = lazy_compile(r"[-_.+]")
 
 
 def moving_tag(tag: str | None) -> str | None:

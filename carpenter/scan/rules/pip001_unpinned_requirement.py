@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
+from carpenter.core.lazyre import lazy_compile
 from carpenter.model.pip import PipRequirement, requirement_value_word
 from carpenter.scan.context import ScanContext
 from carpenter.scan.facts import PipUse, pip_uses
@@ -12,7 +12,7 @@ from carpenter.scan.finding import Finding
 from carpenter.scan.payloads import PipPin
 from carpenter.scan.registry import Rule
 
-_HEAD = re.compile(r"\s*[A-Za-z0-9][A-Za-z0-9._-]*\s*(?:\[[^\]]*\])?\s*")
+_HEAD = lazy_compile(r"\s*[A-Za-z0-9][A-Za-z0-9._-]*\s*(?:\[[^\]]*\])?\s*")
 
 
 class PipUnpinnedRequirement(Rule):

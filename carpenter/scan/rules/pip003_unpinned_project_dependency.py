@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import posixpath
-import re
 from collections.abc import Iterator
 
+from carpenter.core.lazyre import lazy_compile
 from carpenter.model.copies import cwd_for
 from carpenter.model.pip import PipRequirement, classify_requirement
 from carpenter.scan.context import ScanContext
@@ -14,7 +14,7 @@ from carpenter.scan.finding import Finding
 from carpenter.scan.payloads import PipPin
 from carpenter.scan.registry import Rule
 
-_EXTRAS = re.compile(r"\[([^\]]*)\]$")
+_EXTRAS = lazy_compile(r"\[([^\]]*)\]$")
 
 
 class PipUnpinnedProjectDependency(Rule):

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
+from carpenter.core.lazyre import lazy_compile
 from carpenter.scan.context import ScanContext
 from carpenter.scan.facts import pip_uses
 from carpenter.scan.finding import Finding
@@ -15,7 +15,7 @@ PYPI_HOSTS = frozenset({"pypi.org", "pypi.python.org", "files.pythonhosted.org"}
 INDEX_OPTIONS = frozenset(
     {"--index-url", "--extra-index-url", "--index", "--default-index", "--find-links"}
 )
-_CREDENTIALS = re.compile(r"(://)[^/@\s]+@")
+_CREDENTIALS = lazy_compile(r"(://)[^/@\s]+@")
 
 
 def shown(url: str) -> str:
