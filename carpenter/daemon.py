@@ -60,7 +60,7 @@ PRIMERS = (
     ("carpenter.scan.cuda", "cuda_data"),
     ("carpenter.scan.downloads", "_gated_patterns"),
     ("carpenter.scan.secrets", "token_file_patterns"),
-    ("carpenter.scan.secrets", "_python_engine_gate"),
+    ("carpenter.scan.secret_gate", "_gate"),
     ("carpenter.scan.registry", "all_rules"),
     ("carpenter.model.shell", "_ts_parser"),
     ("carpenter.scan.cache", "_code_stamp"),
