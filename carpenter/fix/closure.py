@@ -439,7 +439,9 @@ def resolve_stages(dockerfile: Dockerfile, context_dir: str, snapshot: Snapshot,
         if lookups is not None:
             _released(inputs, lookups)
         inputs.previous_lock = _previous_lock(context_dir, inputs.stage)
-        inputs.direct |= {canonicalize_name(n) for n in direct}
+        # Only where this stage installs it: another stage's lock keeps the snapshot's pin,
+        # before the wheel fix and after it (a second run then writes the same locks).
+        inputs.direct |= {canonicalize_name(n) for n in direct} & _names(inputs.requirements)
         # Their written lines are replaced by the file: resolving them would ask for versions
         # the build never installs (and fail on ranges no release satisfies).
         inputs.requirements = [r for r in inputs.requirements

@@ -13,6 +13,7 @@ from carpenter.fix.context import Change, Job, Outcome, pip_install_args
 from carpenter.fix.edits import Edit
 from carpenter.fix.pinning import fix_pip
 from carpenter.fix.pipreq import parse
+from carpenter.model.dockerfile import Stage
 from carpenter.scan.finding import Finding
 from carpenter.scan.payloads import CudaBuild
 
@@ -24,13 +25,19 @@ _WHEEL_INDEX = re.compile(r"download\.pytorch\.org/whl/cu(\d+)(\d)\b")
 
 
 def image_facts(job: Job, offset: int) -> tuple[str | None, str | None, str | None]:
-    """(torch, cuda, python) the extension must match, from the Dockerfile, else the snapshot."""
-    text = job.dockerfile.source.text
-    image = job.root_image(job.stage_at(offset))
+    """(torch, cuda, python) the extension must match, from the finding's stage (and the stages
+    it builds on), else what the stage's closure pins, else the snapshot. Another stage's
+    `torch==` says nothing about this one; and the closure's torch is what this same run writes,
+    so a second run reads the same version (fix --write stays idempotent)."""
+    stage = job.stage_at(offset)
+    text = _stage_text(job, stage, offset)
+    image = job.root_image(stage)
     installs_torch = "torch" in job.installed
     torch = None
-    if (m := _TORCH_PIN.search(text)) is not None:
-        torch = m.group(1)
+    if pins := _TORCH_PIN.findall(text):
+        torch = pins[-1]  # the torch in place when the extension builds: the latest install
+    elif (pinned := _closure_pin(job, stage, "torch")) is not None:
+        torch = pinned
     elif not installs_torch and (m := _PYTORCH_TAG.search(image)) is not None:
         torch = m.group(1)  # torch preinstalled in the pytorch/pytorch image
     else:
@@ -46,6 +53,32 @@ def image_facts(job: Job, offset: int) -> tuple[str | None, str | None, str | No
     if (m := _PY_TAG.search(image)) is not None:
         python = m.group(1)
     return torch, cuda or job.snapshot.target.cuda, python
+
+
+def _stage_text(job: Job, stage: Stage | None, offset: int) -> str:
+    """The text of what is built before the instruction at `offset` ends: the stages this
+    stage builds on, then this stage's instructions up to that one."""
+    source = job.dockerfile.source.text
+    if stage is None:
+        return source[:offset]
+    chain: list[Stage] = []
+    while stage is not None and not any(s is stage for s in chain):
+        chain.append(stage)
+        stage = stage.parent
+    parts: list[str] = []
+    for one in reversed(chain):
+        for inst in [one.instruction, *one.instructions]:
+            if one is chain[0] and inst.offset > offset:
+                break
+            parts.append(source[inst.offset:inst.end_offset])
+    return "\n".join(parts)
+
+
+def _closure_pin(job: Job, stage: Stage | None, name: str) -> str | None:
+    for closure in job.closures:
+        if stage is not None and closure.stage.index == stage.index and not closure.error:
+            return closure.pins.get(name)
+    return None
 
 
 def fix_cuda_build(finding: Finding, payload: CudaBuild, job: Job) -> Outcome:

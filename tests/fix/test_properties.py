@@ -82,6 +82,8 @@ def _is_subsequence(small: list[str], big: list[str]) -> bool:
     return all(any(x == y for y in it) for x in small)
 
 
+@example(  # the torch in place when the extension builds is the one before it, not a later one
+    "FROM python:3.10-slim\nRUN pip install torch Flash_Attn\nRUN pip install torch==0.0.1\n", [])
 @example(  # a secret's export and CUDA's MAX_JOBS land before one command: both apply at once
     f"FROM pytorch/pytorch:2.1.0-cuda11.8-cudnn8-runtime\nENV HF_TOKEN={SECRET}\n"
     "RUN python3 -m pip install Flash_Attn\n", [])
@@ -120,3 +122,19 @@ def test_fix_is_idempotent_complete_and_local(text, requirements):
                      and not (i.keyword == "RUN" and i.offset > first_secret)]
         assert SECRET not in fixed_text
         assert _is_subsequence(untouched, _instruction_texts(fixed_text))
+
+
+def test_a_cuda_wheel_next_to_another_stages_torch_pin_is_fixed_once(tmp_path):
+    # Found by this property test: the wheel fix read `torch==0.0.1` of the FIRST stage for
+    # the second one, so only a second run (after the closure pinned torch) chose the wheel;
+    # and the lock of a stage that never installs flash-attn dropped its pin only while the
+    # other stage still built it.
+    text = ("FROM debian:bookworm\nRUN pip install sentencepiece>=1.0 torch==0.0.1\n"
+            "FROM nvidia/cuda:12.1.0-devel-ubuntu22.04 AS second\n"
+            "RUN pip install torch>=1.0 safetensors>=1.0 Flash_Attn scipy==0.0.1\n")
+    (tmp_path / "Dockerfile").write_text(text)
+    report = fix_dir(tmp_path, SNAP)
+    assert not report.errors
+    apply(report)
+    assert "flash_attn-2.3.3+cu121torch2.1" in (tmp_path / "Dockerfile").read_text()
+    assert [f.path for f in fix_dir(tmp_path, SNAP).files if f.changed] == []
