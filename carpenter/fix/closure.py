@@ -462,10 +462,15 @@ def resolve_stages(dockerfile: Dockerfile, context_dir: str, snapshot: Snapshot,
     return out
 
 
+def stage_lock_name(stage: Stage) -> str:
+    """The lock file of one stage when several stages have one (else `LOCK_PREFIX.txt`)."""
+    label = re.sub(r"[^A-Za-z0-9_.-]", "-", stage.name or str(stage.index))
+    return f"{LOCK_PREFIX}-{label}.txt"
+
+
 def _previous_lock(context_dir: str, stage: Stage) -> str:
     """This stage's lock from an earlier run (named as `constraints.lock_name` names it)."""
-    label = re.sub(r"[^A-Za-z0-9_.-]", "-", stage.name or str(stage.index))
-    for name in (f"{LOCK_PREFIX}-{label}.txt", f"{LOCK_PREFIX}.txt"):
+    for name in (stage_lock_name(stage), f"{LOCK_PREFIX}.txt"):
         path = os.path.join(context_dir, name)
         if os.path.isfile(path) and not os.path.islink(path):
             return path

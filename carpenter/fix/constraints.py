@@ -13,7 +13,14 @@ from __future__ import annotations
 import os
 import re
 
-from carpenter.fix.closure import LOCK_PREFIX, Closure, choose, closures_of, lock_text
+from carpenter.fix.closure import (
+    LOCK_PREFIX,
+    Closure,
+    choose,
+    closures_of,
+    lock_text,
+    stage_lock_name,
+)
 from carpenter.fix.context import Change, Job, Outcome, pip_install_args
 from carpenter.fix.edits import Edit
 from carpenter.fix.pipreq import parse, split_quotes, unquoted_word_end
@@ -107,10 +114,7 @@ def lockable(job: Job) -> list[Closure]:
 
 
 def lock_name(job: Job, closure: Closure) -> str:
-    if len(lockable(job)) <= 1:
-        return FILE_NAME
-    label = re.sub(r"[^A-Za-z0-9_.-]", "-", closure.stage.name or str(closure.stage.index))
-    return f"{LOCK_PREFIX}-{label}.txt"
+    return FILE_NAME if len(lockable(job)) <= 1 else stage_lock_name(closure.stage)
 
 
 def lock_files(job: Job) -> dict[str, str]:

@@ -13,7 +13,7 @@ from carpenter.fix.context import Change, Job, Outcome, pip_install_args
 from carpenter.fix.edits import Edit
 from carpenter.fix.pinning import fix_pip
 from carpenter.fix.pipreq import parse
-from carpenter.model.dockerfile import Stage
+from carpenter.model.dockerfile import Stage, stage_chain
 from carpenter.scan.finding import Finding
 from carpenter.scan.payloads import CudaBuild
 
@@ -61,14 +61,10 @@ def _stage_text(job: Job, stage: Stage | None, offset: int) -> str:
     source = job.dockerfile.source.text
     if stage is None:
         return source[:offset]
-    chain: list[Stage] = []
-    while stage is not None and not any(s is stage for s in chain):
-        chain.append(stage)
-        stage = stage.parent
     parts: list[str] = []
-    for one in reversed(chain):
+    for one in stage_chain(stage):
         for inst in [one.instruction, *one.instructions]:
-            if one is chain[0] and inst.offset > offset:
+            if one is stage and inst.offset > offset:
                 break
             parts.append(source[inst.offset:inst.end_offset])
     return "\n".join(parts)

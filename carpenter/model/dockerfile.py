@@ -116,6 +116,19 @@ class Stage:
     parent: Stage | None = field(default=None, repr=False)  # the stage `FROM <name>` builds on
 
 
+def stage_chain(stage: Stage) -> list[Stage]:
+    """The stages a stage builds on (`FROM builder`), first the one with an external image,
+    ending with `stage` itself; a cycle stops the walk."""
+    chain = [stage]
+    seen = {id(stage)}
+    parent = stage.parent
+    while parent is not None and id(parent) not in seen:
+        chain.insert(0, parent)
+        seen.add(id(parent))
+        parent = parent.parent
+    return chain
+
+
 @dataclass(eq=False)
 class Dockerfile:
     """A parsed Dockerfile: instructions, stages, ARGs and what the parser could not read."""

@@ -18,7 +18,7 @@ from typing import Any
 from carpenter.core.errors import ConfigError
 from carpenter.core.lazyre import lazy_compile
 from carpenter.core.resources import data_dir
-from carpenter.model.dockerfile import Instruction, Stage
+from carpenter.model.dockerfile import Instruction, stage_chain
 from carpenter.model.pip import canonicalize_name
 
 # A final release (`2.5.6`) and a specifier set of comparisons with final releases
@@ -228,7 +228,7 @@ def _image_env(inst: Instruction) -> ImageEnv:
     stage = inst.stage
     if stage is None:
         return env
-    chain = _stage_chain(stage)
+    chain = stage_chain(stage)
     _from_base(env, chain[0].base)
     for current in chain:
         for other in current.instructions:
@@ -237,17 +237,6 @@ def _image_env(inst: Instruction) -> ImageEnv:
                 break
     env.env = {k: v for k, v in inst.vars.items() if v is not None}
     return env
-
-
-def _stage_chain(stage: Stage) -> list[Stage]:
-    chain = [stage]
-    seen = {id(stage)}
-    parent = getattr(stage, "parent", None)
-    while parent is not None and id(parent) not in seen:
-        chain.insert(0, parent)
-        seen.add(id(parent))
-        parent = getattr(parent, "parent", None)
-    return chain
 
 
 def _from_base(env: ImageEnv, base: str | None) -> None:
@@ -367,7 +356,7 @@ def _clones_before(inst: Instruction) -> dict[str, str]:
     from carpenter.model.shell import scripts_of
 
     found: dict[str, str] = {}
-    for stage in _stage_chain(inst.stage) if inst.stage else []:
+    for stage in stage_chain(inst.stage) if inst.stage else []:
         for other in stage.instructions:
             if other.keyword == "RUN":
                 for script in scripts_of(other):
