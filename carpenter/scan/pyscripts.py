@@ -246,17 +246,17 @@ class _Module:
         `wanted` or referenced by code already reached."""
         if wanted is None:
             return [self.tree]
-        nodes: list[ast.AST] = [stmt for stmt in self.tree.body if stmt not in
-                                self.defs.values() and not _main_guard(stmt)]
+        defined = {id(node) for node in self.defs.values()}
+        nodes: list[ast.AST] = [stmt for stmt in self.tree.body
+                                if id(stmt) not in defined and not _main_guard(stmt)]
+        # A worklist: each definition is walked once, when something reached names it.
+        pending = (set(wanted) | {n for node in nodes for n in _names(node)}) & self.defs.keys()
         taken: set[str] = set()
-        pending = set(wanted)
         while pending:
-            pending |= {n for node in nodes for n in _names(node)} - taken
-            pending &= self.defs.keys() - taken
-            taken |= pending
-            nodes = nodes + [self.defs[name] for name in sorted(pending)]
-            pending = {n for name in taken for n in _names(self.defs[name])} & self.defs.keys()
-            pending -= taken
+            name = pending.pop()
+            taken.add(name)
+            nodes.append(self.defs[name])
+            pending |= (_names(self.defs[name]) & self.defs.keys()) - taken
         return nodes
 
     def used_imports(self, nodes: list[ast.AST]) -> list[list[tuple[str, Wanted]]]:

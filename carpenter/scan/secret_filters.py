@@ -62,7 +62,9 @@ def _exempt_key(line_text: str, value: str) -> bool:
     (`secret_name`, `token_type`, `api_key_path`): the same exemptions as Carpenter's own
     secret-name rule, applied to detect-secrets' keyword hits too."""
     at = line_text.find(value)
-    match = _KEY_BEFORE.search(line_text[:at]) if at > 0 else None
+    # The key is right before the value: a bounded window keeps the `$`-anchored search
+    # linear on a hostile megabyte-long line.
+    match = _KEY_BEFORE.search(line_text[max(0, at - 256):at]) if at > 0 else None
     if match is None:
         return False
     name = match.group(1).rsplit(".", 1)[-1]

@@ -136,3 +136,18 @@ def test_a_github_token_in_a_url_is_one_finding_with_its_whole_value(tmp_path) -
     path.write_text(f"git clone https://oauth2:{token}@github.com/org/private.git\n")
     hits = without_name_only_hits(scan_files([str(path)]))
     assert [(h.kind, h.value) for h in hits] == [("github-token", token)]
+
+
+def test_the_key_before_a_value_is_found_in_bounded_time_on_a_hostile_line() -> None:
+    import subprocess
+    import sys
+
+    # In a child: sre holds the GIL, so a quadratic search would hang this process instead
+    # of failing. 60 s is a generous bound, not a timing: the old search took hours.
+    code = ("from carpenter.scan.secret_filters import keep_hit\n"
+            "line = 'a' * 200_000 + ' token = \"Xk9mQ2vLp7wRt4Zy8NcB\"'\n"
+            "print(keep_hit('c.txt', line + '\\n', 1, 'generic-secret', "
+            "'Xk9mQ2vLp7wRt4Zy8NcB'))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    assert done.stdout.strip() == "True", done.stderr
