@@ -18,8 +18,15 @@ editable install's import finder, are not processed, so they cost nothing here).
 `--install checkout` the checkout is put on PYTHONPATH instead, its bytecode compiled first
 (under PYTHONDONTWRITEBYTECODE=1 a checkout otherwise recompiles every module on every run).
 
+Each scan runs through the `carpenter` console script (what users type), with a runtime dir
+that does not exist (so no server hand-off) and a private cache folder (compiled regexes and
+record code are kept there between runs, as in a user's ~/.cache/carpenter; `--no-cache`
+skips only the scan-result cache).
+
 Besides the medians it prints, for the median submission, how a cold scan splits into
-interpreter start (`python -c pass`), imports (what a scan imports, without scanning) and work.
+interpreter start (`python -c pass`), imports (what a scan imports, without scanning) and work,
+and the same scan with the compiled caches off (CARPENTER_NO_CACHE=1), empty (a first run after
+install) and filled.
 """
 
 from __future__ import annotations
@@ -138,10 +145,10 @@ SCAN_IMPORTS = ("import carpenter.cli, carpenter.scan.cli, carpenter.report.text
 ENV = {**os.environ}
 
 
-def timed(argv: list[str], cwd: Path | None = None) -> float:
+def timed(argv: list[str], cwd: Path | None = None, **env: str) -> float:
     start = time.perf_counter()
     subprocess.run(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                   env=ENV, check=False)
+                   env={**ENV, **env}, check=False)
     return time.perf_counter() - start
 
 
@@ -181,37 +188,54 @@ PIP_SCRIPT = ("#!{python}\nimport sys\nfrom carpenter.launch import main\n"
               "if __name__ == '__main__':\n    sys.exit(main())\n")
 
 
+def console_script(python: str, folder: Path) -> Path:
+    """The `carpenter` console script as pip writes it for `python` (carpenter.launch:main):
+    the wheel venv's own, else one written into `folder`. It is what users type."""
+    script = Path(python).parent / "carpenter"
+    if script.exists() and "carpenter.launch" in script.read_text(errors="replace"):
+        return script
+    script = folder / "carpenter"
+    script.write_text(PIP_SCRIPT.format(python=python))
+    script.chmod(0o755)
+    return script
+
+
 @contextlib.contextmanager
-def served_scan(python: str) -> Iterator[Callable[[Path], float]]:
+def served_scan(script: Path, runtime: Path) -> Iterator[Callable[[Path], float]]:
     """Time one `carpenter scan` client process handed to a running `carpenter server`
-    (started here in a private runtime dir, stopped at the end), through the console script
-    as pip writes it for `python` (carpenter.launch:main)."""
-    with tempfile.TemporaryDirectory(prefix="carp-bench-", dir="/tmp") as tmp:
-        script = Path(python).parent / "carpenter"
-        if not script.exists() or "carpenter.launch" not in script.read_text(errors="replace"):
-            script = Path(tmp, "carpenter")
-            script.write_text(PIP_SCRIPT.format(python=python))
-            script.chmod(0o755)
-        env = {**ENV, "CARPENTER_RUNTIME_DIR": f"{tmp}/run"}
-        env.pop("CARPENTER_NO_SERVER", None)
-        subprocess.run([str(script), "server", "start"], env=env, check=True,
+    (started here in the private runtime dir `runtime`, stopped at the end)."""
+    env = {**ENV, "CARPENTER_RUNTIME_DIR": str(runtime)}
+    env.pop("CARPENTER_NO_SERVER", None)
+    subprocess.run([str(script), "server", "start"], env=env, check=True,
+                   stdout=subprocess.DEVNULL)
+
+    def one(sub: Path) -> float:
+        start = time.perf_counter()
+        subprocess.run([str(script), "scan", "--no-cache", str(sub)], env=env, check=False,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return time.perf_counter() - start
+
+    try:
+        yield one
+    finally:
+        subprocess.run([str(script), "server", "stop"], env=env, check=False,
                        stdout=subprocess.DEVNULL)
 
-        def one(sub: Path) -> float:
-            start = time.perf_counter()
-            subprocess.run([str(script), "scan", "--no-cache", str(sub)], env=env, check=False,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            return time.perf_counter() - start
 
-        try:
-            yield one
-        finally:
-            subprocess.run([str(script), "server", "stop"], env=env, check=False,
-                           stdout=subprocess.DEVNULL)
+def compiled_caches(script: Path, sub: Path, cache: Path, rounds: int) -> str:
+    """One cold scan of `sub` with Carpenter's compiled caches (regex programs, record
+    __init__ code) off (CARPENTER_NO_CACHE=1), empty (a first run after install: each run
+    gets a new, empty cache folder) and filled (every later run)."""
+    argv = [str(script), "scan", "--no-cache", "."]
+    off = median_of(argv, sub, rounds, CARPENTER_NO_CACHE="1")
+    empty = statistics.median(
+        timed(argv, sub, CARPENTER_CACHE_DIR=str(cache / f"empty-{i}")) for i in range(rounds))
+    filled = median_of(argv, sub, rounds)
+    return f"compiled caches: off {off:.3f} s, empty {empty:.3f} s, filled {filled:.3f} s"
 
 
-def median_of(argv: list[str], cwd: Path, rounds: int) -> float:
-    return statistics.median(timed(argv, cwd) for _ in range(rounds))
+def median_of(argv: list[str], cwd: Path, rounds: int, **env: str) -> float:
+    return statistics.median(timed(argv, cwd, **env) for _ in range(rounds))
 
 
 def main() -> None:
@@ -225,16 +249,24 @@ def main() -> None:
     args = parser.parse_args()
     python = wheel_python() if args.install == "wheel" else checkout_python()
     rng = random.Random(14)
-    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
-        subs = [make_submission(Path(tmp), i, rng) for i in range(args.count)]
-        serve = stack.enter_context(served_scan(python)) if args.server else None
+    with tempfile.TemporaryDirectory(prefix="carp-bench-", dir="/tmp") as tmp, \
+            contextlib.ExitStack() as stack:
+        folder = Path(tmp)
+        # Private caches (the user's stay untouched) and a runtime dir that does not exist:
+        # the cold runs go through the console script, which then starts no server hand-off.
+        ENV["CARPENTER_CACHE_DIR"] = str(folder / "cache")
+        ENV["CARPENTER_RUNTIME_DIR"] = str(folder / "no-server")
+        script = console_script(python, folder)
+        subs = [make_submission(folder, i, rng) for i in range(args.count)]
+        serve = (stack.enter_context(served_scan(script, folder / "run")) if args.server
+                 else None)
         served: list[float] = []  # in the same loop as the others: under the same load
         carpenter: list[float] = []
         pair: list[float] = []
         per_sub: dict[Path, list[float]] = {sub: [] for sub in subs}
         for _ in range(args.rounds):
             for sub in subs:
-                took = timed([python, "-m", "carpenter.cli", "scan", "--no-cache", str(sub)])
+                took = timed([str(script), "scan", "--no-cache", str(sub)])
                 carpenter.append(took)
                 per_sub[sub].append(took)
                 pair.append(timed([str(BIN / "hadolint"), "--no-fail", "Dockerfile"], sub)
@@ -247,8 +279,8 @@ def main() -> None:
         rounds = max(5, args.rounds)
         start = median_of([python, "-c", "pass"], median_sub, rounds)
         imports = median_of([python, "-c", SCAN_IMPORTS], median_sub, rounds)
-        full = median_of([python, "-m", "carpenter.cli", "scan", "--no-cache", "."],
-                         median_sub, rounds)
+        full = median_of([str(script), "scan", "--no-cache", "."], median_sub, rounds)
+        caches = compiled_caches(script, median_sub, folder / "cache", rounds)
     med_c, med_p = statistics.median(carpenter), statistics.median(pair)
     print(f"install: {args.install} ({python}); load: {os.getloadavg()[0]:.2f}")
     print(f"submissions: {args.count} x {args.rounds} rounds, one process each")
@@ -258,6 +290,7 @@ def main() -> None:
     print(f"median submission ({median_sub.name}, medians of {rounds}): interpreter start "
           f"{start:.3f} s, imports {imports - start:.3f} s, work {full - imports:.3f} s "
           f"(total {full:.3f} s)")
+    print(caches)
     if served:
         med_s = statistics.median(served)
         print(f"served (carpenter server)   median {med_s:.3f} s  (min {min(served):.3f})  "
