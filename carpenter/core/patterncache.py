@@ -38,19 +38,22 @@ import contextlib
 import os
 import re
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from carpenter.core import marshalfile
 from carpenter.core.resources import default_cache_dir
 
 MAX_ENTRIES = 2000  # Carpenter uses ~150 patterns: room for several data versions
 # Flags the cached path reproduces; anything else (DEBUG prints, TEMPLATE warns) goes to re.
-_PLAIN_FLAGS = int(re.I | re.L | re.M | re.S | re.U | re.X | re.A)
+# (Summed from .value: `|` on RegexFlag members costs more than this whole module's import.)
+_PLAIN_FLAGS = sum(flag.value for flag in (re.I, re.L, re.M, re.S, re.U, re.X, re.A))
 _CODE_FORMAT = "I"  # the code words as unsigned C ints (_sre.CODESIZE bytes each)
 
-# (final flags, code as bytes, groups - 1, groupindex, indexgroup): `_sre.compile`'s arguments
-Entry = tuple[int, bytes, int, dict[str, int], tuple[str | None, ...]]
-Key = tuple[str | bytes, int]
+if TYPE_CHECKING:
+    # (final flags, code as bytes, groups - 1, groupindex, indexgroup): `_sre.compile`'s
+    # arguments
+    Entry = tuple[int, bytes, int, dict[str, int], tuple[str | None, ...]]
+    Key = tuple[str | bytes, int]
 
 
 class _Store:
@@ -148,6 +151,8 @@ def _the_store() -> _Store | None:
 def _supported() -> bool:
     """This interpreter has the internals the cache rebuilds patterns with."""
     compiler = getattr(re, "_compiler", None)
+    # Code words are written with array and read back with memoryview: both must use
+    # _sre's word size (4 on every CPython platform; the file key holds it too).
     return (hasattr(getattr(re, "_parser", None), "parse") and hasattr(compiler, "_code")
             and hasattr(_sre, "compile")
             and memoryview(b"\0" * _sre.CODESIZE).cast(_CODE_FORMAT).itemsize == _sre.CODESIZE)
@@ -182,11 +187,10 @@ def _entry(pattern: str | bytes, flags: int) -> Entry | None:
     indexgroup: list[str | None] = [None] * state.groups
     for name, index in state.groupdict.items():
         indexgroup[index] = name
-    words = memoryview(bytearray(len(code) * _sre.CODESIZE)).cast(_CODE_FORMAT)
-    for at, word in enumerate(code):
-        words[at] = word
-    return (flags | state.flags, words.tobytes(), state.groups - 1, dict(state.groupdict),
-            tuple(indexgroup))
+    from array import array  # only here: a process that parses nothing never imports it
+
+    return (flags | state.flags, array(_CODE_FORMAT, code).tobytes(), state.groups - 1,
+            dict(state.groupdict), tuple(indexgroup))
 
 
 def _build_or_none(pattern: str | bytes, entry: Entry) -> re.Pattern[Any] | None:
