@@ -78,7 +78,10 @@ def _word(value: int) -> bytes:
 
 def _read_trusted(path: str) -> bytes | None:
     """The file's bytes when it may be trusted (see the module docstring), else None."""
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    # O_NOFOLLOW: a symlink planted in a shared folder is not followed; O_NONBLOCK: a FIFO
+    # planted there does not hang the scan in open() (it then fails the regular-file test).
+    flags = (os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+             | getattr(os, "O_NONBLOCK", 0))
     try:
         fd = os.open(path, flags)
     except OSError:

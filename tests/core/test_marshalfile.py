@@ -96,12 +96,15 @@ def test_a_file_others_can_only_read_is_used(tmp_path: Path) -> None:
     assert marshalfile.load(str(path), b"k") == PAYLOAD
 
 
-def test_a_symlink_or_a_folder_is_none(tmp_path: Path) -> None:
+def test_a_symlink_a_folder_or_a_fifo_is_none(tmp_path: Path) -> None:
     path = _saved(tmp_path)
     link = tmp_path / "link.marshal"
     link.symlink_to(path)
     assert marshalfile.load(str(link), b"k") is None
     assert marshalfile.load(str(tmp_path), b"k") is None
+    fifo = tmp_path / "fifo.marshal"
+    os.mkfifo(fifo, 0o600)
+    assert marshalfile.load(str(fifo), b"k") is None  # returns at once: no writer is awaited
 
 
 def test_an_oversized_payload_is_neither_saved_nor_loaded(
