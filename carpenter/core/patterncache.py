@@ -40,7 +40,6 @@ import re
 import sys
 from typing import TYPE_CHECKING, Any
 
-from carpenter.core import marshalfile
 from carpenter.core.resources import default_cache_dir
 
 MAX_ENTRIES = 2000  # Carpenter uses ~150 patterns: room for several data versions
@@ -103,6 +102,8 @@ class _Store:
         merged.update((k, self.entries[k]) for k in self.used if k in self.entries)
         if len(merged) > MAX_ENTRIES:  # oldest first: keep the tail
             merged = dict(list(merged.items())[-MAX_ENTRIES:])
+        from carpenter.core import marshalfile
+
         marshalfile.save(self.path, _file_key(), merged)
 
 
@@ -165,6 +166,8 @@ def _file_key() -> bytes:
 
 
 def _read(path: str) -> dict[Key, Entry]:
+    from carpenter.core import marshalfile  # not imported where caches are off
+
     found = marshalfile.load(path, _file_key())
     return found if isinstance(found, dict) else {}
 
