@@ -197,8 +197,9 @@ def _entry(pattern: str | bytes, flags: int) -> Entry | None:
 
 
 def _build_or_none(pattern: str | bytes, entry: Entry) -> re.Pattern[Any] | None:
-    """`_sre.compile` on stored arguments; None for an entry it refuses (it validates the
-    code words, so a damaged entry cannot become a pattern that misbehaves)."""
+    """`_sre.compile` on stored arguments; None for an entry it refuses. `_sre` validates the
+    code words' structure, so a malformed entry cannot crash the engine; that an entry is the
+    right one rests on the file's checks (checksum, key, private to the user)."""
     try:
         final_flags, words, groups, groupindex, indexgroup = entry
         code = memoryview(words).cast(_CODE_FORMAT).tolist()
