@@ -6,7 +6,8 @@ CUDA facts) is parsed at import, although a typical submission exercises a minor
 (a token shape is only searched when its literal prefix is in the text; conda patterns only
 when the Dockerfile runs conda). `lazy_compile` returns an object that compiles on the first
 method call and then binds the compiled pattern's methods onto itself, so later calls cost
-exactly what a compiled pattern's do.
+exactly what a compiled pattern's do. The compile goes through `core.patterncache`: a pattern
+parsed by an earlier process is read back instead of parsed again.
 
 It stands in for a `re.Pattern` wherever the code calls the pattern's methods (`search`,
 `finditer`, `sub`, ...) or reads `.pattern`; it is not a `re.Pattern` instance, so it must not
@@ -20,6 +21,7 @@ import re
 from typing import Any, cast
 
 from carpenter.core.errors import ConfigError
+from carpenter.core.patterncache import compile_cached
 
 # The compiled pattern's methods, bound onto the stand-in at first use.
 _METHODS = ("search", "match", "fullmatch", "finditer", "findall", "sub", "subn", "split")
@@ -45,7 +47,7 @@ class LazyPattern:
 
     def _compile(self) -> re.Pattern[Any]:
         try:
-            return re.compile(self.pattern, self._flags)
+            return compile_cached(self.pattern, self._flags)
         except re.error as exc:
             if self._origin is None:  # a pattern of the code itself: a bug, not bad input
                 raise

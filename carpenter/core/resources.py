@@ -1,8 +1,12 @@
-"""Where Carpenter's data lives: `carpenter/data/`, shipped inside the package.
+"""Where Carpenter's files live: its data (`carpenter/data/`, shipped inside the package) and
+its caches.
 
-Read through importlib.resources so a wheel, a pipx or pre-commit install and the editable
-checkout all find the same files. CARPENTER_DATA_DIR points at another copy (tests, people
-editing rules); the older CARPENTER_RULES_DIR name is still read.
+Data is read through importlib.resources so a wheel, a pipx or pre-commit install and the
+editable checkout all find the same files. CARPENTER_DATA_DIR points at another copy (tests,
+people editing rules); the older CARPENTER_RULES_DIR name is still read.
+
+Caches (the scan's result cache, the compiled-pattern cache) share one folder,
+`default_cache_dir()`.
 """
 
 from __future__ import annotations
@@ -33,3 +37,14 @@ def _packaged() -> Path:
     from importlib.resources import files
 
     return Path(str(files("carpenter") / "data"))
+
+
+def default_cache_dir() -> str | None:
+    """CARPENTER_CACHE_DIR, else $XDG_CACHE_HOME/carpenter or ~/.cache/carpenter;
+    None when CARPENTER_NO_CACHE is set."""
+    if os.environ.get("CARPENTER_NO_CACHE"):
+        return None
+    if os.environ.get("CARPENTER_CACHE_DIR"):
+        return os.environ["CARPENTER_CACHE_DIR"]
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "carpenter")

@@ -233,7 +233,7 @@ def looks_random(value: str) -> bool:
     data = secret_data()
     if len(value) < data.generic_min_length or any(c.isspace() for c in value):
         return False
-    if is_placeholder(value) or re.fullmatch(r"[\w.\-]+://\S*", value):
+    if is_placeholder(value) or _URL.fullmatch(value):
         return False
     return entropy(value) >= data.generic_min_entropy
 
@@ -389,6 +389,7 @@ def _without_overlaps(hits: list[Hit]) -> list[Hit]:
     return kept
 
 
+_URL = lazy_compile(r"[\w.\-]+://\S*")  # a URL under a secret name: not itself the secret
 # Generic `name = value` / `name: value` / `name="value"` assignments in code and config files.
 _ASSIGNMENT = lazy_compile(  # the look-behind keeps a long word from costing quadratic time
     r"""(?<![A-Za-z0-9_.\-])(?P<name>[A-Za-z_][A-Za-z0-9_.\-]*)["']?\s*(?::|=|:=|\s=>)\s*(?P<q>["'`]?)(?P<value>[^\s"'`,;)}\]#]+)(?P=q)"""

@@ -29,6 +29,7 @@ _HEREDOC_MARK = lazy_compile(r"<<(-?)([\"']?)([A-Za-z0-9_.-]+)\2")
 # \s and \S use the same Unicode whitespace as str.isspace(): one C call instead of a loop.
 _SPACES = lazy_compile(r"\s*")
 _NON_SPACES = lazy_compile(r"\S*")
+_TOKEN = lazy_compile(r"\S+")
 
 
 @dataclass(eq=False, slots=True)
@@ -93,7 +94,7 @@ class Instruction:
         """Whitespace-separated argument tokens with file offsets (shell/non-JSON forms)."""
         return [
             Token(m.group(0), self.args_offset + m.start(), self.args_offset + m.end())
-            for m in re.finditer(r"\S+", self.args)
+            for m in _TOKEN.finditer(self.args)
         ]
 
     def expand(self, text: str) -> tuple[str, set[str]]:

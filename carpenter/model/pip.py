@@ -28,6 +28,10 @@ VERSIONED_FILE = lazy_compile(r"[-_]v?\d+(?:\.\d+)+[^/]*$")
 MOVING_ARCHIVE = lazy_compile(r"/(?:archive/)?refs/heads/|/archive/(?:main|master|develop|dev)\b")
 
 _SEPARATORS = lazy_compile(r"[-_.]+")
+_TRAILING_EXTRAS = lazy_compile(r"\[[^\]]*\]$")
+_REQUIREMENT_LIKE = lazy_compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*\s*(\[|@|[<>=!~;]|$)")
+_HASH_FRAGMENT = lazy_compile(r"(?:sha256|sha384|sha512|md5)=[0-9a-fA-F]+")
+_COMMIT_ARCHIVE = lazy_compile(r"/archive/[0-9a-fA-F]{40}\.(?:zip|tar\.gz)$")
 # The common requirement shapes, `name`, `name[extra,...]` and `name OP version[, ...]` with
 # public PEP 440 versions, classified without packaging. Anything else (markers, URLs, local
 # versions, odd spellings) goes to packaging, which also reports what is invalid; a test holds
@@ -518,12 +522,12 @@ def _simple_requirement(text: str) -> _Classified | None:
 
 
 def _looks_like_path(text: str) -> bool:
-    text = re.sub(r"\[[^\]]*\]$", "", text)  # `.[train]`: a path with extras
+    text = _TRAILING_EXTRAS.sub("", text)  # `.[train]`: a path with extras
     if text in (".", "..") or text.startswith(("./", "../", "/", "~")):
         return True
     if text.endswith(ARCHIVE_SUFFIXES) and "==" not in text:
         return True
-    return "/" in text and not re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]*\s*(\[|@|[<>=!~;]|$)", text)
+    return "/" in text and not _REQUIREMENT_LIKE.match(text)
 
 
 def _vcs_parts(url: str) -> tuple[str, str | None, str | None]:
@@ -557,14 +561,14 @@ def _name_from_fragment(url: str) -> str | None:
 def url_is_fixed(url: str) -> bool:
     """A remote file that cannot change: a wheel, a hash fragment, a versioned sdist, a commit."""
     base, _, fragment = url.partition("#")
-    if re.search(r"(?:sha256|sha384|sha512|md5)=[0-9a-fA-F]+", fragment):
+    if _HASH_FRAGMENT.search(fragment):
         return True
     base = base.split("?", 1)[0]
     if MOVING_ARCHIVE.search(base):
         return False
     if base.endswith(".whl"):
         return True
-    if re.search(r"/archive/[0-9a-fA-F]{40}\.(?:zip|tar\.gz)$", base):
+    if _COMMIT_ARCHIVE.search(base):
         return True
     filename = base.rstrip("/").rsplit("/", 1)[-1]
     return filename.endswith(ARCHIVE_SUFFIXES) and VERSIONED_FILE.search(filename) is not None

@@ -59,17 +59,6 @@ _TOOLS = ("dockerfile", "bashlex", "packaging", "detect_secrets", "tree_sitter",
           "tree_sitter_bash", "git", "yaml")
 
 
-def default_cache_dir() -> str | None:
-    """CARPENTER_CACHE_DIR, else $XDG_CACHE_HOME/carpenter or ~/.cache/carpenter;
-    None when CARPENTER_NO_CACHE is set."""
-    if os.environ.get("CARPENTER_NO_CACHE"):
-        return None
-    if os.environ.get("CARPENTER_CACHE_DIR"):
-        return os.environ["CARPENTER_CACHE_DIR"]
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "carpenter")
-
-
 class Stamp:
     """A digest of the things one scan depends on, and the newest mtime among them."""
 

@@ -280,8 +280,8 @@ def _statistics(report: Any) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _default_cache_dir() -> str:
-    from carpenter.scan.cache import default_cache_dir  # not imported by --no-cache scans
+def _default_cache_dir() -> str | None:
+    from carpenter.core.resources import default_cache_dir
 
     return default_cache_dir()
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from carpenter.core.lazyre import lazy_compile
+from carpenter.core.patterncache import compile_cached
 
 SHA40 = lazy_compile(r"\b[0-9a-f]{40}\b")
 # Hosts that serve weights or datasets.
@@ -39,6 +40,7 @@ REPO_ID = lazy_compile(
     r"""["'](?P<id>[A-Za-z0-9][\w.\-]*/[\w.\-]+|[A-Za-z0-9][\w.\-]+)["']"""
 )
 REVISION = lazy_compile(r"""\brevision\s*=\s*["'](?P<rev>[^"']+)["']""")
+_RELEASE_ASSET = lazy_compile(r"/releases/download/v?\d")
 
 
 @dataclass(eq=False, slots=True)
@@ -104,7 +106,7 @@ def url_is_pinned(url: str) -> bool:
     """An immutable URL: a commit sha in it, or a versioned release asset."""
     if SHA40.search(url):
         return True
-    return re.search(r"/releases/download/v?\d", url) is not None
+    return _RELEASE_ASSET.search(url) is not None
 
 
 def url_concern(url: str) -> str | None:
@@ -132,7 +134,7 @@ def _gated_patterns() -> re.Pattern[str]:
             patterns = tomllib.load(handle)["patterns"]
     except (OSError, tomllib.TOMLDecodeError, KeyError) as exc:
         raise ConfigError(f"cannot load the gated model list: {exc}", path=str(path)) from None
-    return re.compile("|".join(fnmatch.translate(p.lower()) for p in patterns))
+    return compile_cached("|".join(fnmatch.translate(p.lower()) for p in patterns))
 
 
 def is_gated(repo: str | None) -> bool:

@@ -30,6 +30,7 @@ from functools import cache, lru_cache
 from typing import NamedTuple
 
 from carpenter.core.lazyre import lazy_compile
+from carpenter.core.patterncache import compile_cached
 from carpenter.core.resources import data_dir
 
 GATE_FILE = "detect_secrets_gate.json"
@@ -74,7 +75,7 @@ def _tuple(values: list[str] | None) -> tuple[str, ...] | None:
 
 @cache
 def _compiled(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern)
+    return compile_cached(pattern)  # detect-secrets' patterns, fixed per install
 
 
 def read_as_detect_secrets(path: str) -> str | None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from carpenter.core.lazyre import lazy_compile
+from carpenter.core.patterncache import compile_cached
 from carpenter.core.redact import fingerprint, mask_kind, remember
 from carpenter.core.shapes import (  # noqa: F401  (re-exported for the rules)
     Contextual,
@@ -33,6 +34,8 @@ from carpenter.core.shapes import (  # noqa: F401  (re-exported for the rules)
     looks_random,
     secret_data,
 )
+
+_NEWLINE = lazy_compile("\n")
 
 # ---------------------------------------------------------------------------------------------
 # detect-secrets over context files
@@ -181,7 +184,7 @@ def _scan_files_with_regexes(paths: list[str]) -> list[FileHit]:
                 text = handle.read()
         except OSError:
             continue
-        starts = [0] + [m.end() for m in re.finditer("\n", text)]
+        starts = [0] + [m.end() for m in _NEWLINE.finditer(text)]
         import bisect
 
         for hit in find_secrets_in_file_text(text):
@@ -223,7 +226,7 @@ def token_file_patterns():
 
     data = secret_data()
     names = {p.rsplit("/", 1)[-1] for p in data.token_files}
-    gate = re.compile("|".join(fnmatch.translate(n) for n in sorted(names)))
+    gate = compile_cached("|".join(fnmatch.translate(n) for n in sorted(names)))
     return (DockerIgnore(parse_patterns("\n".join(data.token_files))),
             DockerIgnore(parse_patterns("\n".join(data.token_files_exempt))), gate)
 

@@ -17,6 +17,7 @@ MOVING = frozenset(
      "snapshot", "testing", "sid", "stable", "lts"}
 )
 _PARTS = lazy_compile(r"[-_.+]")
+_NIGHTLY = lazy_compile(r"(?:^|[-_.])(?:nightly|dev)\d{6,8}", re.IGNORECASE)
 
 
 def moving_tag(tag: str | None) -> str | None:
@@ -27,7 +28,7 @@ def moving_tag(tag: str | None) -> str | None:
     hit = sorted(parts & MOVING)
     if hit:
         return f"uses the moving tag :{tag}"
-    if re.search(r"(?:^|[-_.])(?:nightly|dev)\d{6,8}", tag, re.IGNORECASE):
+    if _NIGHTLY.search(tag):
         return f"uses the nightly build tag :{tag} (nightly images are deleted)"
     return None
 
