@@ -7,10 +7,10 @@ are matching logic, not facts that change per release.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from functools import lru_cache
 
 from carpenter.core.lazyre import lazy_compile
+from carpenter.core.records import record
 
 SHA40 = lazy_compile(r"\b[0-9a-f]{40}\b")
 # Hosts that serve weights or datasets.
@@ -41,7 +41,7 @@ REPO_ID = lazy_compile(
 REVISION = lazy_compile(r"""\brevision\s*=\s*["'](?P<rev>[^"']+)["']""")
 
 
-@dataclass(eq=False, slots=True)
+@record(eq=False, slots=True)
 class HubCall:
     """A call that downloads from the Hugging Face Hub, found in a script's text."""
 

@@ -14,10 +14,10 @@ network.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from functools import lru_cache
 
 from carpenter.core.lazyre import lazy_compile
+from carpenter.core.records import record
 from carpenter.core.redact import fingerprint, mask_kind, remember
 from carpenter.core.shapes import (  # noqa: F401  (re-exported for the rules)
     Contextual,
@@ -38,7 +38,7 @@ from carpenter.core.shapes import (  # noqa: F401  (re-exported for the rules)
 # detect-secrets over context files
 
 
-@dataclass(eq=False, slots=True)
+@record(eq=False, slots=True)
 class FileHit:
     """A secret found in a context file (its value stays in memory, never printed)."""
 
@@ -237,7 +237,7 @@ def is_context_text_file(rel: str) -> bool:
     return dot > 0 and name[dot:] in data.context_suffixes
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class ContextSecrets:
     """The secrets of the context files, and what the pass skipped."""
 
