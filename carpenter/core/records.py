@@ -9,9 +9,12 @@ same behaviour for everything the code and users see:
 - `__dataclass_fields__` holds real `dataclasses.Field` objects and `__dataclass_params__` the
   stdlib's parameters, so `dataclasses.fields`, `asdict`, `astuple`, `replace`,
   `is_dataclass`, and stdlib dataclasses inheriting from a record keep working;
-- `__init__` is a stub that, on the class's first instantiation, compiles the real one (the
-  source dataclasses would write: defaults, factories, `object.__setattr__` for frozen classes,
-  `__post_init__`) and installs it on the class; `compile_methods` does this ahead of time;
+- `__init__` is a stub: its first calls (`INTERPRETED_CALLS`) bind and set the fields by
+  walking the class's field list; after them, or at once for a call it cannot bind, it compiles
+  the real one (the source dataclasses would write: defaults, factories, `object.__setattr__`
+  for frozen classes, `__post_init__`) and installs it on the class. A class that is never
+  instantiated, or only a few times, never pays for compiling; `compile_methods` compiles
+  ahead of time (a warm-up's job);
 - `__repr__`, `__eq__`, the ordering methods, `__hash__` and a frozen class's
   `__setattr__`/`__delattr__` are closures over one shared implementation each (no `exec`),
   with dataclasses' results (repr format and recursion guard, same-class comparison of field
@@ -19,7 +22,7 @@ same behaviour for everything the code and users see:
 
 Only the options this code base uses are accepted (`eq`, `frozen`, `order`, `slots`; `field()`
 without `kw_only=True`); anything else is a TypeError rather than a silent difference. One
-difference remains: until the first instantiation, `inspect.signature(cls)` shows the stub's
+difference remains: until the __init__ is compiled, `inspect.signature(cls)` shows the stub's
 `(*args, **kwargs)`; call `compile_methods(cls)` first where the signature matters.
 """
 
@@ -392,11 +395,27 @@ def _setstate(self: Any, state: list[Any]) -> None:
 # --- the lazy __init__ --------------------------------------------------------------------
 
 
+# Instantiations a class's __init__ serves by interpreting its fields before the real one is
+# compiled. Compiling costs about 1M instructions (the compiler, for ~10 lines), an interpreted
+# instantiation a few thousand more than a compiled one: a cold scan makes ~230 instances of
+# ~45 classes (Word the most, 37), so almost none is worth compiling, while a long run (a large
+# submission, the scan server, batch) compiles the classes it uses many times.
+INTERPRETED_CALLS = 100
+
+_UNSET: Any = object()  # a parameter the call did not pass
+
+
 def _init_stub(cls: type, real: list[dataclasses.Field[Any]], frozen: bool,
                slots: bool) -> Callable[..., None]:
-    """An __init__ that compiles the real one on first use, installs it, and runs it."""
+    """An __init__ that interprets the fields for the first calls, then compiles the real one.
+
+    A call the interpreter does not take (wrong arity, unknown or repeated keyword, missing
+    argument) goes to the compiled __init__, so errors are exactly dataclasses' errors.
+    """
     has_post_init = hasattr(cls, "__post_init__")  # decided at definition, as dataclasses does
     compiled: list[Callable[..., None]] = []
+    interpreter: list[Callable[[Any, tuple[Any, ...], dict[str, Any]], bool]] = []
+    left = [INTERPRETED_CALLS]
 
     def compile_init() -> Callable[..., None]:
         if not compiled:
@@ -407,11 +426,62 @@ def _init_stub(cls: type, real: list[dataclasses.Field[Any]], frozen: bool,
         return compiled[0]
 
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        if left[0] > 0 and not compiled:
+            left[0] -= 1
+            if not interpreter:
+                interpreter.append(_interpreter(real, frozen, slots, has_post_init))
+            if interpreter[0](self, args, kwargs):
+                return
         compile_init()(self, *args, **kwargs)
 
     __init__._record_stub = True  # type: ignore[attr-defined]
     __init__._record_compile = compile_init  # type: ignore[attr-defined]
     return __init__
+
+
+def _interpreter(real: list[dataclasses.Field[Any]], frozen: bool, slots: bool,
+                 has_post_init: bool) -> Callable[[Any, tuple[Any, ...], dict[str, Any]], bool]:
+    """A function doing what the compiled __init__ does for a well-formed call.
+
+    It returns False, having changed nothing, for a call it does not bind; the caller then
+    runs the compiled __init__, which raises dataclasses' TypeError.
+    """
+    params = [f for f in real if f.init]
+    index = {f.name: i for i, f in enumerate(params)}
+    required = [i for i, f in enumerate(params)
+                if f.default is _MISSING and f.default_factory is _MISSING]
+    # (name, parameter index or -1, default, factory) per field the compiled body sets, in
+    # its order (a factory runs between the assignments before and after it, as there).
+    steps = [(f.name, index[f.name] if f.init else -1, f.default, f.default_factory)
+             for f in real
+             if f.init or f.default_factory is not _MISSING
+             or (slots and f.default is not _MISSING)]
+    assign = object.__setattr__ if frozen else setattr
+    count = len(params)
+
+    def run(self: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+        given = len(args)
+        if given > count:
+            return False
+        bound = [*args, *(_UNSET,) * (count - given)]
+        for key, value in kwargs.items():
+            i = index.get(key, -1)
+            if i < given:  # unknown (-1) or already given by position
+                return False
+            bound[i] = value
+        for i in required:
+            if bound[i] is _UNSET:
+                return False
+        for name, i, default, factory in steps:
+            if i >= 0 and (value := bound[i]) is not _UNSET:
+                assign(self, name, value)
+            else:
+                assign(self, name, default if factory is _MISSING else factory())
+        if has_post_init:
+            self.__post_init__()
+        return True
+
+    return run
 
 
 def _compile_init(cls: type, real: list[dataclasses.Field[Any]], frozen: bool, slots: bool,

@@ -19,10 +19,20 @@ from typing import Any, ClassVar
 
 import pytest
 
+from carpenter.core import records
 from carpenter.core.records import compile_methods, is_record, record
 
 Decorator = Callable[..., Any]
 BOTH = pytest.mark.parametrize("deco", [dataclass, record], ids=["dataclass", "record"])
+
+
+@pytest.fixture(autouse=True, params=["interpreted", "compiled"])
+def init_tier(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test runs with the interpreted __init__ and again with the compiled one (classes
+    defined inside a test read INTERPRETED_CALLS when they are defined)."""
+    if request.param == "compiled":
+        monkeypatch.setattr(records, "INTERPRETED_CALLS", 0)
+    return str(request.param)
 
 
 def pair(build: Callable[[Decorator], type]) -> tuple[type, type]:
@@ -385,17 +395,63 @@ def test_a_field_named_self_and_a_match_statement() -> None:
                 assert (a, b) == (1, 2)
 
 
-def test_init_is_compiled_on_first_instantiation_only() -> None:
+def test_init_is_compiled_after_the_interpreted_calls(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(records, "INTERPRETED_CALLS", 3)
     dc, rec = pair(_point)
     stub = rec.__dict__["__init__"]
     assert getattr(stub, "_record_stub", False)
-    rec(1)
+    for x in range(3):
+        assert rec(x).x == x
+    assert rec.__dict__["__init__"] is stub  # interpreted so far: nothing compiled
+    assert rec(4).x == 4
     compiled = rec.__dict__["__init__"]
     assert not getattr(compiled, "_record_stub", False)
     assert compiled.__qualname__ == f"{rec.__qualname__}.__init__"
     assert inspect.signature(rec) == inspect.signature(dc)
     assert compiled.__annotations__ == dc.__init__.__annotations__
-    stub(rec.__new__(rec), 2)  # a stub met again (kept by a caller) uses the compiled init
+    kept = rec.__new__(rec)
+    stub(kept, 2)  # a stub met again (kept by a caller) runs the compiled init
+    assert kept.x == 2
+
+
+def test_a_call_the_interpreter_cannot_bind_raises_the_dataclass_error() -> None:
+    dc, rec = pair(_point)
+    calls: list[tuple[tuple[Any, ...], dict[str, Any]]] = [
+        ((), {}), ((1, 2, [], "n", 0, "extra"), {}), ((1,), {"x": 2}), ((1,), {"nope": 2}),
+        ((), {"y": 1}), ((1,), {"self": 1})]
+    for args, kwargs in calls:
+        same(lambda: dc(*args, **kwargs), lambda: rec(*args, **kwargs))  # noqa: B023
+
+
+def _everything(deco: Decorator, **options: bool) -> type:
+    @deco(**options)
+    class Everything:
+        """Every kind of field the interpreter sets."""
+
+        a: int
+        b: str = "b"
+        c: list[int] = field(default_factory=list)
+        d: dict[str, int] = field(default_factory=dict, init=False)
+        e: int = field(default=5, init=False)
+        f: tuple[int, ...] = field(default=(), repr=False, compare=False)
+
+        def __post_init__(self) -> None:
+            object.__setattr__(self, "e", self.e + self.a)
+
+    return Everything
+
+
+@pytest.mark.parametrize("options", [{}, {"frozen": True}, {"slots": True},
+                                     {"frozen": True, "slots": True}, {"eq": False}])
+def test_interpreted_and_compiled_init_set_the_same_fields(options: dict[str, bool]) -> None:
+    dc, rec = _everything(dataclass, **options), _everything(record, **options)
+    compiled = _everything(record, **options)
+    compile_methods(compiled)
+    for args, kwargs in [((1,), {}), ((1, "x", [2]), {"f": (3,)}), ((), {"a": 2, "c": [1]})]:
+        values = [dataclasses.astuple(cls(*args, **kwargs)) for cls in (dc, rec, compiled)]
+        assert values[0] == values[1] == values[2]
+        first, second = rec(*args, **kwargs), rec(*args, **kwargs)
+        assert first.d is not second.d  # a fresh factory value per instance
 
 
 def test_compile_methods_compiles_ahead() -> None:
