@@ -416,16 +416,19 @@ def _init_stub(cls: type, real: list[dataclasses.Field[Any]], frozen: bool,
     compiled: list[Callable[..., None]] = []
     interpreter: list[Callable[[Any, tuple[Any, ...], dict[str, Any]], bool]] = []
     left = [INTERPRETED_CALLS]
+    calls = [0]  # instantiations through the stub (tests/scan/test_cold_scan_imports.py)
 
     def compile_init() -> Callable[..., None]:
         if not compiled:
             init = _compile_init(cls, real, frozen, slots, has_post_init)
+            init._record_calls = calls  # type: ignore[attr-defined]
             compiled.append(init)
             if cls.__dict__.get("__init__") is __init__:
                 cls.__init__ = init  # type: ignore[misc]
         return compiled[0]
 
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        calls[0] += 1
         if left[0] > 0 and not compiled:
             left[0] -= 1
             if not interpreter:
@@ -436,6 +439,7 @@ def _init_stub(cls: type, real: list[dataclasses.Field[Any]], frozen: bool,
 
     __init__._record_stub = True  # type: ignore[attr-defined]
     __init__._record_compile = compile_init  # type: ignore[attr-defined]
+    __init__._record_calls = calls  # type: ignore[attr-defined]
     return __init__
 
 
