@@ -118,7 +118,8 @@ def _process(cls: _C, *, eq: bool, frozen: bool, order: bool, slots: bool) -> _C
         _add_frozen_guards(cls, tuple(f.name for f in real))
     if not cls.__doc__:
         cls.__doc__ = _LazyDoc(cls)  # type: ignore[assignment]
-    abc.update_abstractmethods(cls)
+    if "__abstractmethods__" in cls.__dict__:  # an ABC (the attribute lives in its own dict)
+        abc.update_abstractmethods(cls)
     return cls
 
 
@@ -127,7 +128,7 @@ def _collect_fields(cls: type, frozen: bool) -> dict[str, dataclasses.Field[Any]
     fields: dict[str, dataclasses.Field[Any]] = {}
     frozen_base = has_bases = False
     for base in cls.__mro__[-1:0:-1]:
-        base_fields = getattr(base, _FIELDS, None)
+        base_fields = _class_attr(base, _FIELDS, None)
         if base_fields is not None:
             has_bases = True
             for f in base_fields.values():
@@ -152,7 +153,7 @@ def _collect_fields(cls: type, frozen: bool) -> dict[str, dataclasses.Field[Any]
 def _own_field(cls: type, name: str, annotation: Any,
                namespace: dict[str, Any]) -> dataclasses.Field[Any]:
     """The Field for one annotation of `cls`; its class attribute becomes the plain default."""
-    default = getattr(cls, name, _MISSING)
+    default = original = _class_attr(cls, name, _MISSING)
     if isinstance(default, dataclasses.Field):
         f = default
     else:
@@ -174,12 +175,30 @@ def _own_field(cls: type, name: str, annotation: Any,
             raise ValueError(f"mutable default {type(f.default)} for field {name} is not"
                              " allowed: use default_factory")
     # Normal introspection sees the plain default, not the Field (none: no class attribute).
-    if isinstance(getattr(cls, name, None), dataclasses.Field):
+    if isinstance(original, dataclasses.Field):
         if f.default is _MISSING:
             delattr(cls, name)
         else:
             setattr(cls, name, f.default)
     return f
+
+
+def _class_attr(cls: type, name: str, default: Any) -> Any:
+    """getattr(cls, name, default) without raising AttributeError inside for a missing name.
+
+    dataclasses calls getattr on the class for every field, and for a field without a
+    default (most of them) the AttributeError it builds and drops costs several times the
+    look-up. A plain metaclass finds nothing outside these dicts, so when none has the name
+    the answer is `default`; otherwise getattr answers (descriptors included).
+    """
+    if type(cls) is type:
+        for klass in cls.__mro__:
+            if name in klass.__dict__:
+                break
+        else:
+            if name not in type.__dict__:
+                return default
+    return getattr(cls, name, default)
 
 
 def _kind(annotation: Any, namespace: dict[str, Any]) -> Any:
@@ -190,25 +209,28 @@ def _kind(annotation: Any, namespace: dict[str, Any]) -> Any:
         if match is None:
             return _FIELD
         module_name, name = match.groups()
-        if typing is not None and _is_classvar(_named(namespace, module_name, name, typing),
-                                               typing):
-            return _FIELD_CLASSVAR
-        named = _named(namespace, module_name, name, dataclasses)
+        if not module_name:
+            # One look-up serves both tests; most names (int, str, list, ...) are builtins,
+            # absent from the module's namespace, hence plain fields.
+            as_typing = as_dataclasses = namespace.get(name)
+            if as_typing is None:
+                return _FIELD
+        else:
+            as_typing = _named(namespace, module_name, name, typing) if typing else None
+            as_dataclasses = _named(namespace, module_name, name, dataclasses)
     else:
-        if typing is not None and _is_classvar(annotation, typing):
-            return _FIELD_CLASSVAR
-        named = annotation
-    if (named is dataclasses.InitVar or type(named) is dataclasses.InitVar
-            or named is dataclasses.KW_ONLY):
+        as_typing = as_dataclasses = annotation
+    if typing is not None and _is_classvar(as_typing, typing):
+        return _FIELD_CLASSVAR
+    if (as_dataclasses is dataclasses.InitVar or type(as_dataclasses) is dataclasses.InitVar
+            or as_dataclasses is dataclasses.KW_ONLY):
         raise TypeError(f"record does not support InitVar or KW_ONLY ({annotation!r})")
     return _FIELD
 
 
-def _named(namespace: dict[str, Any], module_name: str | None, name: str,
+def _named(namespace: dict[str, Any], module_name: str, name: str,
            module: types.ModuleType) -> Any:
-    """What `name` (or `module_name.name`, when that module is `module`) refers to."""
-    if not module_name:
-        return namespace.get(name)
+    """What `module_name.name` refers to when `module_name` is `module` in the namespace."""
     if namespace.get(module_name) is module:
         return vars(module).get(name)
     return None
@@ -248,15 +270,15 @@ def _add_methods(cls: type, real: list[dataclasses.Field[Any]], *, eq: bool, fro
                  order: bool) -> None:
     """__repr__, __eq__, ordering and __hash__, by dataclasses' rules for unsafe_hash=False."""
     _set_new(cls, "__repr__", _make_repr(tuple(f.name for f in real if f.repr)))
-    compared = _getter(tuple(f.name for f in real if f.compare))
+    compared = _getter(tuple(f.name for f in real if f.compare)) if eq else None
     class_hash = cls.__dict__.get("__hash__", _MISSING)
     explicit_hash = not (class_hash is _MISSING
                          or (class_hash is None and "__eq__" in cls.__dict__))
     if eq:
-        _set_new(cls, "__eq__", _make_compare("__eq__", operator.eq, compared))
+        _set_new(cls, "__eq__", _make_compare("__eq__", operator.eq, compared))  # type: ignore[arg-type]
     if order:
         for name, op in _ORDER:
-            if _set_new(cls, name, _make_compare(name, op, compared)):
+            if _set_new(cls, name, _make_compare(name, op, compared)):  # type: ignore[arg-type]
                 raise TypeError(f"Cannot overwrite attribute {name} in class {cls.__name__}."
                                 " Consider using functools.total_ordering")
     for name in ("__setattr__", "__delattr__") if frozen else ():
@@ -412,7 +434,8 @@ def _init_stub(cls: type, real: list[dataclasses.Field[Any]], frozen: bool,
     A call the interpreter does not take (wrong arity, unknown or repeated keyword, missing
     argument) goes to the compiled __init__, so errors are exactly dataclasses' errors.
     """
-    has_post_init = hasattr(cls, "__post_init__")  # decided at definition, as dataclasses does
+    # Decided at definition, as dataclasses does.
+    has_post_init = _class_attr(cls, "__post_init__", _MISSING) is not _MISSING
     compiled: list[Callable[..., None]] = []
     interpreter: list[Callable[[Any, tuple[Any, ...], dict[str, Any]], bool]] = []
     left = [INTERPRETED_CALLS]

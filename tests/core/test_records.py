@@ -87,6 +87,29 @@ def test_plain_class_matches_dataclass() -> None:
     assert str(rec.__dataclass_params__) == str(dc.__dataclass_params__)
 
 
+# Module-level names the string annotations below resolve to, as dataclasses resolves them.
+ClassVarAlias = ClassVar
+ClassVarOfInt = ClassVar[int]
+NotAClassVar = int
+
+
+def test_classvar_detection_matches_dataclass() -> None:
+    annotations = {"a": "ClassVarAlias", "b": "ClassVarOfInt", "c": "typing.ClassVar",
+                   "d": " typing . ClassVar[str]", "e": "NotAClassVar", "f": "list[ClassVar]",
+                   "g": "Undefined[int]", "h": "dataclasses.Field", "i": ClassVar[int],
+                   "j": "'quoted'", "k": "os.ClassVar"}
+
+    def build(deco: Decorator) -> type:
+        namespace = {"__annotations__": dict(annotations), "__module__": __name__,
+                     "__doc__": "Kinds.", **{name: 1 for name in annotations}}
+        return deco(type("Kinds", (), namespace))
+
+    dc, rec = pair(build)
+    kinds = [(f.name, f._field_type) for f in dc.__dataclass_fields__.values()]
+    assert [(f.name, f._field_type) for f in rec.__dataclass_fields__.values()] == kinds
+    assert [f.name for f in dataclasses.fields(rec)] == ["e", "f", "g", "h", "j", "k"]
+
+
 def test_defaults_and_factories_are_fresh_per_instance() -> None:
     _, rec = pair(_point)
     first, second = rec(1), rec(2)
