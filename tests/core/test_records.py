@@ -523,3 +523,17 @@ def test_unsupported_options_are_type_errors() -> None:
                                "__module__": __name__}))
     with pytest.raises(TypeError, match="KW_ONLY"):
         record(type("Ko", (), {"__annotations__": {"_": dataclasses.KW_ONLY}}))
+
+
+@BOTH
+def test_an_own_init_is_kept(deco: Decorator) -> None:
+    @deco
+    class Own:
+        """Builds itself."""
+
+        value: int
+
+        def __init__(self, text: str) -> None:
+            self.value = int(text)
+
+    assert Own("3").value == 3 and Own.__init__.__qualname__.endswith("Own.__init__")
