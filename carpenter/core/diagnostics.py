@@ -7,11 +7,12 @@ ad-hoc `{"path", "line", "message"}` dicts read back with `.get()` fallbacks.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
+from carpenter.core.records import record
 
-@dataclass(frozen=True, slots=True)
+
+@record(frozen=True, slots=True)
 class Diagnostic:
     """`line` is 1-based (None: the whole file); `column` only where a problem has one."""
 

@@ -14,10 +14,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 from carpenter.core.errors import InputError
+from carpenter.core.records import record
 
 TEMP_MARK = ".carpenter-"
 JOURNAL = ".carpenter-journal.json"
@@ -43,7 +43,7 @@ def write_atomic(path: str | os.PathLike[str], data: str | bytes, mode: int | No
         raise InputError(f"cannot write output: {exc.strerror or exc}", path=shown) from None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Planned:
     """One file `write_all` writes: its bytes and mode."""
 

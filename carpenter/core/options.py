@@ -11,10 +11,10 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 
 from carpenter.core.errors import ConfigError
 from carpenter.core.lazyre import lazy_compile
+from carpenter.core.records import record
 from carpenter.core.redact import remember
 from carpenter.core.shapes import find_secrets, is_secret_name, looks_random
 
@@ -22,7 +22,7 @@ _NAME = lazy_compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SIZE = lazy_compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b?)\s*$", re.IGNORECASE)
 
 
-@dataclass
+@record
 class SecretSpec:
     """One `--secret id=...,src=FILE|env=VAR` (rebuild fills `src` in for env secrets before a
     build; smoke exposes the value to the container as variable `id`)."""

@@ -15,18 +15,18 @@ import re
 import tomllib
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 from carpenter.core.errors import ConfigError
 from carpenter.core.lazyre import lazy_compile, lazy_compile_bytes
+from carpenter.core.records import record
 from carpenter.core.resources import data_dir
 
 _WORD = "A-Za-z0-9_"
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Hit:
     """One secret found in a text: offsets are relative to that text."""
 
@@ -40,7 +40,7 @@ class Hit:
     variable: str  # environment variable the fix should read it from
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class TokenShape:
     """A secret that names itself by a prefix (`hf_`, `ghp_`, `AKIA`), from secrets.toml."""
 
@@ -53,7 +53,7 @@ class TokenShape:
     literals: tuple[str, ...] = ()  # one must occur in a text for the regex to be worth running
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class Contextual:
     """A secret recognised by its shape only next to a keyword (a W&B key after `wandb`)."""
 
@@ -65,7 +65,7 @@ class Contextual:
     variable: str
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class SecretData:
     """Every secret shape and threshold of secrets.toml, patterns compiled on first use."""
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 
+from carpenter.core.records import record
 from carpenter.model.dockerfile import Instruction
 from carpenter.model.shell import SimpleCommand, Word, run_commands
 from carpenter.model.variables import expand, has_variables
@@ -40,7 +41,7 @@ INSTALL_VERBS = frozenset({"install", "reinstall"})
 UPGRADE_VERBS = frozenset({"upgrade", "dist-upgrade", "full-upgrade", "safe-upgrade"})
 
 
-@dataclass(eq=False, slots=True)
+@record(eq=False, slots=True)
 class AptOption:
     """An option of an apt-get/apt command."""
 
@@ -50,7 +51,7 @@ class AptOption:
     suggestion: str | None = None
 
 
-@dataclass(eq=False, slots=True)
+@record(eq=False, slots=True)
 class AptPackage:
     """A package argument of `apt-get install` (its `=version` or `/release`, if any)."""
 
@@ -68,7 +69,7 @@ class AptPackage:
         return bool(self.version) and not any(c in self.version for c in "*?[")
 
 
-@dataclass(eq=False, slots=True)
+@record(eq=False, slots=True)
 class AptCommand:
     """An apt-get/apt command: its verb, packages and options."""
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from carpenter.core.lazyre import lazy_compile
+from carpenter.core.records import record
 from carpenter.model.dockerfile import Instruction
 from carpenter.model.shell import SimpleCommand, Word, run_commands
 from carpenter.model.source import SourceFile
@@ -24,7 +25,7 @@ _SPEC = lazy_compile(
 )
 
 
-@dataclass(eq=False, slots=True)
+@record(eq=False, slots=True)
 class CondaSpec:
     """A package spec of a conda/mamba command (`numpy=1.26`)."""
 
@@ -57,7 +58,7 @@ def parse_spec(text: str, offset: int, end_offset: int) -> CondaSpec | None:
                      match.group("rest"))
 
 
-@dataclass(eq=False, slots=True)
+@record(eq=False, slots=True)
 class CondaCommand:
     """A conda/mamba/micromamba command: its verb, specs and environment files."""
 
@@ -143,7 +144,7 @@ def _expand(text: str, variables) -> str:
 MAX_ENV_BYTES = 1024 * 1024
 
 
-@dataclass(eq=False, slots=True)
+@record(eq=False, slots=True)
 class EnvEntry:
     """One dependency of an environment file (a conda spec or a pip requirement)."""
 
@@ -153,7 +154,7 @@ class EnvEntry:
     end_offset: int
 
 
-@dataclass(eq=False, slots=True)
+@record(eq=False, slots=True)
 class EnvProblem:
     """Why an environment file cannot be read, where (1-based line and column)."""
 
@@ -162,7 +163,7 @@ class EnvProblem:
     column: int | None = None
 
 
-@dataclass(eq=False, slots=True)
+@record(eq=False, slots=True)
 class EnvironmentFile:
     """The `dependencies:` of an environment.yml: conda specs and the `pip:` list, in order."""
 

@@ -13,11 +13,12 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from functools import cached_property
 
 from carpenter.core.errors import InputError
 from carpenter.core.lazyre import lazy_compile
+from carpenter.core.records import record
 from carpenter.model.dockerfile import Dockerfile, Instruction
 from carpenter.model.dockerignore import DockerIgnore, IgnorePattern, clean_path, load_dockerignore
 from carpenter.model.variables import expand
@@ -30,7 +31,7 @@ _URL = lazy_compile(r"^[a-z][a-z0-9+.\-]*://", re.IGNORECASE)
 _GIT_URL = lazy_compile(r"^(?:git@|git://|[a-z+]+://[^ ]*\.git(?:[#?].*)?$)", re.IGNORECASE)
 
 
-@dataclass(eq=False, slots=True)
+@record(eq=False, slots=True)
 class Entry:
     """A file, folder or link of the build context."""
 
@@ -41,7 +42,7 @@ class Entry:
     outside: bool = False  # a symlink whose target resolves outside the context
 
 
-@dataclass(eq=False, slots=True)
+@record(eq=False, slots=True)
 class Submodule:
     """A git submodule of the build context, and whether it is checked out."""
 
@@ -50,7 +51,7 @@ class Submodule:
     initialised: bool  # the folder has content here (a fresh clone would still be empty)
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class RepoListing:
     """What git says about a whole working tree (one set of `ls-files` calls per repository)."""
 
@@ -63,7 +64,7 @@ class RepoListing:
     urls: dict[str, str]  # submodule path -> url (.gitmodules)
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class GitState:
     """The repository listing seen from one build context (paths are context-relative)."""
 
@@ -103,7 +104,7 @@ class GitState:
         return None
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class CopySource:
     """One source of a COPY/ADD that reads the build context."""
 
@@ -496,8 +497,8 @@ def _listing(repo, top: str) -> RepoListing | None:
     tracked: set[str] = set()
     tracked_dirs: set[str] = set()
     gitlinks: list[str] = []
-    for record in filter(None, staged.split("\0")):
-        meta, _, path = record.partition("\t")
+    for entry in filter(None, staged.split("\0")):
+        meta, _, path = entry.partition("\t")
         if meta.startswith("160000"):
             gitlinks.append(path)
             continue
@@ -600,7 +601,7 @@ HOST_PATH = lazy_compile(
 )
 
 
-@dataclass(eq=False, slots=True)
+@record(eq=False, slots=True)
 class Missing:
     """Why a COPY source matched nothing."""
 

@@ -12,8 +12,8 @@ import bisect
 import fnmatch
 import posixpath
 from collections.abc import Callable
-from dataclasses import dataclass
 
+from carpenter.core.records import record
 from carpenter.model.dockerfile import Heredoc, Instruction, Stage
 from carpenter.model.shell import SimpleCommand, scripts_of
 from carpenter.model.variables import expand
@@ -21,7 +21,7 @@ from carpenter.model.variables import expand
 IsDir = Callable[[str], bool | None]  # context-relative path -> is a directory (None: unknown)
 
 
-@dataclass(eq=False, slots=True)
+@record(eq=False, slots=True)
 class ContextSource:
     """Where an in-image file came from."""
 
@@ -30,7 +30,7 @@ class ContextSource:
     heredoc: Heredoc | None = None  # `COPY <<EOF /app/requirements.txt`
 
 
-@dataclass(eq=False, slots=True)
+@record(eq=False, slots=True)
 class CopySpec:
     """Where a COPY/ADD puts its sources in the image."""
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from functools import cached_property
 
 import dockerfile as _bk
 
 from carpenter.core.lazyre import lazy_compile
+from carpenter.core.records import record
 from carpenter.model.source import SourceFile, Span, read_source
 from carpenter.model.variables import MAX_EXPANDED, expand, expand_bounded, split_assignments
 
@@ -32,7 +33,7 @@ _NON_SPACES = lazy_compile(r"\S*")
 _TOKEN = lazy_compile(r"\S+")
 
 
-@dataclass(eq=False, slots=True)
+@record(eq=False, slots=True)
 class ParseProblem:
     """A syntax problem the parser found (DF001 reports it)."""
 
@@ -42,7 +43,7 @@ class ParseProblem:
     end_line: int | None = None
 
 
-@dataclass(eq=False, slots=True)
+@record(eq=False, slots=True)
 class Heredoc:
     """A `<<EOF` body of an instruction, with its file offsets."""
 
@@ -54,7 +55,7 @@ class Heredoc:
     line: int  # physical line of the first body line
 
 
-@dataclass(eq=False, slots=True)
+@record(eq=False, slots=True)
 class Token:
     """A word of an instruction's arguments, with its file offsets."""
 
@@ -63,7 +64,7 @@ class Token:
     end_offset: int
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class Instruction:
     """One instruction (continuation lines and heredocs included), with its file offsets."""
 
@@ -101,7 +102,7 @@ class Instruction:
         return expand(text, self.vars)
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class Stage:
     """One `FROM` and the instructions of its stage."""
 
@@ -130,7 +131,7 @@ def stage_chain(stage: Stage) -> list[Stage]:
     return chain
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class Dockerfile:
     """A parsed Dockerfile: instructions, stages, ARGs and what the parser could not read."""
 

@@ -21,13 +21,14 @@ from __future__ import annotations
 import os
 import posixpath
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from functools import lru_cache
 
 from carpenter.core.errors import InputError
+from carpenter.core.records import record
 
 
-@dataclass(eq=False, slots=True)
+@record(eq=False, slots=True)
 class IgnorePattern:
     """One line of a .dockerignore, normalised as the docker SDK reads it."""
 
@@ -149,7 +150,7 @@ def parse_patterns(text: str, path: str = ".dockerignore") -> list[IgnorePattern
     return patterns
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class DockerIgnore:
     """Which context files `docker build` leaves out, as docker.utils.build decides it: the
     last matching pattern wins; a pattern also matches a path whose first folders (as many as

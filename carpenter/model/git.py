@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import posixpath
-from dataclasses import dataclass
 
 from carpenter.core.lazyre import lazy_compile
+from carpenter.core.records import record
 from carpenter.model.copies import cwd_for
 from carpenter.model.dockerfile import Instruction, Stage
 from carpenter.model.shell import SimpleCommand, Word, all_commands
@@ -31,7 +31,7 @@ def is_tag_like(ref: str | None) -> bool:
     return TAG_LIKE.match(ref) is not None
 
 
-@dataclass(eq=False, slots=True)
+@record(eq=False, slots=True)
 class GitCall:
     """`git [-C dir] VERB args...` with the directory it runs in."""
 
@@ -43,7 +43,7 @@ class GitCall:
     position: int = 0  # index in the stage's list of git calls
 
 
-@dataclass(eq=False, slots=True)
+@record(eq=False, slots=True)
 class Clone:
     """A `git clone` of a RUN command, with the ref it checks out and where."""
 

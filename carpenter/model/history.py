@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from carpenter.core.lazyre import lazy_compile
+from carpenter.core.records import record
 
 MAX_COMMITS = 5000
 MAX_BYTES = 256 * 1024 * 1024  # of diff text
@@ -21,7 +22,7 @@ MAX_LINE = 4096  # longer added lines (minified data) are cut before matching
 _HUNK = lazy_compile(rb"^@@ -\d+(?:,\d+)? \+(\d+)(?:,\d+)? @@")
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class HistorySecret:
     commit: str
     date: int  # committer timestamp
@@ -35,7 +36,7 @@ class HistorySecret:
     variable: str
 
 
-@dataclass
+@record
 class HistoryScan:
     secrets: list[HistorySecret] = field(default_factory=list)  # first appearance of each value
     commits: int = 0

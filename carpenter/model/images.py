@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from carpenter.core.lazyre import lazy_compile
+from carpenter.core.records import record
 from carpenter.model.dockerfile import Dockerfile, Instruction, Stage
 from carpenter.model.variables import expand
 
 _DIGEST = lazy_compile(r"@sha256:[0-9a-fA-F]{64}$")
 
 
-@dataclass(eq=False, slots=True)
+@record(eq=False, slots=True)
 class ImageRef:
     """An image reference (FROM, COPY --from, RUN --mount from=) with build arguments resolved."""
 

@@ -9,11 +9,12 @@ classified and tied to its file offsets. ARG/ENV values in force are expanded fi
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from functools import lru_cache
 from typing import NamedTuple
 
 from carpenter.core.lazyre import lazy_compile
+from carpenter.core.records import record
 from carpenter.model.dockerfile import Instruction
 from carpenter.model.shell import PYTHONS, Script, SimpleCommand, Word, run_commands
 from carpenter.model.variables import expand, has_variables
@@ -113,7 +114,7 @@ GENERAL_VALUE_OPTIONS = frozenset(
 )
 
 
-@dataclass(eq=False, slots=True)
+@record(eq=False, slots=True)
 class PipRequirement:
     """One thing to install, from a command line or a requirements file."""
 
@@ -188,7 +189,7 @@ def _pinned_version(specifier: str) -> str | None:
     return specs[0].version
 
 
-@dataclass(eq=False, slots=True)
+@record(eq=False, slots=True)
 class PipOption:
     """An option of a pip/uv install command, with its expanded value."""
 
@@ -200,7 +201,7 @@ class PipOption:
     suggestion: str | None = None  # for unknown options: the closest real option
 
 
-@dataclass(eq=False, slots=True)
+@record(eq=False, slots=True)
 class PipInstall:
     """A pip/uv install command: its requirements, -r/-c files and options."""
 

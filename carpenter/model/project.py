@@ -12,12 +12,12 @@ import posixpath
 import re
 import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass
 
+from carpenter.core.records import record
 from carpenter.model.source import SourceFile
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Declared:
     source: SourceFile
     offset: int

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from carpenter.core.lazyre import lazy_compile
+from carpenter.core.records import record
 from carpenter.model.pip import PipRequirement, classify_requirement
 from carpenter.model.shell import Word
 from carpenter.model.source import SourceFile
@@ -34,7 +35,7 @@ _COMMENT = lazy_compile(r"(^|\s)#")
 _REQ_HEAD = lazy_compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\s*(?:\[[^\]]*\])?\s*")
 
 
-@dataclass(eq=False, slots=True)
+@record(eq=False, slots=True)
 class ReqOption:
     """An option line of a requirements file (`-r`, `--index-url`, ...)."""
 
@@ -46,7 +47,7 @@ class ReqOption:
     value_end_offset: int | None = None
 
 
-@dataclass(eq=False, slots=True)
+@record(eq=False, slots=True)
 class ReqLine:
     """One logical line of a requirements file (continuations joined)."""
 
@@ -66,7 +67,7 @@ class ReqLine:
         return self.requirement.hashes if self.requirement else ()
 
 
-@dataclass(eq=False, slots=True)
+@record(eq=False, slots=True)
 class RequirementsFile:
     """A parsed requirements file."""
 
@@ -232,7 +233,7 @@ def _expand(text: str, variables) -> str:
 # Following nested files
 
 
-@dataclass(eq=False, slots=True)
+@record(eq=False, slots=True)
 class Included:
     """A requirements or constraints file a pip command reads, directly or by `-r`/`-c`."""
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 import itertools
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from carpenter.core.lazyre import lazy_compile
+from carpenter.core.records import record
 from carpenter.model.dockerfile import Instruction
 
 if TYPE_CHECKING:
@@ -27,7 +28,7 @@ PYTHONS = lazy_compile(r"^(?:.*/)?python(?:\d(?:\.\d+)?)?$")
 WRAPPERS = frozenset({"sudo", "env", "exec", "time", "nohup", "nice", "command", "xargs", "eval"})
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Word:
     """A shell word of a RUN command, as written and after quote removal, with file offsets."""
 
@@ -41,7 +42,7 @@ class Word:
         return any(q in self.raw for q in "\"'")
 
 
-@dataclass(eq=False, slots=True)
+@record(eq=False, slots=True)
 class Redirect:
     """A redirection (`> file`, `2>&1`) of a simple command."""
 
@@ -51,7 +52,7 @@ class Redirect:
     end_offset: int
 
 
-@dataclass(eq=False, slots=True)
+@record(eq=False, slots=True)
 class SimpleCommand:
     """One simple command of a RUN script: its words, assignments and redirections."""
 
@@ -96,7 +97,7 @@ class SimpleCommand:
         return tuple(words), tuple(env)
 
 
-@dataclass(eq=False, slots=True)
+@record(eq=False, slots=True)
 class Script:
     """The script a RUN runs (shell, python, a heredoc written to a file), with its commands."""
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 import bisect
 import os
 import stat
-from dataclasses import dataclass
 
 from carpenter.core.errors import InputError
+from carpenter.core.records import record
 
 MAX_BYTES = 64 * 1024 * 1024  # refuse absurd inputs instead of exhausting memory
 
 
-@dataclass(eq=False, slots=True)
+@record(eq=False, slots=True)
 class Span:
     """A range in a file: 1-based lines and columns (end inclusive line, exclusive column)."""
 

@@ -8,11 +8,11 @@ Every reporter passes any message or source text it prints through `carpenter.co
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from carpenter.core.diagnostics import Diagnostic
 from carpenter.core.files import write_atomic  # noqa: F401  (re-exported)
+from carpenter.core.records import record
 from carpenter.core.redact import safe_text
 from carpenter.scan.finding import SEVERITY_RANK, Finding
 
@@ -30,7 +30,7 @@ FORMAT_ALIASES = {"full": "text", "grouped": "text"}
 RESULT_FORMATS = ("text", "json")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Output:
     """A rendered result: what goes to stdout and what to stderr, each complete (newlines
     included), so a CLI writes them as they are."""

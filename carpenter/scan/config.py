@@ -6,11 +6,12 @@ import fnmatch
 import os
 import re
 import tomllib
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from pathlib import Path
 from typing import Any
 
 from carpenter.core.errors import ConfigError
+from carpenter.core.records import record
 from carpenter.core.resources import data_dir
 from carpenter.scan.finding import SEVERITIES
 
@@ -23,7 +24,7 @@ KNOWN_KEYS = frozenset({"select", "extend-select", "ignore", "profile-rules", "f
                         "check", "batch"})
 
 
-@dataclass(eq=False, frozen=True)
+@record(eq=False, frozen=True)
 class ScanConfig:
     """The rule selection and overrides of `.carpenter.toml` and the command line."""
 

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import field
 from functools import cached_property
 from typing import Any
 
 from carpenter.core.diagnostics import Diagnostic
 from carpenter.core.errors import InputError
+from carpenter.core.records import record
 from carpenter.model.dockerfile import Dockerfile
 from carpenter.model.source import SourceFile, read_source
 from carpenter.scan.config import ScanConfig
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class ScanContext:
     """What a rule sees: the parsed Dockerfile, its build context and the configuration."""
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import posixpath
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from carpenter.core.lazyre import lazy_compile
+from carpenter.core.records import record
 from carpenter.model.dockerfile import Instruction, Stage
 from carpenter.model.shell import PYTHONS, SimpleCommand, Word, scripts_of
 
@@ -43,7 +44,7 @@ _RUN_CALL = lazy_compile(r"\b(?:uvicorn\.run|\w+\.run|serve|run_simple)\s*\((?P<
 _KW = lazy_compile(r"""\b(?P<key>host|port)\s*=\s*(?P<value>["'][^"']*["']|\d+|[A-Za-z_][\w.]*)""")
 
 
-@dataclass
+@record
 class Server:
     kind: str  # key of DEFAULTS
     inst: Instruction  # the CMD / ENTRYPOINT

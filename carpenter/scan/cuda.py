@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from functools import lru_cache
 from typing import Any
 
 from carpenter.core.errors import ConfigError
 from carpenter.core.lazyre import lazy_compile
+from carpenter.core.records import record
 from carpenter.core.resources import data_dir
 from carpenter.model.dockerfile import Instruction, stage_chain
 from carpenter.model.pip import canonicalize_name
@@ -51,7 +52,7 @@ def _simple_contains(specifier: str, version: str) -> bool | None:
     return True
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class WheelSet:
     """The releases of a CUDA extension with prebuilt wheels, and their torch/CUDA/Python."""
 
@@ -76,7 +77,7 @@ class WheelSet:
     cuda_tag: dict[str, str] = field(default_factory=dict)  # CUDA major -> tag in wheel names
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class CudaPackage:
     """A CUDA extension package of cuda_extensions.toml: build cost, wheels, alternative."""
 
@@ -98,7 +99,7 @@ class CudaPackage:
         return f"typically {low}-{high} min of compiling"
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class ImageEnv:
     """The torch, CUDA and Python versions a stage's image fixes (None: unknown)."""
 
@@ -114,7 +115,7 @@ class ImageEnv:
         return ", ".join(parts) if parts else "unknown torch/CUDA/Python"
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class CudaData:
     """Everything cuda_extensions.toml says, patterns compiled on first use."""
 

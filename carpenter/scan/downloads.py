@@ -7,11 +7,11 @@ are matching logic, not facts that change per release.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from functools import lru_cache
 
 from carpenter.core.lazyre import lazy_compile
 from carpenter.core.patterncache import compile_cached
+from carpenter.core.records import record
 
 SHA40 = lazy_compile(r"\b[0-9a-f]{40}\b")
 # Hosts that serve weights or datasets.
@@ -43,7 +43,7 @@ REVISION = lazy_compile(r"""\brevision\s*=\s*["'](?P<rev>[^"']+)["']""")
 _RELEASE_ASSET = lazy_compile(r"/releases/download/v?\d")
 
 
-@dataclass(eq=False, slots=True)
+@record(eq=False, slots=True)
 class HubCall:
     """A call that downloads from the Hugging Face Hub, found in a script's text."""
 

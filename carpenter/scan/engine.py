@@ -7,12 +7,13 @@ import os
 import re
 import time
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Any
 
 from carpenter.core.diagnostics import Diagnostic
 from carpenter.core.errors import CarpenterError, InputError
 from carpenter.core.lazyre import lazy_compile
+from carpenter.core.records import record
 from carpenter.core.redact import remember, remembered, safe_text
 from carpenter.scan.config import ScanConfig, rule_matches
 from carpenter.scan.finding import SEVERITY_RANK, Finding
@@ -36,7 +37,7 @@ SKIP_DIRS = frozenset(
 )
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class ScanOptions:
     """How to scan: the configuration, the build context and arguments, jobs, the cache."""
 
@@ -47,7 +48,7 @@ class ScanOptions:
     cache_dir: str | None = None  # persistent result cache (see carpenter.scan.cache); None: off
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class FileResult:
     """What the rules found in one Dockerfile, and what kept some of them from running."""
 
@@ -64,7 +65,7 @@ class FileResult:
     suppressed: list[dict[str, Any]] = field(default_factory=list)
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class ScanReport:
     """What a scan found in all its Dockerfiles (one report for every output format)."""
 

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import os
 import posixpath
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from carpenter.core.diagnostics import Diagnostic
 from carpenter.core.lazyre import lazy_compile
+from carpenter.core.records import record
 from carpenter.model.conda import CondaCommand, EnvironmentFile, conda_commands, read_environment
 from carpenter.model.copies import ContextSource, context_source, cwd_for
 from carpenter.model.dockerfile import Instruction
@@ -25,7 +26,7 @@ from carpenter.model.source import SourceFile
 from carpenter.scan.context import ScanContext
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class PipUse:
     """A pip install of a stage with the requirement files it reads."""
 
@@ -145,7 +146,7 @@ def _env_value(install: PipInstall, inst: Instruction, name: str) -> str | None:
 
 # -- conda environment files ---------------------------------------------------------------
 
-@dataclass(eq=False)
+@record(eq=False)
 class CondaEnvUse:
     inst: Instruction
     conda: CondaCommand

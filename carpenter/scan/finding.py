@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, field
 from typing import Any
 
+from carpenter.core.records import record
 from carpenter.scan.payloads import Payload
 
 CATEGORIES = (
@@ -25,7 +26,7 @@ SEVERITIES = ("error", "warning", "info")
 SEVERITY_RANK = {"info": 0, "warning": 1, "error": 2}
 
 
-@dataclass(slots=True)
+@record(slots=True)
 class Finding:
     """One rule's report at one place of one file (what every output format prints)."""
 

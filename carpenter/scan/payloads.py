@@ -9,11 +9,13 @@ Every rule with `fixable = True` attaches one; fix/engine.py:_run_fixer has one 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from typing import Any
 
+from carpenter.core.records import record
 
-@dataclass(frozen=True, slots=True)
+
+@record(frozen=True, slots=True)
 class Payload:
     """The base of every payload type: a rule's typed facts for its fixer."""
 
@@ -28,7 +30,7 @@ class Payload:
         return out
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class PipPin(Payload):
     """A pip requirement to pin: on a RUN line, in a requirements file or an environment.yml.
 
@@ -48,7 +50,7 @@ class PipPin(Payload):
     manager: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class SecretMove(Payload):
     """A secret to move out of the Dockerfile into a `RUN --mount=type=secret`.
 
@@ -63,7 +65,7 @@ class SecretMove(Payload):
     instruction: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class AptPackage(Payload):
     """An apt package installed without `=version` (APT001); fix freezes the stage's apt
     sources at the snapshot date, which pins it and every other package of the stage."""
@@ -72,7 +74,7 @@ class AptPackage(Payload):
     tool: str
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class CondaPin(Payload):
     """A conda spec to pin: on a `conda install/create` line (CONDA001, `tool` is conda, mamba
     or micromamba) or in an environment file (CONDA002, no tool)."""
@@ -82,7 +84,7 @@ class CondaPin(Payload):
     manager: str = "conda"
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class ImageDigest(Payload):
     """An image reference pinned by tag only (IMG002); `image` has build arguments resolved,
     `where` says which text it is: from | copy-from | mount-from."""
@@ -92,7 +94,7 @@ class ImageDigest(Payload):
     where: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class GitClone(Payload):
     """A `git clone` that builds a moving ref (GIT001): `ref` is the branch or tag it checks
     out (None: the default branch), `directory` the clone's target folder when given."""
@@ -102,7 +104,7 @@ class GitClone(Payload):
     directory: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class VcsPin(Payload):
     """A pip `git+URL` requirement without a commit (GIT002)."""
 
@@ -111,7 +113,7 @@ class VcsPin(Payload):
     package: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class CudaBuild(Payload):
     """A CUDA extension compiled during the build (CUDA001), with the rule's reading of the
     image (`torch`, `cuda`, `python`: None where the image does not say) that picks the
@@ -127,7 +129,7 @@ class CudaBuild(Payload):
     python: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Download(Payload):
     """A build-time download (DL001). Hub downloads name `repo` (and the `revision` asked
     for, None: main); other downloads name the `function` or command and its `target` or

@@ -18,8 +18,9 @@ import ast
 import posixpath
 import shlex
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
+from carpenter.core.records import record
 from carpenter.scan.downloads import SHA40
 
 MAX_DEPTH = 2  # local imports followed: the script's own, and theirs
@@ -39,7 +40,7 @@ LOCAL_BUILDERS = frozenset({"json", "csv", "parquet", "text", "arrow", "pandas",
 ReadLocal = Callable[[str], str | None]  # context-relative path -> text, None when absent
 
 
-@dataclass(eq=False, slots=True)
+@record(eq=False, slots=True)
 class ScriptDownload:
     """A download made by a Python script the build runs."""
 

@@ -11,10 +11,10 @@ import importlib
 import inspect
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 from carpenter.core.lazyre import lazy_compile
+from carpenter.core.records import record
 from carpenter.scan import rules as rules_package
 from carpenter.scan.finding import CATEGORIES, SEVERITIES, Finding
 from carpenter.scan.payloads import Payload
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 # Each rule's page, generated from its docstring by `python -m carpenter.scan.docs`.
 HELP_BASE = "https://github.com/carpenter-ml/carpenter/blob/main/docs/rules/"
 
-@dataclass(eq=False)
+@record(eq=False)
 class RuleDoc:
     """The sections of a rule's docstring (`carpenter explain`, `rules --format json`, SARIF)."""
 

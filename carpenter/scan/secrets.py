@@ -14,11 +14,11 @@ network.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from functools import lru_cache
 
 from carpenter.core.lazyre import lazy_compile
 from carpenter.core.patterncache import compile_cached
+from carpenter.core.records import record
 from carpenter.core.redact import fingerprint, mask_kind, remember
 from carpenter.core.shapes import (  # noqa: F401  (re-exported for the rules)
     Contextual,
@@ -41,7 +41,7 @@ _NEWLINE = lazy_compile("\n")
 # detect-secrets over context files
 
 
-@dataclass(eq=False, slots=True)
+@record(eq=False, slots=True)
 class FileHit:
     """A secret found in a context file (its value stays in memory, never printed)."""
 
@@ -240,7 +240,7 @@ def is_context_text_file(rel: str) -> bool:
     return dot > 0 and name[dot:] in data.context_suffixes
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class ContextSecrets:
     """The secrets of the context files, and what the pass skipped."""
 
