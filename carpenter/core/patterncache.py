@@ -27,8 +27,9 @@ pattern is the same code whether parsed now or read back, so it cannot change a 
 scan's `--cache-dir` moves only the result cache; this file follows `CARPENTER_CACHE_DIR`.
 
 Only for patterns whose text is the same in every run (the code's and the data files'): a
-pattern built from run-dependent text would only grow the file. The standard library's own
-patterns (tokenize's depends on the hash seed) are not routed here.
+pattern built from run-dependent text would only grow the file. Where such a text has a fixed
+equivalent (tokenize's lists string prefixes in hash-seed order), `seed_equivalent` caches the
+fixed text and hands its compile to `re` under the varying one.
 """
 
 from __future__ import annotations
@@ -128,6 +129,16 @@ def compile_cached(pattern: str | bytes, flags: int = 0) -> re.Pattern[Any]:
     compiled = store.compile(pattern, flags)
     _remember(memo, (type(pattern), pattern, flags), compiled)
     return compiled
+
+
+def seed_equivalent(text: str, canonical: str, flags: int = 0) -> None:
+    """Make `re.compile(text, flags)` in this process return the compile of `canonical`, read
+    back through the cache. For a standard-library pattern whose text changes from run to run
+    (so caching the text itself would never hit): the caller must know that `canonical`
+    matches exactly what `text` matches."""
+    memo = getattr(re, "_cache", None)
+    if isinstance(memo, dict) and (str, text, flags) not in memo:
+        _remember(memo, (str, text, flags), compile_cached(canonical, flags))
 
 
 def cache_path() -> str | None:

@@ -17,10 +17,12 @@ from __future__ import annotations
 import ast
 import io
 import json
+import re
 import tokenize
 from functools import lru_cache
 
 from carpenter.core.lazyre import lazy_compile
+from carpenter.core.patterncache import seed_equivalent
 from carpenter.core.shapes import secret_data
 
 PYTHON_SUFFIXES = (".py", ".pyi", ".pyw")
@@ -84,9 +86,29 @@ def _in_blob(line_text: str, value: str) -> bool:
     return at >= 0 and any(m.start() <= at < m.end() for m in _BLOB.finditer(line_text))
 
 
+@lru_cache(maxsize=1)
+def _prime_tokenize() -> None:
+    """tokenize compiles one large pattern on first use (~13M instructions, more than the rest
+    of the filtering); its text lists the string prefixes (r, b, rb, f, ...) in set order,
+    which follows the hash seed, so the same text never comes twice. The alternation order of
+    the prefixes cannot change a match (a prefix must be followed by the quote, and only one
+    alternative is), so the text with the prefixes sorted is compiled through the pattern
+    cache and handed to tokenize under its own text."""
+    prefix = getattr(tokenize, "StringPrefix", None)
+    pseudo = getattr(tokenize, "PseudoToken", None)
+    prefixes = getattr(tokenize, "_all_string_prefixes", None)
+    if not (isinstance(prefix, str) and isinstance(pseudo, str) and callable(prefixes)):
+        return  # another tokenize: it compiles its own, as without this
+    ordered = sorted(prefixes())
+    if prefix in pseudo and sorted(prefix[1:-1].split("|")) == ordered:  # the shape assumed
+        seed_equivalent(pseudo, pseudo.replace(prefix, "(" + "|".join(ordered) + ")"),
+                        re.UNICODE.value)
+
+
 @lru_cache(maxsize=8)
 def _tokens(text: str) -> Tokens:
     """Python tokens by every line they cover; a file that stops tokenizing keeps what it had."""
+    _prime_tokenize()
     by_line: Tokens = {}
     try:
         for tok in tokenize.generate_tokens(io.StringIO(text).readline):
