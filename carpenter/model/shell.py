@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
+import sys
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -19,6 +20,9 @@ from carpenter.core.lazyre import lazy_compile
 from carpenter.model.dockerfile import Instruction
 
 if TYPE_CHECKING:
+    from importlib.machinery import ModuleSpec
+    from types import ModuleType
+
     from tree_sitter import Node, Parser
 
 SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ash", "/bin/sh", "/bin/bash", "/usr/bin/bash"})
@@ -402,10 +406,52 @@ def _ts_parser() -> Parser:
     global _TS_PARSER
     if _TS_PARSER is None:  # imported here: `carpenter --help` must not load the grammar
         import tree_sitter
+
+        _TS_PARSER = tree_sitter.Parser(tree_sitter.Language(bash_language()))
+    return _TS_PARSER
+
+
+def bash_language() -> object:
+    """tree-sitter-bash's language pointer (`tree_sitter_bash.language()`).
+
+    Taken from the package's compiled extension: its `__init__` imports importlib.resources
+    (and with it tempfile, shutil, zlib, bz2, lzma, random: ~5 ms of a cold scan) only to read
+    a highlighting query Carpenter never uses. An install where the extension is not a plain
+    file beside the package (zipped, vendored) takes the ordinary import."""
+    binding = sys.modules.get("tree_sitter_bash._binding") or _bash_binding()
+    if binding is None:
         import tree_sitter_bash
 
-        _TS_PARSER = tree_sitter.Parser(tree_sitter.Language(tree_sitter_bash.language()))
-    return _TS_PARSER
+        return tree_sitter_bash.language()
+    return binding.language()
+
+
+def _bash_binding() -> ModuleType | None:
+    """tree_sitter_bash._binding loaded as the import system would, its package left unrun."""
+    from importlib.machinery import ExtensionFileLoader
+
+    package = _find_spec("tree_sitter_bash", None)
+    where = package.submodule_search_locations if package is not None else None
+    spec = _find_spec("tree_sitter_bash._binding", where) if where else None
+    if spec is None or not isinstance(spec.loader, ExtensionFileLoader):
+        return None
+    from importlib.util import module_from_spec
+
+    module = module_from_spec(spec)
+    spec.loader.exec_module(module)
+    # Registered, so a later `import tree_sitter_bash` reuses it instead of loading it twice.
+    sys.modules[spec.name] = module
+    return module
+
+
+def _find_spec(name: str, path: list[str] | None) -> ModuleSpec | None:
+    """The first answer of sys.meta_path, as `import` asks it (without importing parents)."""
+    for finder in sys.meta_path:
+        find = getattr(finder, "find_spec", None)
+        spec = find(name, path) if find is not None else None
+        if spec is not None:
+            return spec
+    return None
 
 
 def _char_index(text: str) -> list[int]:
