@@ -16,13 +16,11 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from carpenter.core.detached import load_detached
 from carpenter.core.lazyre import lazy_compile
 from carpenter.model.dockerfile import Instruction
 
 if TYPE_CHECKING:
-    from importlib.machinery import ModuleSpec
-    from types import ModuleType
-
     from tree_sitter import Node, Parser
 
 SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ash", "/bin/sh", "/bin/bash", "/usr/bin/bash"})
@@ -414,44 +412,16 @@ def _ts_parser() -> Parser:
 def bash_language() -> object:
     """tree-sitter-bash's language pointer (`tree_sitter_bash.language()`).
 
-    Taken from the package's compiled extension: its `__init__` imports importlib.resources
-    (and with it tempfile, shutil, zlib, bz2, lzma, random: ~5 ms of a cold scan) only to read
-    a highlighting query Carpenter never uses. An install where the extension is not a plain
-    file beside the package (zipped, vendored) takes the ordinary import."""
-    binding = sys.modules.get("tree_sitter_bash._binding") or _bash_binding()
-    if binding is None:
+    Taken from the package's compiled extension alone (core.detached): its `__init__` imports
+    importlib.resources (and with it tempfile, shutil, zlib, bz2, lzma, random: ~5 ms of a
+    cold scan) only to read a highlighting query Carpenter never uses."""
+    binding = sys.modules.get("tree_sitter_bash._binding") or load_detached(
+        "tree_sitter_bash._binding")
+    if binding is None:  # not a plain file on disk: the ordinary import
         import tree_sitter_bash
 
         return tree_sitter_bash.language()
     return binding.language()
-
-
-def _bash_binding() -> ModuleType | None:
-    """tree_sitter_bash._binding loaded as the import system would, its package left unrun."""
-    from importlib.machinery import ExtensionFileLoader
-
-    package = _find_spec("tree_sitter_bash", None)
-    where = package.submodule_search_locations if package is not None else None
-    spec = _find_spec("tree_sitter_bash._binding", where) if where else None
-    if spec is None or not isinstance(spec.loader, ExtensionFileLoader):
-        return None
-    from importlib.util import module_from_spec
-
-    module = module_from_spec(spec)
-    spec.loader.exec_module(module)
-    # Registered, so a later `import tree_sitter_bash` reuses it instead of loading it twice.
-    sys.modules[spec.name] = module
-    return module
-
-
-def _find_spec(name: str, path: list[str] | None) -> ModuleSpec | None:
-    """The first answer of sys.meta_path, as `import` asks it (without importing parents)."""
-    for finder in sys.meta_path:
-        find = getattr(finder, "find_spec", None)
-        spec = find(name, path) if find is not None else None
-        if spec is not None:
-            return spec
-    return None
 
 
 def _char_index(text: str) -> list[int]:
