@@ -43,10 +43,14 @@ TYPICAL = {
 }
 
 
-def _modules_after_scan(paths: list[Path], cwd: Path) -> tuple[set[str], str]:
+def _modules_after_scan(paths: list[Path], cwd: Path,
+                        cache: Path | None = None) -> tuple[set[str], str]:
+    """The modules loaded by one `carpenter scan` of `paths` (--no-cache unless `cache`), and
+    its output."""
+    options = ["--cache-dir", str(cache)] if cache else ["--no-cache"]
     code = textwrap.dedent(f"""\
         import sys
-        sys.argv = ["carpenter", "scan", "--no-cache", *{[str(p) for p in paths]!r}]
+        sys.argv = ["carpenter", "scan", *{options!r}, *{[str(p) for p in paths]!r}]
         try:
             from carpenter.launch import main
             main()
@@ -83,6 +87,17 @@ def test_a_bench_submission_scan_imports_no_avoided_module(tmp_path: Path) -> No
     modules, out = _modules_after_scan(subs, tmp_path)
     assert "CUDA001" in out and "SEC002" in out
     assert sorted(m for m in AVOIDED if m in modules) == []
+
+
+def test_a_cached_scan_imports_no_avoided_module(tmp_path: Path) -> None:
+    """The result cache's stamps (Carpenter's code and data folders) walk strings too: the
+    first scan stores, the second reuses."""
+    sub = cold_scan_bench.make_submission(tmp_path, 1, random.Random(3))
+    for _ in range(2):
+        modules, out = _modules_after_scan([sub], tmp_path, tmp_path / "cache")
+        assert "carpenter.scan.cache" in modules and "CUDA001" in out
+        assert sorted(m for m in AVOIDED if m in modules) == []
+    assert any((tmp_path / "cache").iterdir())  # the first scan stored its result
 
 
 def test_the_avoided_modules_are_really_avoidable() -> None:
