@@ -63,6 +63,7 @@ PRIMERS = (
     ("carpenter.scan.secret_gate", "_gate"),
     ("carpenter.scan.registry", "all_rules"),
     ("carpenter.model.shell", "_ts_parser"),
+    ("carpenter.model.dockerignore", "_sdk_translate"),  # loaded detached: not in sys.modules
     ("carpenter.scan.cache", "_code_stamp"),
 )
 # Output formats the warm-up renders, so their modules are loaded too.

@@ -14,10 +14,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from carpenter.core.errors import InputError
 from carpenter.core.records import record
+
+if TYPE_CHECKING:  # imported where a write needs it: a read-only scan uses no pathlib
+    from pathlib import Path
 
 TEMP_MARK = ".carpenter-"
 JOURNAL = ".carpenter-journal.json"
@@ -36,6 +39,8 @@ def write_atomic(path: str | os.PathLike[str], data: str | bytes, mode: int | No
         except OSError as exc:
             raise InputError(f"cannot write output: {exc.strerror or exc}", path=shown) from None
         return
+    from pathlib import Path
+
     try:
         tmp = _temp_beside(Path(target), raw, _mode_for(target, mode))
         os.replace(tmp, target)

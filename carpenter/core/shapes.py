@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 import re
-import tomllib
 from collections import Counter
 from collections.abc import Callable
 from functools import lru_cache
@@ -21,7 +20,8 @@ from typing import Any
 from carpenter.core.errors import ConfigError
 from carpenter.core.lazyre import lazy_compile, lazy_compile_bytes
 from carpenter.core.records import record
-from carpenter.core.resources import data_dir
+from carpenter.core.resources import data_file
+from carpenter.core.tomldata import TomlDataError, load_toml_data
 
 _WORD = "A-Za-z0-9_"
 
@@ -103,13 +103,11 @@ class SecretData:
 
 @lru_cache(maxsize=1)
 def secret_data() -> SecretData:
-    path = data_dir() / "secrets.toml"
+    path = data_file("secrets.toml")
     try:
-        with open(path, "rb") as handle:
-            raw = tomllib.load(handle)
-        return _compile(raw, str(path))
-    except (OSError, tomllib.TOMLDecodeError, KeyError, re.error) as exc:
-        raise ConfigError(f"cannot load secret patterns: {exc}", path=str(path)) from None
+        return _compile(load_toml_data(path), path)
+    except (OSError, TomlDataError, KeyError, re.error) as exc:
+        raise ConfigError(f"cannot load secret patterns: {exc}", path=path) from None
 
 
 def _compile(raw: dict[str, Any], origin: str) -> SecretData:

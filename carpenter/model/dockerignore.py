@@ -21,9 +21,11 @@ from __future__ import annotations
 import os
 import posixpath
 import re
+from collections.abc import Callable
 from dataclasses import field
 from functools import lru_cache
 
+from carpenter.core.detached import load_detached
 from carpenter.core.errors import InputError
 from carpenter.core.records import record
 
@@ -110,12 +112,23 @@ def _segment_match(name: str, glob: str) -> bool:
 
 @lru_cache(maxsize=4096)
 def _sdk_regex(pattern: str) -> re.Pattern[str]:
-    from docker.utils.fnmatch import translate  # the docker SDK's own translation
-
     try:
-        return re.compile(translate(pattern))
+        return re.compile(_sdk_translate()(pattern))
     except re.error:
         return re.compile(r"(?!)")
+
+
+@lru_cache(maxsize=1)
+def _sdk_translate() -> Callable[[str], str]:
+    """The docker SDK's own `docker.utils.fnmatch.translate`, run from its file alone
+    (core.detached): `import docker` first imports requests, urllib3 and the whole client,
+    tens of ms of a scan whose .dockerignore holds a `**` pattern."""
+    module = load_detached("docker.utils.fnmatch")
+    if module is None:  # not a plain file on disk: the ordinary import
+        from docker.utils.fnmatch import translate
+
+        return translate
+    return module.translate  # type: ignore[no-any-return]
 
 
 def _problem(cleaned: str) -> str | None:

@@ -11,10 +11,12 @@ from __future__ import annotations
 import itertools
 import json
 import re
+import sys
 from dataclasses import field
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from carpenter.core.detached import load_detached
 from carpenter.core.lazyre import lazy_compile
 from carpenter.core.records import record
 from carpenter.model.dockerfile import Instruction
@@ -403,10 +405,24 @@ def _ts_parser() -> Parser:
     global _TS_PARSER
     if _TS_PARSER is None:  # imported here: `carpenter --help` must not load the grammar
         import tree_sitter
+
+        _TS_PARSER = tree_sitter.Parser(tree_sitter.Language(bash_language()))
+    return _TS_PARSER
+
+
+def bash_language() -> object:
+    """tree-sitter-bash's language pointer (`tree_sitter_bash.language()`).
+
+    Taken from the package's compiled extension alone (core.detached): its `__init__` imports
+    importlib.resources (and with it tempfile, shutil, zlib, bz2, lzma, random: ~5 ms of a
+    cold scan) only to read a highlighting query Carpenter never uses."""
+    binding = sys.modules.get("tree_sitter_bash._binding") or load_detached(
+        "tree_sitter_bash._binding")
+    if binding is None:  # not a plain file on disk: the ordinary import
         import tree_sitter_bash
 
-        _TS_PARSER = tree_sitter.Parser(tree_sitter.Language(tree_sitter_bash.language()))
-    return _TS_PARSER
+        return tree_sitter_bash.language()
+    return binding.language()
 
 
 def _char_index(text: str) -> list[int]:

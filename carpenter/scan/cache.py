@@ -454,12 +454,12 @@ def _code_stamp() -> str:
     if _CODE is None:
         from importlib.util import find_spec
 
-        from carpenter.core.resources import data_dir
+        from carpenter.core.resources import data_file
 
         stamp = Stamp()
         stamp.add(sys.version, FORMAT)
         package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        for root in (package, str(data_dir())):
+        for root in (package, data_file()):  # str(data_dir()), without pathlib
             for base, dirs, files in os.walk(root):
                 dirs[:] = sorted(d for d in dirs if d != "__pycache__")
                 for name in sorted(files):

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -21,6 +20,9 @@ from carpenter.report.interface import OUTPUT_FORMATS, write_atomic
 from carpenter.scan.config import FAIL_ON_CHOICES
 from carpenter.scan.finding import CATEGORIES
 
+if TYPE_CHECKING:  # pathlib only where a path needs it: a typical scan walks strings
+    from pathlib import Path
+
 
 def _split_keys(values: tuple[str, ...]) -> list[str]:
     """`--select A,B --select C` -> [A, B, C]."""
@@ -29,6 +31,8 @@ def _split_keys(values: tuple[str, ...]) -> list[str]:
 
 def _config_start(paths: tuple[str, ...]) -> Path:
     """Where the search for .carpenter.toml / pyproject.toml begins: the first input's folder."""
+    from pathlib import Path
+
     first = Path(paths[0]) if paths else Path.cwd()
     folder = first if first.is_dir() else first.parent
     return folder.resolve() if str(folder) else Path.cwd()
@@ -167,7 +171,11 @@ def scan(
         jobs=jobs or os.cpu_count() or 1,
         cache_dir=None if no_cache else cache_dir or _default_cache_dir(),
     )
-    explicit = Path(config_file) if config_file else None
+    explicit = None
+    if config_file:
+        from pathlib import Path
+
+        explicit = Path(config_file)
     if paths == ("-",):
         report, code = _scan_stdin(stdin_filename or "Dockerfile", settings, explicit, base)
     elif "-" in paths:
@@ -210,7 +218,7 @@ def _scan_per_config(paths: tuple[str, ...], settings: dict[str, Any], explicit:
             config = cache.setdefault(explicit, resolve_config(settings, config_file=explicit))
         else:
             # abspath, not resolve(): a Dockerfile that is a symlink loop is reported by the scan.
-            config = config_for_folder(settings, Path(os.path.abspath(path)).parent, cache)
+            config = config_for_folder(settings, os.path.dirname(os.path.abspath(path)), cache)
         # As in ruff, `exclude` drops files found in folders; a file named on the command
         # line is scanned (pre-commit passes files one by one: it has its own excludes).
         if os.path.normpath(path) not in named and config.excludes(path):
@@ -244,6 +252,7 @@ def _scan_stdin(name: str, settings: dict[str, Any], explicit: Path | None,
     the text goes to a temporary file; findings are reported under `name`."""
     import tempfile
     from dataclasses import replace
+    from pathlib import Path
 
     from carpenter.scan.config import config_for_folder, resolve_config
     from carpenter.scan.engine import scan_paths

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import errno
 import fnmatch
 import os
 import re
-import tomllib
+import stat
 from dataclasses import field, replace
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from carpenter.core.errors import ConfigError
 from carpenter.core.records import record
 from carpenter.core.resources import data_dir
 from carpenter.scan.finding import SEVERITIES
+
+if TYPE_CHECKING:  # pathlib and tomllib only once a config file is found: most scans find none
+    from pathlib import Path
 
 DEFAULT_FAIL_ON = "warning"
 # `fail-on = "none"`: report, never fail (ruff's --exit-zero as a setting).
@@ -95,21 +98,59 @@ def rule_matches(rule: type, key: str) -> bool:
     return rule.id.startswith(key.upper()) or key.lower() in (rule.name, rule.category)
 
 
-def find_config_file(start: Path) -> Path | None:
+def find_config_file(start: Path | str) -> Path | None:
     """The nearest .carpenter.toml, or pyproject.toml with [tool.carpenter], from start upwards."""
-    for folder in [start, *start.parents]:
-        candidate = folder / ".carpenter.toml"
-        if candidate.is_file():
-            return candidate
-        pyproject = folder / "pyproject.toml"
-        if pyproject.is_file() and "tool" in _read_toml(pyproject) and "carpenter" in _read_toml(
+    for candidate, pyproject in _upwards(start):
+        if _is_file(candidate):
+            return _path(candidate)
+        if _is_file(pyproject) and "tool" in _read_toml(pyproject) and "carpenter" in _read_toml(
             pyproject
         ).get("tool", {}):
-            return pyproject
+            return _path(pyproject)
     return None
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def _upwards(start: Path | str) -> list[tuple[str, str]]:
+    """(.carpenter.toml, pyproject.toml) of `start` and each of its parents, as the text of
+    `folder / name`. The scan passes a normalised absolute folder (os.path.abspath), whose
+    parents are its os.path.dirname chain; anything else goes through pathlib, whose own
+    normalisation then decides (`.` has no parent, `./a` is `a`)."""
+    names = (".carpenter.toml", "pyproject.toml")
+    if not (isinstance(start, str) and os.path.isabs(start) and os.path.normpath(start) == start):
+        from pathlib import Path
+
+        path = Path(start)
+        return [(str(f / names[0]), str(f / names[1])) for f in (path, *path.parents)]
+    folders = [start]
+    while (parent := os.path.dirname(folders[-1])) != folders[-1]:
+        folders.append(parent)
+    return [(os.path.join(f, names[0]), os.path.join(f, names[1])) for f in folders]
+
+
+# Path.is_file's answer without pathlib: False for these errors, any other OSError raised.
+_NOT_THERE = frozenset({errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP})
+
+
+def _is_file(path: str) -> bool:
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError as exc:
+        if exc.errno not in _NOT_THERE:
+            raise
+        return False
+    except ValueError:
+        return False
+
+
+def _path(text: str | os.PathLike[str]) -> Path:
+    from pathlib import Path
+
+    return Path(text)
+
+
+def _read_toml(path: Path | str) -> dict[str, Any]:
+    import tomllib
+
     try:
         with open(path, "rb") as handle:
             return tomllib.load(handle)
@@ -236,7 +277,7 @@ def resolve_config(
     cli: dict[str, Any], start: Path | None = None, config_file: Path | None = None
 ) -> ScanConfig:
     """Merge the profile, the nearest config file and command-line settings."""
-    found = config_file or find_config_file(start or Path(os.getcwd()))
+    found = config_file or find_config_file(start or os.getcwd())
     return _resolve_found(cli, found)
 
 
@@ -249,12 +290,12 @@ def _resolve_found(cli: dict[str, Any], found: Path | None) -> ScanConfig:
         config = replace(config, profile=profile)
     if file_settings:
         config = apply_settings(config, file_settings, str(found))
-        config = replace(config, source=str(found), root=str(Path(found).resolve().parent))
+        config = replace(config, source=str(found), root=str(_path(found).resolve().parent))
     cli_settings = {k: v for k, v in cli.items() if v not in (None, (), [])}
     return apply_settings(config, cli_settings, "command line")
 
 
-def config_for_folder(cli: dict[str, Any], folder: Path,
+def config_for_folder(cli: dict[str, Any], folder: Path | str,
                       cache: dict[Path | None, ScanConfig]) -> ScanConfig:
     """The config of the nearest config file above `folder` (ruff's per-file discovery),
     merged with the command line; one resolve per config file."""

@@ -10,7 +10,6 @@ prebuilt binary is published for that combination (True / False / None when unkn
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import field, replace
 from functools import lru_cache
 from typing import Any
@@ -18,7 +17,8 @@ from typing import Any
 from carpenter.core.errors import ConfigError
 from carpenter.core.lazyre import lazy_compile
 from carpenter.core.records import record
-from carpenter.core.resources import data_dir
+from carpenter.core.resources import data_file
+from carpenter.core.tomldata import TomlDataError, load_toml_data
 from carpenter.model.dockerfile import Instruction, stage_chain
 from carpenter.model.pip import canonicalize_name
 
@@ -130,13 +130,11 @@ class CudaData:
 
 @lru_cache(maxsize=1)
 def cuda_data() -> CudaData:
-    path = data_dir() / "cuda_extensions.toml"
+    path = data_file("cuda_extensions.toml")
     try:
-        with open(path, "rb") as handle:
-            raw = tomllib.load(handle)
-        return _compile(raw, str(path))
-    except (OSError, tomllib.TOMLDecodeError, KeyError, re.error) as exc:
-        raise ConfigError(f"cannot load CUDA package facts: {exc}", path=str(path)) from None
+        return _compile(load_toml_data(path), path)
+    except (OSError, TomlDataError, KeyError, re.error) as exc:
+        raise ConfigError(f"cannot load CUDA package facts: {exc}", path=path) from None
 
 
 def _checked_specifier(text: str, origin: str) -> str:

@@ -123,17 +123,16 @@ def url_concern(url: str) -> str | None:
 @lru_cache(maxsize=1)
 def _gated_patterns() -> re.Pattern[str]:
     import fnmatch
-    import tomllib
 
     from carpenter.core.errors import ConfigError
-    from carpenter.core.resources import data_dir
+    from carpenter.core.resources import data_file
+    from carpenter.core.tomldata import TomlDataError, load_toml_data
 
-    path = data_dir() / "gated_models.toml"
+    path = data_file("gated_models.toml")
     try:
-        with open(path, "rb") as handle:
-            patterns = tomllib.load(handle)["patterns"]
-    except (OSError, tomllib.TOMLDecodeError, KeyError) as exc:
-        raise ConfigError(f"cannot load the gated model list: {exc}", path=str(path)) from None
+        patterns = load_toml_data(path)["patterns"]
+    except (OSError, TomlDataError, KeyError) as exc:
+        raise ConfigError(f"cannot load the gated model list: {exc}", path=path) from None
     return compile_cached("|".join(fnmatch.translate(p.lower()) for p in patterns))
 
 

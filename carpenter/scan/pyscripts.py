@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import ast
 import posixpath
-import shlex
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -355,6 +354,8 @@ class _Module:
             command = self.resolve(first)
             if command is None:
                 return None
+        import shlex  # only for a script that runs a shell command
+
         try:
             argv = shlex.split(command)
         except ValueError:

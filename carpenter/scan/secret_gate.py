@@ -31,7 +31,7 @@ from typing import NamedTuple
 
 from carpenter.core.lazyre import lazy_compile
 from carpenter.core.patterncache import compile_cached
-from carpenter.core.resources import data_dir
+from carpenter.core.resources import data_file
 
 GATE_FILE = "detect_secrets_gate.json"
 # YAML that the transformer rewrites beyond cutting and joining: escapes (`\`), tags
@@ -58,7 +58,8 @@ class _Gate(NamedTuple):
 
 @lru_cache(maxsize=1)
 def _gate() -> _Gate:
-    raw = json.loads((data_dir() / GATE_FILE).read_text(encoding="utf-8"))
+    with open(data_file(GATE_FILE), encoding="utf-8") as handle:  # no pathlib on the scan path
+        raw = json.loads(handle.read())
     sources = []
     for item in raw["sources"]:
         first = item["full"] if item["first"] is None else item["pieces"][item["first"]]

@@ -86,6 +86,17 @@ def test_the_wheel_imports_from_outside_the_checkout(installed: Path, tmp_path: 
     assert Path(data, "snapshots", "neurips-2023.toml").is_file()
 
 
+def test_the_wheel_ships_fresh_json_twins(installed: Path, tmp_path: Path) -> None:
+    """The scan's TOML data is read from its JSON twins (core.tomldata) in the wheel too."""
+    code = ("import sys\nfrom carpenter.core.resources import data_file\n"
+            "from carpenter.core.tomldata import load_toml_data\n"
+            "from carpenter.core.tomldata_build import TWINNED\n"
+            "for name in TWINNED: load_toml_data(data_file(name))\n"
+            "assert 'tomllib' not in sys.modules, 'a twin is missing or stale'\n")
+    done = _run([str(installed.parent / "python"), "-c", code], tmp_path, _env())
+    assert done.returncode == 0, done.stderr
+
+
 @pytest.mark.parametrize("args", [
     ("rules", "--format", "json"),
     ("scan", *SAMPLES, "--format", "json"),

@@ -13,7 +13,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-# (importlib.resources, tempfile and shutil are not listed: tree_sitter_bash imports them.)
+# (The standard library's avoidable modules are listed in test_cold_scan_stdlib.py.)
 AVOIDED = ("rich", "detect_secrets", "requests", "packaging.requirements", "packaging.tags",
            "packaging.specifiers",  # CUDA wheel ranges of final releases: scan.cuda compares
            "difflib", "hashlib", "carpenter.scan.cache")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from urllib.parse import urlsplit
 
 from carpenter.core.lazyre import lazy_compile
 from carpenter.scan.context import ScanContext
@@ -26,6 +25,8 @@ def shown(url: str) -> str:
 def third_party(url: str | None) -> bool:
     if not url or "$" in url:
         return False
+    from urllib.parse import urlsplit  # with ipaddress: only for a command naming an index
+
     try:
         host = (urlsplit(url).hostname or "").lower()
     except ValueError:
