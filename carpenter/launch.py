@@ -268,6 +268,10 @@ def main() -> None:
             code = 130
         if code is not None:
             _exit_now(code)
+    # Before click and json are imported: their import-time patterns come from the cache.
+    from carpenter.core.patterncache import preload
+
+    preload()
     from carpenter.cli import main as cli_main
 
     cli_main()

@@ -21,6 +21,12 @@ once, on the first pattern not already in `re`'s cache, and written at exit only
 process compiled a pattern it did not hold (merged with what is on disk then: concurrent runs
 lose nothing but their own additions; at most MAX_ENTRIES, the least recently used dropped).
 
+The libraries a scan imports (platform, json, gettext, click) compile ~20 patterns of their
+own at import, before any Carpenter code could route them: `note_imports()` (called by
+`cli.main`, once the imports are done) writes what re's cache then holds to
+`re-imports-<cache tag>.marshal`, and `preload()` (called by the console script before it
+imports the CLI) puts them back into re's cache, where those `re.compile` calls find them.
+
 `CARPENTER_NO_CACHE=1` turns it off (no file read or written). `carpenter scan --no-cache`
 leaves it on: that flag means "re-check every file" (do not reuse scan results), and a compiled
 pattern is the same code whether parsed now or read back, so it cannot change a result. The
@@ -110,6 +116,7 @@ class _Store:
 
 _store: _Store | None = None
 _disabled = False
+_preloaded: dict[Key, Entry] = {}  # what preload put into re's cache, from the imports file
 
 
 def compile_cached(pattern: str | bytes, flags: int = 0) -> re.Pattern[Any]:
@@ -141,12 +148,67 @@ def seed_equivalent(text: str, canonical: str, flags: int = 0) -> None:
         _remember(memo, (str, text, flags), compile_cached(canonical, flags))
 
 
+def preload() -> None:
+    """Before the libraries a scan imports are imported: put the patterns they compile at
+    import (platform, json, gettext, click, ...: ~2 ms of parsing) into re's cache, read back
+    from the imports file that `note_imports` wrote, so their `re.compile` finds them there."""
+    path = _imports_path()
+    if path is None or not _supported():
+        return
+    from carpenter.core import marshalfile
+
+    found = marshalfile.load(path, _file_key())
+    memo = getattr(re, "_cache", None)
+    if not isinstance(found, dict) or not isinstance(memo, dict):
+        return
+    for key, entry in found.items():
+        try:
+            pattern, flags = key
+        except (TypeError, ValueError):
+            continue  # a malformed key: not cached
+        compiled = _build_or_none(pattern, entry)
+        if compiled is not None and type(flags) is int:
+            _remember(memo, (type(pattern), pattern, flags), compiled)
+            _preloaded[key] = entry
+
+
+def note_imports() -> None:
+    """Once the imports are done: when re's cache holds plain patterns `preload` did not
+    supply (a first run, an upgraded library), write them all for the next process."""
+    path = _imports_path()
+    memo = getattr(re, "_cache", None)
+    if path is None or not isinstance(memo, dict) or not _supported():
+        return
+    keys = [(key[1], key[2]) for key, compiled in list(memo.items())
+            if len(key) == 3 and type(key[1]) in (str, bytes) and type(key[2]) is int
+            and not key[2] & ~_PLAIN_FLAGS and getattr(compiled, "pattern", None) == key[1]]
+    if all(key in _preloaded for key in keys):
+        return
+    entries = {}
+    for key in keys:
+        entry = _preloaded.get(key) or _entry(*key)
+        if entry is not None:
+            entries[key] = entry
+    from carpenter.core import marshalfile
+
+    marshalfile.save(path, _file_key(), entries)
+    _preloaded.update(entries)
+
+
 def cache_path() -> str | None:
     """The pattern cache file of this interpreter, or None when caches are turned off."""
     folder = default_cache_dir()
     if folder is None:
         return None
     return os.path.join(folder, f"re-{sys.implementation.cache_tag}.marshal")
+
+
+def _imports_path() -> str | None:
+    """The file of the patterns compiled while importing (beside the pattern cache)."""
+    folder = default_cache_dir()
+    if folder is None:
+        return None
+    return os.path.join(folder, f"re-imports-{sys.implementation.cache_tag}.marshal")
 
 
 def _the_store() -> _Store | None:

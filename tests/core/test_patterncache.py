@@ -314,7 +314,8 @@ def test_no_cache_env_writes_nothing_and_no_cache_flag_keeps_patterns(tmp_path: 
     assert not folder.exists()
     subprocess.run(args, capture_output=True, cwd=ROOT, timeout=120,
                    env={**env, "CARPENTER_NO_CACHE": ""})
-    assert sorted(os.listdir(folder)) == [_file_name()]  # --no-cache: no result cache
+    # --no-cache: no result cache; the compiled patterns (and those of the imports) are kept
+    assert sorted(os.listdir(folder)) == sorted([_file_name(), "re-imports-" + _file_name()[3:]])
 
 
 def test_switched_off_it_is_re_compile(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -449,3 +450,56 @@ def test_the_package_has_no_other_cache_dir_helper() -> None:
     hits = [str(p.relative_to(ROOT)) for p in Path(carpenter.__file__).parent.rglob("*.py")
             if "def default_cache_dir" in p.read_text("utf-8")]
     assert hits == ["carpenter/core/resources.py"]
+
+
+IMPORTS_PROBE = """
+import re, re._parser as parser, sys
+parsed = []
+real = parser.parse
+def counting(text, *a, **k):
+    parsed.append(text)
+    return real(text, *a, **k)
+parser.parse = counting
+from carpenter.core import patterncache
+patterncache.preload()
+import carpenter.cli
+carpenter.cli.note_imports()
+count = len(parsed)
+# every pattern in re's cache behaves as a fresh compile of its text (same code and flags)
+same = all(compiled == re._compiler.compile(key[1], key[2]) for key, compiled in
+           list(re._cache.items()) if getattr(compiled, "pattern", None) == key[1])
+print(count, same)
+"""
+
+
+def _imports_run(cache: Path, **env: str) -> tuple[int, bool]:
+    done = subprocess.run([sys.executable, "-c", IMPORTS_PROBE], capture_output=True, text=True,
+                          cwd=ROOT, timeout=120, check=True,
+                          env={**os.environ, "PYTHONPATH": str(ROOT),
+                               "CARPENTER_CACHE_DIR": str(cache), **env})
+    count, same = done.stdout.split()
+    return int(count), same == "True"
+
+
+def test_import_time_patterns_are_preloaded_by_the_next_process(tmp_path: Path) -> None:
+    os.environ.pop("CARPENTER_NO_CACHE", None)
+    first, same = _imports_run(tmp_path)
+    assert first > 10 and same  # platform, json, gettext, click, ... parse their patterns
+    assert list(tmp_path.glob("re-imports-*.marshal"))
+    again, same = _imports_run(tmp_path)
+    assert (again, same) == (0, True)
+
+
+def test_a_damaged_imports_file_is_parsed_again_and_rewritten(tmp_path: Path) -> None:
+    _imports_run(tmp_path)
+    (path,) = tmp_path.glob("re-imports-*.marshal")
+    path.write_bytes(path.read_bytes()[:-7])
+    damaged, same = _imports_run(tmp_path)
+    assert damaged > 10 and same
+    assert _imports_run(tmp_path) == (0, True)
+
+
+def test_no_cache_env_preloads_and_writes_nothing(tmp_path: Path) -> None:
+    count, same = _imports_run(tmp_path, CARPENTER_NO_CACHE="1")
+    assert count > 10 and same
+    assert not list(tmp_path.iterdir())
