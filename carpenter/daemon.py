@@ -23,7 +23,7 @@ import os
 import signal
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 import click
@@ -40,6 +40,7 @@ from carpenter.launch import (
     REFUSED,
     START_TIMEOUT_S,
     connect,
+    encode_request,
     install_key,
     recv_exact,
     runtime_dir,
@@ -50,7 +51,11 @@ from carpenter.launch import (
 
 DEFAULT_IDLE_S = 15 * 60
 SPARES = 1  # forks made in advance: sequential clients (the common case) never wait for one
-MAX_REQUEST_BYTES = 64 << 20
+# A request bigger than this, or with more items, is refused (the client scans in-process):
+# Linux caps argv + environment at a quarter of the stack limit (2 MiB by default).
+MAX_REQUEST_BYTES = 16 << 20
+MAX_REQUEST_ITEMS = 1 << 18
+CONTROL_OPS = ("status", "stop")
 WARMUP_TIMEOUT_S = 300
 # Loaders whose result depends only on Carpenter's code and data and the interpreter, all of
 # which the install key covers: loaded once in the server, shared by every fork. Anything not
@@ -117,7 +122,7 @@ def ask(where: Place, op: str, timeout: float = 5.0) -> dict[str, Any] | None:
     except OSError:
         return None
     try:
-        send_request(sock, {"op": op, "key": where.key}, [])
+        send_request(sock, encode_request([op.encode(), where.key.encode()]), [])
         data = b""
         while chunk := sock.recv(65536):
             data += chunk
@@ -500,13 +505,15 @@ class _Worker:
         self.conn.settimeout(START_TIMEOUT_S)
         request, fds = self._read()
         try:
-            op = request.get("op") if request.get("key") == self.server.where.key else None
-            if op in ("status", "stop"):
+            if request is None or request.key != self.server.where.key:
+                self.conn.sendall(REFUSED)
+                return 0
+            if request.op in CONTROL_OPS:
                 self.conn.sendall(b"J" + json.dumps(self.status).encode())
-                if op == "stop":
+                if request.op == "stop":
                     os.kill(self.server.pid, signal.SIGTERM)
                 return 0
-            if op != "scan" or len(fds) != 3 or not _acceptable(request):
+            if len(fds) != 3 or not _acceptable(request):
                 self.conn.sendall(REFUSED)
                 return 0
             self.conn.sendall(READY)
@@ -526,60 +533,192 @@ class _Worker:
             self.conn.sendall(EXIT + code.to_bytes(4, "big", signed=True))
         return 0
 
-    def _read(self) -> tuple[dict[str, Any], list[int]]:
+    def _read(self) -> tuple[Request | None, list[int]]:
+        """The request (None: refuse it) and the descriptors that came with it. A client that
+        hangs up or stalls (the START_TIMEOUT_S timeout) raises OSError: nobody to answer."""
         import socket
 
         head, fds, flags, _ = socket.recv_fds(self.conn, HEADER, 3)
         if flags & socket.MSG_CTRUNC:
-            raise ConnectionError("file descriptors truncated")
+            return None, fds  # more descriptors than a client sends
         head += recv_exact(self.conn, HEADER - len(head)) if 0 < len(head) < HEADER else b""
-        if not head.startswith(MAGIC):
-            raise ConnectionError("not a carpenter request")
-        size = int.from_bytes(head[len(MAGIC):], "big")
-        if size > MAX_REQUEST_BYTES:
-            raise ConnectionError(f"request of {size} bytes")
-        request = json.loads(recv_exact(self.conn, size))
-        if not isinstance(request, dict):
-            raise ConnectionError("request is not an object")
-        return request, fds
+        size = request_size(head)
+        if size is None:
+            return None, fds  # not our protocol (an older client), or too big to read
+        return parse_request(head + recv_exact(self.conn, size)), fds
 
 
-def _acceptable(request: dict[str, Any]) -> bool:
+# ---------------------------------------------------------------------------------------------
+# The request (docs/server.md, "The request"): parsed strictly, since anything the worker
+# cannot reproduce exactly must be refused before READY (the client then scans in-process).
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    """How the client's interpreter set up one standard stream."""
+
+    encoding: str
+    errors: str
+    line_buffering: bool
+    write_through: bool
+
+
+@dataclass(frozen=True)
+class Request:
+    """A parsed request: a control op (status, stop) has only op and key."""
+
+    op: str
+    key: str
+    cwd: bytes = b""
+    umask: int = 0
+    streams: tuple[StreamSpec, ...] = ()
+    argv: tuple[str, ...] = ()
+    env: tuple[tuple[bytes, bytes], ...] = field(default=(), repr=False)  # it carries tokens
+
+
+# op, key, cwd, umask, 3 streams x (encoding, errors, line buffering, write-through), argc
+SCAN_FIXED_ITEMS = 4 + 3 * 4 + 1
+
+
+def request_size(head: bytes) -> int | None:
+    """The payload length a request header announces (None: refuse)."""
+    if len(head) != HEADER or not head.startswith(MAGIC):
+        return None
+    size = int.from_bytes(head[len(MAGIC):], "big")
+    return size if size <= MAX_REQUEST_BYTES else None
+
+
+def parse_request(data: bytes) -> Request | None:
+    """A whole request (header and payload) as sent by `launch.encode_request`; None for
+    anything malformed: wrong magic, a length past the end or short of it, too big, text that
+    is not UTF-8, missing or extra items. Never raises on any input (a fuzz test holds it)."""
+    size = request_size(data[:HEADER])
+    if size is None or len(data) != HEADER + size:
+        return None
+    items = _split_items(data, HEADER)
+    if items is None or len(items) < 2:
+        return None
+    op, key = _text(items[0]), _text(items[1])
+    if op is None or key is None:
+        return None
+    if op in CONTROL_OPS:
+        return Request(op, key) if len(items) == 2 else None
+    return _scan_request(key, items) if op == "scan" else None
+
+
+def _split_items(data: bytes, start: int) -> list[bytes] | None:
+    """Each 4-byte length and its bytes, from `start` to exactly the end of `data`."""
+    items: list[bytes] = []
+    pos, end = start, len(data)
+    while pos < end:
+        if end - pos < 4 or len(items) >= MAX_REQUEST_ITEMS:
+            return None
+        size = int.from_bytes(data[pos:pos + 4], "big")
+        pos += 4
+        if size > end - pos:
+            return None
+        items.append(data[pos:pos + size])
+        pos += size
+    return items
+
+
+def _scan_request(key: str, items: list[bytes]) -> Request | None:
+    if len(items) < SCAN_FIXED_ITEMS:
+        return None
+    cwd, umask = items[2], _octal(items[3])
+    found = [_stream_spec(items[i:i + 4]) for i in range(4, 16, 4)]
+    streams = tuple(spec for spec in found if spec is not None)
+    argc = _count(items[16])
+    if not cwd or b"\0" in cwd or umask is None or len(streams) != 3 or not argc:
+        return None
+    argv, env = items[17:17 + argc], items[17 + argc:]
+    if len(argv) != argc or any(b"\0" in arg for arg in argv):
+        return None
+    pairs = _environment(env)
+    if pairs is None:
+        return None
+    try:  # the client encoded argv as its interpreter decoded it; undo that the same way
+        args = tuple(os.fsdecode(arg) for arg in argv)
+    except UnicodeDecodeError:
+        return None
+    return Request("scan", key, cwd, umask, streams, args, pairs)
+
+
+def _environment(items: list[bytes]) -> tuple[tuple[bytes, bytes], ...] | None:
+    """`NAME=value` items as pairs; None for an entry putenv would refuse (no name, NUL) or a
+    name given twice (no real environment has that)."""
+    pairs = []
+    for item in items:
+        name, sep, value = item.partition(b"=")
+        if not name or not sep or b"\0" in item:
+            return None
+        pairs.append((name, value))
+    if len({name for name, _ in pairs}) != len(pairs):
+        return None
+    return tuple(pairs)
+
+
+def _stream_spec(items: list[bytes]) -> StreamSpec | None:
+    encoding, errors = _text(items[0]), _text(items[1])
+    line_buffering, write_through = _flag(items[2]), _flag(items[3])
+    if not encoding or not errors or line_buffering is None or write_through is None:
+        return None
+    return StreamSpec(encoding, errors, line_buffering, write_through)
+
+
+def _text(item: bytes) -> str | None:
+    """UTF-8 text without NUL (an op, a key, a codec or error-handler name)."""
+    try:
+        text = item.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return text if "\0" not in text else None
+
+
+def _octal(item: bytes) -> int | None:
+    if not 1 <= len(item) <= 4 or item.strip(b"01234567"):
+        return None
+    value = int(item, 8)
+    return value if value <= 0o777 else None
+
+
+def _count(item: bytes) -> int | None:
+    if not 1 <= len(item) <= 7 or not item.isdigit():
+        return None
+    return int(item)
+
+
+def _flag(item: bytes) -> bool | None:
+    return {b"0": False, b"1": True}.get(item)
+
+
+def _acceptable(request: Request) -> bool:
     """Whether this worker can become the client's process exactly (and then has its cwd);
     when not, the client runs the scan itself."""
     import codecs
 
-    env, argv, specs = request.get("env"), request.get("argv"), request.get("streams")
-    if not (isinstance(env, dict) and isinstance(argv, list) and isinstance(specs, list)
-            and len(specs) == 3 and all(isinstance(s, list) and len(s) == 4 for s in specs)
-            and isinstance(request.get("umask"), int)):
-        return False
-    if not all(isinstance(k, str) and k and "=" not in k and "\0" not in k
-               and isinstance(v, str) and "\0" not in v for k, v in env.items()):
-        return False  # os.environ would refuse it after READY, too late to step back
     try:
-        for spec in specs:
-            codecs.lookup(spec[0])
-            codecs.lookup_error(spec[1])
-        os.chdir(request["cwd"])
-    except (OSError, KeyError, TypeError, LookupError):
+        for spec in request.streams:
+            codecs.lookup(spec.encoding)
+            codecs.lookup_error(spec.errors)
+        os.chdir(request.cwd)
+    except (OSError, LookupError, ValueError):
         return False
     return True
 
 
-def _adopt(request: dict[str, Any], fds: list[int]) -> None:
+def _adopt(request: Request, fds: list[int]) -> None:
     """Become the client's process: its stdio, environment, umask, argv (an _acceptable()
     request, whose cwd is already ours)."""
     import locale
 
-    env, argv, specs = request["env"], request["argv"], request["streams"]
     for target, fd in enumerate(fds):
         os.dup2(fd, target)
     streams = [_text_stream(fd, spec, name) for fd, spec, name
-               in zip(range(3), specs, ("<stdin>", "<stdout>", "<stderr>"), strict=True)]
-    os.environ.clear()
-    os.environ.update(env)
-    os.umask(request["umask"])
+               in zip(range(3), request.streams, ("<stdin>", "<stdout>", "<stderr>"),
+                      strict=True)]
+    _set_environment(request.env)
+    os.umask(request.umask)
     time.tzset()
     with contextlib.suppress(locale.Error):
         locale.setlocale(locale.LC_CTYPE, "")  # what the interpreter does at start-up
@@ -587,24 +726,30 @@ def _adopt(request: dict[str, Any], fds: list[int]) -> None:
         sys.modules["tempfile"].tempdir = None
     sys.stdin, sys.stdout, sys.stderr = streams
     sys.__stdin__, sys.__stdout__, sys.__stderr__ = streams
-    sys.argv = [str(a) for a in argv]
+    sys.argv = list(request.argv)
 
 
-def _text_stream(fd: int, spec: list[Any], name: str) -> Any:
+def _set_environment(pairs: tuple[tuple[bytes, bytes], ...]) -> None:
+    """The client's environment, in its order (os.environ and the C environ both)."""
+    os.environb.clear()
+    os.environb.update(pairs)
+
+
+def _text_stream(fd: int, spec: StreamSpec, name: str) -> Any:
     """A standard stream on `fd` as the interpreter builds one (pylifecycle's create_stdio):
     the client's encoding, errors, line buffering and write-through, newline "\\n"."""
     import io
 
-    encoding, errors, line_buffering, write_through = spec
+    encoding, errors = spec.encoding, spec.errors
+    line_buffering, write_through = spec.line_buffering, spec.write_through
     reading = fd == 0
     buffering = 0 if write_through and not reading else -1
     # The stream lives as long as the worker process: no context manager.
     buffer = open(fd, "rb" if reading else "wb", buffering=buffering, closefd=False)  # noqa: SIM115
     raw = buffer if buffering == 0 else buffer.raw
     raw.name = name
-    text = io.TextIOWrapper(buffer, encoding=str(encoding), errors=str(errors), newline="\n",
-                            line_buffering=bool(line_buffering),
-                            write_through=bool(write_through))
+    text = io.TextIOWrapper(buffer, encoding=encoding, errors=errors, newline="\n",
+                            line_buffering=line_buffering, write_through=write_through)
     text.mode = "r" if reading else "w"
     return text
 

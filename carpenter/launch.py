@@ -12,16 +12,20 @@ Anything short of a server that says it has started the command (no runtime dir,
 a stale socket, another install's server, a protocol error, a timeout) runs the command here,
 in-process, exactly as before: the server can make a scan faster, never lose it.
 
-This module is imported on every `carpenter` run: keep it to os, sys, json, array and the
-`_socket` C module (the `socket` wrapper pulls in selectors and enum, ~4 ms of a ~40 ms client).
+This module is imported on every `carpenter` run. A served run may load nothing that a bare
+`python -c pass` has not loaded already, besides C modules (`_socket`, `zlib`, `_locale`): the
+`socket` wrapper pulls in selectors and enum, `json` pulls in `re`, each a few ms of a ~25 ms
+client (a test checks the set). For the same reason no `from __future__ import annotations`
+(it imports the `__future__` module): the annotations here are valid at run time on 3.11.
 """
-
-from __future__ import annotations
 
 import os
 import sys
 
-MAGIC = b"CARPSRV1"  # request header: MAGIC + 8-byte big-endian payload length
+# The request: MAGIC, the payload's length (8 bytes, big-endian), then the payload: a sequence
+# of items, each a 4-byte big-endian length and that many bytes (docs/server.md, "The
+# request"). CARPSRV1 was a JSON payload: a server of that protocol refuses this one.
+MAGIC = b"CARPSRV2"
 HEADER = len(MAGIC) + 8
 # Server: READY (or REFUSED); client: GO; server: EXIT + 4-byte exit code. INTERRUPT: the
 # client's Ctrl-C, sent while it waits for EXIT.
@@ -126,20 +130,42 @@ def socket_path(key: str, folder: str | None = None) -> str:
     return os.path.join(folder or runtime_dir(), f"scan-{key}.sock")
 
 
-def _stream_spec(stream: object) -> list[object] | None:
-    """How this interpreter set up a standard stream, so the server's fork builds the same."""
-    if stream is None or not hasattr(stream, "encoding"):
+def _stream_items(stream: object) -> list[bytes] | None:
+    """How this interpreter set up a standard stream (encoding, errors, line buffering,
+    write-through), so the server's fork builds the same; None when it is not a text stream
+    (the scan then runs here)."""
+    encoding = getattr(stream, "encoding", None)
+    if not isinstance(encoding, str):
         return None
-    return [stream.encoding, stream.errors, stream.line_buffering,
-            getattr(stream, "write_through", False)]
+    return [encoding.encode(), str(stream.errors).encode(),
+            b"1" if stream.line_buffering else b"0",
+            b"1" if getattr(stream, "write_through", False) else b"0"]
 
 
-def scan_request(key: str) -> dict[str, object]:
+def scan_items(key: str) -> list[bytes] | None:
+    """The items of a scan request (None: run here): op, key, cwd, umask (octal), 4 items per
+    standard stream, argc, argv, then one `NAME=value` item per environment variable. Paths,
+    argv and the environment go as the bytes the OS has (argv re-encoded as the interpreter
+    decoded it), so undecodable names survive. ValueError/OSError: run here."""
+    streams: list[bytes] = []
+    for stream in (sys.stdin, sys.stdout, sys.stderr):
+        items = _stream_items(stream)
+        if items is None:
+            return None
+        streams += items
     umask = os.umask(0o022)
     os.umask(umask)
-    return {"op": "scan", "key": key, "argv": sys.argv, "cwd": os.getcwd(),
-            "env": dict(os.environ), "umask": umask,
-            "streams": [_stream_spec(s) for s in (sys.stdin, sys.stdout, sys.stderr)]}
+    encoding = sys.getfilesystemencoding()
+    argv = [arg.encode(encoding, "surrogateescape") for arg in sys.argv]
+    env = [name + b"=" + value for name, value in os.environb.items()]
+    return [b"scan", key.encode(), os.getcwdb(), b"%o" % umask, *streams,
+            b"%d" % len(argv), *argv, *env]
+
+
+def encode_request(items: list[bytes]) -> bytes:
+    """MAGIC, the payload length, then each item as a 4-byte length and its bytes."""
+    payload = b"".join([len(item).to_bytes(4, "big") + item for item in items])
+    return MAGIC + len(payload).to_bytes(8, "big") + payload
 
 
 def connect(path: str, timeout: float) -> object:
@@ -160,17 +186,16 @@ def connect(path: str, timeout: float) -> object:
     return sock
 
 
-def send_request(sock: object, request: dict[str, object], fds: list[int]) -> None:
+def send_request(sock: object, request: bytes, fds: list[int]) -> None:
+    """Send an encoded request, with `fds` (SCM_RIGHTS: an array of C ints, built here
+    without the `array` module)."""
     import _socket
-    import array
-    import json
 
-    payload = json.dumps(request).encode("ascii")  # ensure_ascii: lone surrogates survive
-    head = MAGIC + len(payload).to_bytes(8, "big")
-    ancillary = [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, array.array("i", fds))] if fds else []
-    sent = sock.sendmsg([head + payload], ancillary)
-    if sent < len(head) + len(payload):
-        sock.sendall((head + payload)[sent:])
+    rights = b"".join([fd.to_bytes(4, sys.byteorder, signed=True) for fd in fds])
+    ancillary = [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, rights)] if fds else []
+    sent = sock.sendmsg([request], ancillary)
+    if sent < len(request):
+        sock.sendall(request[sent:])
 
 
 def recv_exact(sock: object, size: int) -> bytes:
@@ -199,11 +224,15 @@ def _try_server() -> int | None:
         for fd in fds:
             os.fstat(fd)  # a closed standard stream: let the in-process run deal with it
         key = install_key()
+        items = scan_items(key)
+        if items is None:
+            return None
+        request = encode_request(items)  # before connecting: a waiting worker waits less
         sock = connect(socket_path(key, folder), START_TIMEOUT_S)
-    except (OSError, ValueError):
+    except (OSError, ValueError):  # ValueError: an argv or stream name that does not encode
         return None
     try:
-        send_request(sock, scan_request(key), fds)
+        send_request(sock, request, fds)
         if recv_exact(sock, 1) != READY:
             sock.close()
             return None  # refused (another key, a bad request): run here

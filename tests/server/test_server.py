@@ -384,31 +384,48 @@ def test_a_killed_client_takes_its_worker_along(served: Install) -> None:
 # The launcher
 
 
-def test_the_launcher_imports_nothing_heavy(served: Install) -> None:
-    def modules(code: str) -> set[str]:
-        done = subprocess.run([sys.executable, "-c", f"{code}; print(sorted(sys.modules))"],
-                              capture_output=True, text=True, env=served.env(), check=True)
-        return set(eval(done.stdout))
+# The console script, with os._exit (how a served client ends) recording sys.modules first.
+SPY = """#!{python}
+import os
+import sys
+from carpenter.launch import main
 
-    # What the standard modules it is meant to use bring along, and nothing else.
-    allowed = modules("import sys, os, json, array, zlib, _socket, _locale, stat")
-    used = modules("import sys, _socket, carpenter.launch as l; k = l.install_key(); "
-                   "l.socket_path(k); l.runtime_dir_problem(l.runtime_dir()); "
-                   "a, b = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM); "
-                   "l.send_request(a, l.scan_request(k), [0, 1, 2]); l.recv_exact(b, 8)")
-    assert used - allowed == {"carpenter", "carpenter.launch"}
 
-    # A real client run against the server: the import log never mentions the CLI's modules.
-    # (PYTHONPROFILEIMPORTTIME, not -X importtime: -X options are part of the install key.)
+def spy_exit(code, real=os._exit):
+    with open(os.environ["CARPENTER_TEST_MODULES"], "w", encoding="utf-8") as out:
+        for name, module in sorted(sys.modules.items()):
+            out.write(f"{{name}}\\t{{getattr(module, '__file__', None) or ''}}\\n")
+    real(code)
+
+
+os._exit = spy_exit
+if __name__ == '__main__':
+    sys.exit(main())
+"""
+
+
+def test_a_served_client_loads_only_what_a_bare_interpreter_has(served: Install,
+                                                                 tmp_path: Path) -> None:
+    # Each module a client imports costs every `carpenter` run (json pulls in re and enum:
+    # ~7 ms of a ~25 ms served scan). Allowed: what `python -c pass` has loaded, C modules
+    # (built in or .so: no Python code to run) and the launcher itself.
+    bare = subprocess.run([sys.executable, "-c", "import sys; print(sorted(sys.modules))"],
+                          capture_output=True, text=True, env=served.env(), check=True)
+    allowed = set(eval(bare.stdout)) | {"carpenter", "carpenter.launch"}
+    spy = served.bin / "carpenter-spy"  # beside the console script: the same install key
+    spy.write_text(SPY.format(python=sys.executable))
+    spy.chmod(0o755)
+    record = tmp_path / "modules.tsv"
     before = served.requests()
-    done = served.run("scan", str(FIXTURES / "cuda-flash-attn"), PYTHONPROFILEIMPORTTIME="1")
-    assert served.requests() == before + 2
-    imported = [line.rsplit("|", 1)[-1].strip() for line in done.stderr.decode().splitlines()
-                if line.startswith("import time:")]
-    assert "carpenter.launch" in imported
-    assert not [m for m in imported
-                if m.split(".")[0] in ("click", "rich", "detect_secrets", "tree_sitter")
-                or (m.startswith("carpenter.") and m != "carpenter.launch")]
+    done = subprocess.run([str(spy), "scan", str(FIXTURES / "cuda-flash-attn")],
+                          capture_output=True, env=served.env(CARPENTER_TEST_MODULES=str(record)),
+                          timeout=300)
+    assert served.requests() == before + 2, done.stderr.decode()
+    assert record.exists(), "the client did not end through the served path"
+    loaded = dict(line.split("\t") for line in record.read_text().splitlines())
+    extra = {name: path for name, path in loaded.items()
+             if name not in allowed and path and not path.endswith(".so")}
+    assert extra == {}
 
 
 def test_python_dash_m_still_runs(served: Install) -> None:
@@ -461,10 +478,42 @@ def test_a_changed_install_does_not_use_the_old_server(served: Install) -> None:
 def test_the_server_refuses_a_request_for_another_key(served: Install) -> None:
     code = ("import carpenter.launch as l; "
             f"s = l.connect({str(served.socket())!r}, 5); "
-            "l.send_request(s, l.scan_request('0' * 16), [0, 1, 2]); print(s.recv(1))")
+            "l.send_request(s, l.encode_request(l.scan_items('0' * 16)), [0, 1, 2]); "
+            "print(s.recv(1))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env=served.env(), check=True)
     assert done.stdout.strip() == "b'N'"
+
+
+def test_garbage_requests_are_refused_and_the_server_carries_on(served: Install) -> None:
+    # Whatever arrives (noise, the old JSON protocol, a request cut short, a scan request
+    # without its descriptors): the worker answers "N" or hangs up, promptly, without a
+    # traceback in the log, and the server goes on serving.
+    import socket
+
+    from carpenter.launch import encode_request
+
+    key = served.socket().name[len("scan-"):-len(".sock")].encode()
+    streams = [b"utf-8", b"strict", b"0", b"0"] * 3
+    scan = encode_request([b"scan", key, b"/", b"22", *streams, b"1", b"carpenter"])
+    status = encode_request([b"status", key])
+    rng = random.Random(14)
+    garbage = [b"", b"CARPSRV1" + (17).to_bytes(8, "big") + b'{"op": "status"}', scan,
+               status[:-1], status[:10],
+               status[:8] + (len(status) - 15).to_bytes(8, "big") + status[16:]]
+    garbage += [rng.randbytes(rng.randint(1, 64)) for _ in range(10)]
+    garbage += [status[:16] + rng.randbytes(len(status) - 16) for _ in range(10)]
+    before = served.requests()
+    for blob in garbage:
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.settimeout(15)
+            sock.connect(str(served.socket()))
+            sock.sendall(blob)
+            sock.shutdown(socket.SHUT_WR)
+            assert sock.recv(1) in (b"N", b"")
+    assert served.requests() == before + len(garbage) + 1
+    log = next(served.runtime.glob("scan-*.log")).read_text()
+    assert "Traceback" not in log and "worker failed" not in log
 
 
 @pytest.mark.skipif(os.getuid() != 0, reason="needs root to connect as another user")
@@ -490,6 +539,8 @@ def _as_user(uid: int, path: str) -> str:
     """Connect to `path` as `uid` (a forked child of this test) and send a status request."""
     import socket
 
+    from carpenter.launch import encode_request
+
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:
@@ -501,7 +552,7 @@ def _as_user(uid: int, path: str) -> str:
             sock.settimeout(10)
             sock.connect(path)
             try:
-                sock.sendall(b"CARPSRV1" + (17).to_bytes(8, "big") + b'{"op": "status"}')
+                sock.sendall(encode_request([b"status", b"0" * 16]))
                 answer = b"closed" if sock.recv(1) == b"" else b"answered"
             except (BrokenPipeError, ConnectionResetError):
                 answer = b"closed"  # hung up before reading the request
