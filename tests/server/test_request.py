@@ -147,3 +147,25 @@ def test_fuzz_never_raises() -> None:
             blob = MAGIC + (len(blob)).to_bytes(8, "big") + blob
         result = parse_request(blob)
         assert result is None or isinstance(result, Request)
+
+
+SET_ENVIRONMENT = """
+import os, subprocess
+from carpenter.daemon import _set_environment
+pairs = ((b"ZZ", b"new"), (b"PATH", b"/changed"), (b"A", b"same"))
+_set_environment(pairs)
+assert tuple(os.environb.items()) == pairs, "os.environ: the client's variables, in its order"
+seen = subprocess.run(["/usr/bin/env"], capture_output=True, check=True).stdout.splitlines()
+assert sorted(seen) == sorted(b"=".join(pair) for pair in pairs), "the C environ"
+"""
+
+
+def test_the_worker_takes_the_clients_environment() -> None:
+    # Only the differences are applied (each putenv costs page faults in a fresh fork): a
+    # variable the client lacks goes, a changed one changes, a new one comes.
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = {"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin", "A": "same", "GONE": "x"}
+    subprocess.run([sys.executable, "-c", SET_ENVIRONMENT], env=env, check=True, timeout=60)
