@@ -13,9 +13,9 @@ a stale socket, another install's server, a protocol error, a timeout) runs the 
 in-process, exactly as before: the server can make a scan faster, never lose it.
 
 This module is imported on every `carpenter` run. A served run may load nothing that a bare
-`python -c pass` has not loaded already, besides C modules (`_socket`, `zlib`, `_locale`): the
-`socket` wrapper pulls in selectors and enum, `json` pulls in `re`, each a few ms of a ~25 ms
-client (a test checks the set). For the same reason no `from __future__ import annotations`
+`python -c pass` has not loaded already, besides the C modules `_socket` and `_locale`: the
+`socket` wrapper pulls in selectors and enum, `json` pulls in `re`: each a few ms of a ~30 ms
+served scan (a test checks the set). For the same reason no `from __future__ import annotations`
 (it imports the `__future__` module): the annotations here are valid at run time on 3.11.
 """
 
@@ -113,10 +113,17 @@ def install_key() -> str:
     if override:  # the server loads its data tables once: they must be the client's
         parts.append(f"data:{override}")
         _tree_stamps(os.path.abspath(override), parts)
-    import zlib
+    return _checksum("\n".join(parts).encode("utf-8", "surrogateescape"))
 
-    blob = "\n".join(parts).encode("utf-8", "surrogateescape")
-    return f"{zlib.crc32(blob):08x}{zlib.adler32(blob):08x}"
+
+def _checksum(blob: bytes) -> str:
+    """16 hex digits over `blob`: the number it spells modulo two primes below 2**32 (no
+    `zlib`: its import alone costs more than both divisions). A change within 7 bytes (an
+    mtime) moves the number by d * 256**k with 0 < |d| < 2**56, which the primes' product
+    cannot divide: the key always changes; a scattered change keeps it with a 2**-63
+    chance."""
+    number = int.from_bytes(blob, "big")
+    return f"{number % 4294967291:08x}{number % 2147483647:08x}"
 
 
 def _locale_encoding() -> str:
