@@ -656,3 +656,40 @@ def test_an_idle_server_exits_and_removes_its_socket(fresh: Install) -> None:
     pid = fresh.start("--idle", "1")
     sock = fresh.socket()
     assert _wait(lambda: not _alive(pid) and not sock.exists(), 30)
+
+
+NO_WORK = """
+import os, sys
+from carpenter import daemon
+from carpenter.core.lazyre import LazyPattern
+import gc
+daemon.warm_up()
+lazy = [o for o in gc.get_objects() if isinstance(o, LazyPattern) and "_compiled" not in vars(o)]
+print("uncompiled", len(lazy), flush=True)
+for fixture in sys.argv[1:]:
+    pid = os.fork()
+    if pid == 0:
+        before = set(sys.modules)
+        sys.argv = ["carpenter", "scan", "--no-cache", "--output-format", "json", fixture]
+        saved = os.dup(1)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+        daemon.call_main()
+        new = sorted(set(sys.modules) - before)
+        os.write(saved, f"{os.path.basename(fixture)} imported {new}\\n".encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+"""
+
+
+def test_a_warm_fork_neither_imports_nor_compiles_lazy_patterns() -> None:
+    # What the warm-up must load so that a worker only scans: every module a scan of these
+    # imports (bashlex included: a script tree-sitter rejects) and every lazy_compile pattern.
+    fixtures = [*SAMPLES, "shell-parse-degraded", "qlora-cuda-pinned", "sec-token-files"]
+    done = subprocess.run([sys.executable, "-c", NO_WORK,
+                           *(str(FIXTURES / name) for name in fixtures)],
+                          capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.splitlines()
+    assert lines[0] == "uncompiled 0"
+    assert lines[1:] == [f"{name} imported []" for name in fixtures]
