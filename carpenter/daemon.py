@@ -23,6 +23,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
@@ -288,6 +289,7 @@ class _Server:
         self.cap = 2 * len(os.sched_getaffinity(0))
         self.stopping = False  # SIGTERM (`carpenter server stop`) was received
         self.waiting = False  # blocked in accept()/waitpid(), where SIGTERM may interrupt
+        self.touched: list[tuple[int, int]] = []  # what a scan writes: see learn_touched_pages
 
     def prepare(self) -> None:
         import fcntl
@@ -301,7 +303,9 @@ class _Server:
         _log(f"warming up (pid {self.pid}, key {self.where.key})")
         began = time.monotonic()
         warm_up()
-        _log(f"warm in {time.monotonic() - began:.2f} s")
+        self.touched = learn_touched_pages()
+        _log(f"warm in {time.monotonic() - began:.2f} s ({len(self.touched)} page runs, "
+             f"{sum(n for _, n in self.touched) >> 10} KiB, copied in advance by each spare)")
         # The flock holder alone binds and unlinks: a socket left by a killed server goes.
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.where.socket)
@@ -426,6 +430,7 @@ class _Server:
                 os.close(self.lock_fd)
                 for _, link in self.spares:  # the parent's ends: a spare sees EOF when it dies
                     link.close()
+                populate(self.touched)
                 code = _serve_handed_over(self, theirs)
             except (OSError, ValueError) as exc:  # a client that hung up or spoke nonsense
                 _log(f"dropped a request: {type(exc).__name__}: {exc}")
@@ -918,14 +923,107 @@ def compile_lazy_patterns() -> int:
     return count
 
 
+# ---------------------------------------------------------------------------------------------
+# Copy-on-write in advance
+#
+# A fork shares the server's memory until it writes to it; each page a scan first writes to
+# (reference counts, dicts, the allocator's free lists) then costs a page fault and a copy:
+# ~1,700 per scan, ~2 ms. The server learns which pages a scan writes (a throw-away fork scans
+# the sample and reads /proc/self/pagemap), and each spare copies them at once (madvise
+# MADV_POPULATE_WRITE, Linux 5.14+) while it waits for a request, off the request's path.
+
+MADV_POPULATE_WRITE = 23
+RUN_GAP_PAGES = 1
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+_madvise: Any = None
+
+
+def learn_touched_pages() -> list[tuple[int, int]]:
+    """Runs of (start, bytes) of the server's private memory that a scan of the sample wrote
+    to; [] where that cannot be learned or used (no pagemap, no MADV_POPULATE_WRITE)."""
+    global _madvise
+    try:
+        import ctypes
+
+        _madvise = ctypes.CDLL(None, use_errno=True).madvise
+        _madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+        _madvise.restype = ctypes.c_int
+        runs = _in_child(_touched_pages_child, "could not learn a scan's pages")
+    except (OSError, AttributeError, ConfigError) as exc:
+        _log(f"no pages copied in advance: {exc}")
+        runs = []
+    if not runs:
+        _madvise = None
+    return [(int(start), int(size)) for start, size in runs]
+
+
+def populate(runs: list[tuple[int, int]]) -> None:
+    """Copy these runs now (a spare, before its request); quietly nothing where the kernel
+    lacks MADV_POPULATE_WRITE or a run is gone (unmapped since)."""
+    if _madvise is None:
+        return
+    for start, size in runs:
+        _madvise(start, size, MADV_POPULATE_WRITE)
+
+
+def _touched_pages_child() -> list[list[int]]:
+    before = _private_ranges()
+    with _sample_submission() as sub:
+        sys.argv = ["carpenter", "scan", "--no-cache", "--output-format", "json", sub]
+        call_main()
+    runs = _exclusive_runs(before)
+    if runs and _madvise(runs[0][0], runs[0][1], MADV_POPULATE_WRITE) != 0:
+        return []  # a kernel before 5.14: spares would only make failing calls
+    return runs
+
+
+def _private_ranges() -> list[tuple[int, int]]:
+    """(start, end) of this process's private writable anonymous mappings (the heap, the
+    allocators' arenas): what a fork shares copy-on-write."""
+    ranges = []
+    with open("/proc/self/maps", encoding="ascii", errors="replace") as maps:
+        for line in maps:
+            fields = line.split()
+            if fields[1] == "rw-p" and (len(fields) < 6 or fields[5] == "[heap]"):
+                start, end = fields[0].split("-")
+                ranges.append((int(start, 16), int(end, 16)))
+    return ranges
+
+
+def _exclusive_runs(ranges: list[tuple[int, int]]) -> list[list[int]]:
+    """The pages of `ranges` now present and mapped by this process alone (pagemap bits 63
+    and 56: copied after the fork, or first touched after it), as [start, bytes] runs; runs
+    a few pages apart are joined (one madvise call each: fewer calls, a few more pages)."""
+    runs: list[list[int]] = []
+    gap = RUN_GAP_PAGES * _PAGE
+    with open("/proc/self/pagemap", "rb") as pagemap:
+        for start, end in ranges:
+            pagemap.seek(start // _PAGE * 8)
+            entries = memoryview(pagemap.read((end - start) // _PAGE * 8)).cast("Q")
+            for index, entry in enumerate(entries):
+                if entry >> 63 and (entry >> 56) & 1:
+                    address = start + index * _PAGE
+                    if runs and address - (runs[-1][0] + runs[-1][1]) <= gap:
+                        runs[-1][1] = address + _PAGE - runs[-1][0]
+                    else:
+                        runs.append([address, _PAGE])
+    return runs
+
+
 def _warm_up_report() -> dict[str, Any]:
+    return _in_child(_warm_up_child, "the warm-up scan failed (see the server log)")
+
+
+def _in_child(work: Callable[[], Any], failure: str) -> Any:
+    """work()'s JSON-able result, computed in a throw-away fork (what it loads or changes
+    stays there); ConfigError(failure) when it fails."""
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:
         code = 1
         try:
             os.close(read_end)
-            data = json.dumps(_warm_up_child()).encode()
+            data = json.dumps(work()).encode()
             with os.fdopen(write_end, "wb") as out:
                 out.write(data)
             code = 0
@@ -936,13 +1034,16 @@ def _warm_up_report() -> dict[str, Any]:
         data = pipe.read()
     _, status = os.waitpid(pid, 0)
     if os.waitstatus_to_exitcode(status) != 0 or not data:
-        raise ConfigError("the warm-up scan failed (see the server log)")
+        raise ConfigError(failure)
     return json.loads(data)
 
 
-def _warm_up_child() -> dict[str, Any]:
+@contextlib.contextmanager
+def _sample_submission() -> Iterator[str]:
+    """The bundled sample (data/server/warmup.toml) written to a temporary folder (a git
+    repository when git is there), with a private result cache; standard streams to
+    /dev/null. Only for a throw-away fork."""
     import random
-    import re
     import shutil
     import string
     import subprocess
@@ -974,6 +1075,13 @@ def _warm_up_child() -> dict[str, Any]:
                                    timeout=30)
         os.environ["CARPENTER_CACHE_DIR"] = os.path.join(tmp, "cache")
         os.environ.pop("CARPENTER_NO_CACHE", None)
+        yield sub
+
+
+def _warm_up_child() -> dict[str, Any]:
+    import re
+
+    with _sample_submission() as sub:
         runs = [["scan", "--no-cache", "--output-format", f, sub] for f in WARMUP_FORMATS]
         runs.append(["scan", sub])  # the result cache: stored,
         runs.append(["scan", sub])  # then reused
