@@ -144,8 +144,8 @@ def _stream_items(stream: object) -> list[bytes] | None:
     encoding = getattr(stream, "encoding", None)
     if not isinstance(encoding, str):
         return None
-    return [encoding.encode(), str(stream.errors).encode(),
-            b"1" if stream.line_buffering else b"0",
+    return [encoding.encode(), str(getattr(stream, "errors", "strict")).encode(),
+            b"1" if getattr(stream, "line_buffering", False) else b"0",
             b"1" if getattr(stream, "write_through", False) else b"0"]
 
 
