@@ -696,16 +696,18 @@ def test_a_warm_fork_neither_imports_nor_compiles_lazy_patterns() -> None:
 
 
 POPULATED = """
-import os, resource, sys
+import os, resource, socket, sys
 from carpenter import daemon
 daemon.warm_up()
 runs = daemon.learn_touched_pages()
 print("runs", len(runs), flush=True)
-for populate in (False, True):
+request, link = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+request.send(b"a request came early")
+for mode in ("plain", "populated", "interrupted"):
     pid = os.fork()
     if pid == 0:
-        if populate:
-            daemon.populate(runs)
+        if mode != "plain":
+            daemon.populate(runs, until=link if mode == "interrupted" else None)
         sys.argv = ["carpenter", "scan", "--no-cache", "--output-format", "json", sys.argv[1]]
         saved = os.dup(1)
         os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
@@ -720,12 +722,15 @@ for populate in (False, True):
 
 def test_a_spare_copies_what_a_scan_writes_in_advance() -> None:
     # The pages a scan writes to (learned from a scan of the sample) are copied before the
-    # request: the scan itself then takes a fraction of the page faults (each ~1-3 us).
+    # request: the scan itself then takes a fraction of the page faults (each ~1-3 us). A
+    # request that is already there stops the copying (it would wait for it otherwise).
     done = subprocess.run([sys.executable, "-c", POPULATED, str(FIXTURES / "cuda-flash-attn")],
                           capture_output=True, text=True, timeout=300,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert done.returncode == 0, done.stderr[-2000:]
-    runs, plain, populated = (int(line.split()[1]) for line in done.stdout.splitlines())
+    runs, plain, populated, interrupted = (int(line.split()[1])
+                                           for line in done.stdout.splitlines())
     if runs == 0:
         pytest.skip("no /proc/self/pagemap or MADV_POPULATE_WRITE (Linux < 5.14) here")
     assert populated < plain / 2, (plain, populated)
+    assert interrupted > plain / 2, (plain, interrupted)
