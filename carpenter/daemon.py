@@ -43,6 +43,8 @@ from carpenter.launch import (
     connect,
     encode_request,
     install_key,
+    install_roots,
+    install_stamps,
     recv_exact,
     runtime_dir,
     runtime_dir_problem,
@@ -82,6 +84,7 @@ class Place:
 
     folder: str
     key: str
+    stamps: str = ""  # install_stamps() when this place was taken
 
     @property
     def socket(self) -> str:
@@ -109,7 +112,7 @@ def place(create: bool = False) -> Place:
     problem = runtime_dir_problem(folder)
     if problem and problem != "missing":
         raise ConfigError(f"refusing the scan server's runtime dir: {problem}")
-    return Place(folder, install_key())
+    return Place(folder, install_key(), install_stamps())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -290,6 +293,7 @@ class _Server:
         self.stopping = False  # SIGTERM (`carpenter server stop`) was received
         self.waiting = False  # blocked in accept()/waitpid(), where SIGTERM may interrupt
         self.touched: list[tuple[int, int]] = []  # what a scan writes: see learn_touched_pages
+        self.watch: InstallWatch | None = None
 
     def prepare(self) -> None:
         import fcntl
@@ -300,7 +304,11 @@ class _Server:
             fcntl.flock(self.lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise _Busy from None
-        _log(f"warming up (pid {self.pid}, key {self.where.key})")
+        # Before anything more is loaded: a change from here on stops the server; one since
+        # `start` took its stamps refuses to start.
+        self.watch = InstallWatch(install_roots(), install_stamps, self.where.stamps)
+        _log(f"warming up (pid {self.pid}, key {self.where.key}, install watched with "
+             f"{'inotify' if self.watch.fd >= 0 else 'stamps on each request'})")
         began = time.monotonic()
         warm_up()
         self.touched = learn_touched_pages()
@@ -328,7 +336,7 @@ class _Server:
         fork of a warmed-up interpreter takes milliseconds: not on the request's path), make
         the next spare."""
         last = time.monotonic()
-        while not self.stopping:
+        while not self.stopping and not self._install_changed():
             self._top_up()
             if self._reap():
                 last = time.monotonic()
@@ -346,11 +354,20 @@ class _Server:
             with conn:
                 if not self._same_user(conn):
                     continue
+                if self._install_changed():
+                    return  # the client sees its connection close and scans in-process
                 while len(self.workers) >= self.cap:
                     with self._interruptible():
                         self._reap(block=True)
                 self.requests += 1
                 self._hand_over(conn)
+
+    def _install_changed(self) -> bool:
+        if self.watch is None or not self.watch.changed():
+            return False
+        _log("Carpenter's files changed: stopping (scans run in-process until the next "
+             "`carpenter server start`)")
+        return True
 
     def _on_term(self, signum: int, frame: object) -> None:
         # Raising at any other point could land in an at-fork hook, which swallows it.
@@ -428,6 +445,8 @@ class _Server:
                 ours.close()
                 self.listener.close()
                 os.close(self.lock_fd)
+                if self.watch is not None:
+                    self.watch.close()
                 for _, link in self.spares:  # the parent's ends: a spare sees EOF when it dies
                     link.close()
                 populate(self.touched, until=theirs)
@@ -467,6 +486,105 @@ class _Server:
                 os.unlink(self.where.socket)
         if self.lock_fd >= 0:
             os.close(self.lock_fd)
+
+
+# Anything that changes a watched folder's entries or a file's content or stamps.
+IN_MODIFY, IN_ATTRIB, IN_CLOSE_WRITE, IN_MOVED_FROM, IN_MOVED_TO = 0x2, 0x4, 0x8, 0x40, 0x80
+IN_CREATE, IN_DELETE, IN_DELETE_SELF, IN_MOVE_SELF = 0x100, 0x200, 0x400, 0x800
+WATCH_MASK = (IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | IN_MOVED_FROM | IN_MOVED_TO | IN_CREATE
+              | IN_DELETE | IN_DELETE_SELF | IN_MOVE_SELF)
+
+
+class InstallWatch:
+    """Whether Carpenter's files changed since the server started. Clients no longer stamp
+    them (a stat per file on every run); instead the server watches every folder under the
+    roots (and each linked file's target) with inotify, set up before it loads the code, and
+    stops at the first change; a `__pycache__` folder appearing is not one. Events are queued
+    by the very write that causes them, so a change made before a client starts is seen when
+    its request arrives. Where inotify is unavailable (no watches left), the stamps are
+    compared on each request instead."""
+
+    def __init__(self, roots: list[str], stamps: Callable[[], str], expected: str) -> None:
+        self.stamps = stamps
+        self.expected = expected
+        self.seen = False
+        self.fd = _inotify(roots)
+        if stamps() != expected:  # changed between `start` and the watch
+            self.close()
+            raise ConfigError("Carpenter's files changed while the server started; run "
+                              "`carpenter server start` again")
+
+    def changed(self) -> bool:
+        if not self.seen:
+            self.seen = self._events() if self.fd >= 0 else self.stamps() != self.expected
+        return self.seen
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self.fd)
+            self.fd = -1
+
+    def _events(self) -> bool:
+        while True:
+            try:
+                data = os.read(self.fd, 1 << 16)
+            except BlockingIOError:
+                return False
+            except OSError:
+                return True  # cannot tell: assume the worst
+            if any(name != b"__pycache__" for name in _event_names(data)):
+                return True
+
+
+def _event_names(data: bytes) -> list[bytes]:
+    """The names in a buffer of `struct inotify_event` (b"" for the watched path itself, and
+    for a queue overflow)."""
+    import struct
+
+    names, pos = [], 0
+    while pos + 16 <= len(data):
+        size = struct.unpack_from("=iIII", data, pos)[3]
+        names.append(data[pos + 16:pos + 16 + size].rstrip(b"\0"))
+        pos += 16 + size
+    return names
+
+
+def _inotify(roots: list[str]) -> int:
+    """A non-blocking inotify descriptor watching every folder under `roots` (not
+    `__pycache__`) and the target of each linked entry; -1 where that fails."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        fd = libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+    except (OSError, AttributeError):
+        return -1
+    if fd < 0:
+        return -1
+    try:
+        for path in _watched_paths(roots):
+            if libc.inotify_add_watch(fd, os.fsencode(path), WATCH_MASK) < 0:
+                raise OSError(ctypes.get_errno(), f"cannot watch {path}")
+    except OSError as exc:
+        _log(f"install not watched with inotify ({exc}): stamps on each request")
+        os.close(fd)
+        return -1
+    return fd
+
+
+def _watched_paths(roots: list[str]) -> list[str]:
+    paths, stack = [], list(roots)
+    while stack:
+        folder = stack.pop()
+        paths.append(folder)
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.is_symlink():
+                    paths.append(os.path.realpath(entry.path))
+                elif entry.is_dir() and entry.name != "__pycache__":
+                    stack.append(entry.path)
+    return paths
 
 
 class _Busy(Exception):

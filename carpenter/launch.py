@@ -89,15 +89,17 @@ def _tree_stamps(root: str, out: list[str]) -> None:
 
 def install_key() -> str:
     """A key for "this Carpenter, on this interpreter, configured this way". A server answers
-    only clients with its own key, so an upgraded, edited or differently configured install
-    never talks to a stale server: it covers Carpenter's version, code and data (mtimes and
-    sizes), the interpreter and its flags, every import path (after the first, the script's own
-    folder, with its mtime, which changes when a package is installed or removed there), and the
-    settings a server fixes at start-up (hash seed, text encoding, data folder). Not a security
+    only clients with its own key, so a differently configured install never talks to it: the
+    key covers Carpenter's version and folder, the interpreter and its flags, every import path
+    (after the first, the script's own folder, with its mtime, which changes when a package is
+    installed or removed there), and the settings a server fixes at start-up (hash seed, text
+    encoding, data folder). Carpenter's own files are not stamped here (a stat per file, ~1.5
+    ms of each client): the server watches them from before it loads them and stops at their
+    first change (`install_stamps`, `carpenter.daemon.InstallWatch`). Not a security
     boundary (the private runtime dir and the peer's uid are), so a fast checksum is enough."""
     from carpenter import __version__
 
-    package = os.path.dirname(os.path.abspath(__file__))
+    package = install_roots()[0]
     parts = [__version__, sys.executable, sys.version, package, repr(tuple(sys.flags)),
              repr(sys.warnoptions), repr(sorted(sys._xoptions.items())),
              os.environ.get("PYTHONHASHSEED", ""), sys.getfilesystemencoding(),
@@ -108,11 +110,28 @@ def install_key() -> str:
             parts.append(f"{entry}:{os.stat(entry or '.').st_mtime_ns}")
         except OSError:
             parts.append(f"{entry}:-")
-    _tree_stamps(package, parts)
     override = os.environ.get("CARPENTER_DATA_DIR") or os.environ.get("CARPENTER_RULES_DIR")
     if override:  # the server loads its data tables once: they must be the client's
-        parts.append(f"data:{override}")
-        _tree_stamps(os.path.abspath(override), parts)
+        parts.append(f"data:{os.path.abspath(override)}")
+    return _checksum("\n".join(parts).encode("utf-8", "surrogateescape"))
+
+
+def install_roots() -> list[str]:
+    """The folders whose files a server loads: the package, and CARPENTER_DATA_DIR if set."""
+    roots = [os.path.dirname(os.path.abspath(__file__))]
+    override = os.environ.get("CARPENTER_DATA_DIR") or os.environ.get("CARPENTER_RULES_DIR")
+    if override:
+        roots.append(os.path.abspath(override))
+    return roots
+
+
+def install_stamps() -> str:
+    """A checksum of the name, mtime and size of every file under install_roots(): the server
+    takes it when `start` runs and checks it once its watch is in place (and on every request
+    where the file system cannot be watched)."""
+    parts: list[str] = []
+    for root in install_roots():
+        _tree_stamps(root, parts)
     return _checksum("\n".join(parts).encode("utf-8", "surrogateescape"))
 
 

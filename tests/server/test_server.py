@@ -48,10 +48,12 @@ class Install:
         self.script.chmod(0o755)
         self.runtime = root / "run"  # created by `server start`
         self.started: list[int] = []
+        self.pythonpath = ROOT  # where `carpenter` is imported from
 
     def env(self, **extra: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k != "CARPENTER_NO_SERVER"}
-        env.update(PYTHONPATH=str(ROOT), CARPENTER_RUNTIME_DIR=str(self.runtime), **extra)
+        env.update(PYTHONPATH=str(self.pythonpath), CARPENTER_RUNTIME_DIR=str(self.runtime),
+                   **extra)
         return env
 
     def run(self, *args: str, cwd: Path | None = None, stdin: bytes = b"",
@@ -457,22 +459,79 @@ def test_every_primer_is_a_loader_without_arguments() -> None:
 # Never the wrong server, never a lost scan
 
 
-def test_a_changed_install_does_not_use_the_old_server(served: Install) -> None:
-    # Touching a module of the package changes the install key: the client must not talk to
-    # the server started before, and still scans (in-process).
-    module = ROOT / "carpenter" / "__init__.py"
-    st = module.stat()
+@pytest.mark.parametrize("change", ["touch", "edit", "new file"])
+def test_a_changed_install_stops_the_server(fresh: Install, change: str) -> None:
+    # The server watches Carpenter's files: any change after it started (here to a copy of
+    # the package, which no other test's server loads) stops it, and the client that finds
+    # it changed, like every later one, scans in-process with the files as they are now.
+    copy = fresh.root / "src"
+    shutil.copytree(ROOT / "carpenter", copy / "carpenter", symlinks=True)
+    fresh.pythonpath = copy
+    pid = fresh.start()
     args = ("scan", "--output-format", "json", str(FIXTURES / "cuda-flash-attn"))
-    expected = served.local(*args)
-    before = served.requests()
-    os.utime(module, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
-    try:
-        changed = served.run(*args)
-    finally:
-        os.utime(module, ns=(st.st_atime_ns, st.st_mtime_ns))
-    assert served.requests() == before + 1  # only the status request above
+    expected = fresh.local(*args)
+    module = copy / "carpenter" / "core" / "__init__.py"
+    if change == "touch":
+        st = module.stat()
+        os.utime(module, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    elif change == "edit":
+        module.write_text(module.read_text() + "\n")
+    else:
+        (copy / "carpenter" / "scan" / "extra.txt").write_text("x")
+    changed = fresh.run(*args)
     assert (changed.returncode, changed.stdout, changed.stderr) == \
         (expected.returncode, expected.stdout, expected.stderr)
+    assert _wait(lambda: not _alive(pid), 10), "the server outlived the change"
+    assert not list(fresh.runtime.glob("scan-*.sock"))
+    log = next(fresh.runtime.glob("scan-*.log")).read_text()
+    assert "Carpenter's files changed: stopping" in log
+
+
+def test_new_bytecode_does_not_stop_the_server(fresh: Install) -> None:
+    # Python writing a __pycache__ folder into the package is not a change of Carpenter.
+    copy = fresh.root / "src"
+    shutil.copytree(ROOT / "carpenter", copy / "carpenter", symlinks=True,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    fresh.pythonpath = copy
+    fresh.start()
+    (copy / "carpenter" / "scan" / "__pycache__").mkdir(exist_ok=True)
+    before = fresh.requests()
+    fresh.run("scan", str(FIXTURES / "cuda-flash-attn"))
+    assert fresh.requests() == before + 2  # served
+
+
+def _watch(root: Path) -> object:
+    from carpenter import daemon, launch
+
+    def stamps() -> str:
+        parts: list[str] = []
+        launch._tree_stamps(str(root), parts)
+        return launch._checksum("\n".join(parts).encode())
+
+    return daemon.InstallWatch([str(root)], stamps, stamps())
+
+
+@pytest.mark.parametrize("inotify", [True, False])
+def test_the_install_watch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                           inotify: bool) -> None:
+    from carpenter import daemon
+    from carpenter.core.errors import ConfigError
+
+    if not inotify:  # no watches left: the stamps are compared on each request instead
+        monkeypatch.setattr(daemon, "_inotify", lambda roots: -1)
+    root = tmp_path / "pkg"
+    (root / "sub").mkdir(parents=True)
+    (root / "sub" / "a.py").write_text("x = 1\n")
+    watch = _watch(root)
+    assert (watch.fd >= 0) == inotify
+    (root / "sub" / "__pycache__").mkdir()
+    (root / "sub" / "__pycache__" / "a.cpython-311.pyc").write_bytes(b"pyc")
+    assert not watch.changed()
+    (root / "sub" / "a.py").write_text("x = 2\n")
+    assert watch.changed() and watch.changed()  # and it stays changed
+    watch.close()
+    with pytest.raises(ConfigError, match="changed while the server started"):
+        daemon.InstallWatch([str(root)], lambda: "now", "when start ran")
 
 
 def test_the_server_refuses_a_request_for_another_key(served: Install) -> None:
