@@ -23,7 +23,8 @@ import os
 import signal
 import sys
 import time
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 import click
@@ -40,7 +41,10 @@ from carpenter.launch import (
     REFUSED,
     START_TIMEOUT_S,
     connect,
+    encode_request,
     install_key,
+    install_roots,
+    install_stamps,
     recv_exact,
     runtime_dir,
     runtime_dir_problem,
@@ -50,7 +54,11 @@ from carpenter.launch import (
 
 DEFAULT_IDLE_S = 15 * 60
 SPARES = 1  # forks made in advance: sequential clients (the common case) never wait for one
-MAX_REQUEST_BYTES = 64 << 20
+# A request bigger than this, or with more items, is refused (the client scans in-process):
+# Linux caps argv + environment at a quarter of the stack limit (2 MiB by default).
+MAX_REQUEST_BYTES = 16 << 20
+MAX_REQUEST_ITEMS = 1 << 18
+CONTROL_OPS = ("status", "stop")
 WARMUP_TIMEOUT_S = 300
 # Loaders whose result depends only on Carpenter's code and data and the interpreter, all of
 # which the install key covers: loaded once in the server, shared by every fork. Anything not
@@ -77,6 +85,7 @@ class Place:
 
     folder: str
     key: str
+    stamps: str = ""  # install_stamps() when this place was taken
 
     @property
     def socket(self) -> str:
@@ -104,7 +113,7 @@ def place(create: bool = False) -> Place:
     problem = runtime_dir_problem(folder)
     if problem and problem != "missing":
         raise ConfigError(f"refusing the scan server's runtime dir: {problem}")
-    return Place(folder, install_key())
+    return Place(folder, install_key(), install_stamps())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -118,7 +127,7 @@ def ask(where: Place, op: str, timeout: float = 5.0) -> dict[str, Any] | None:
     except OSError:
         return None
     try:
-        send_request(sock, {"op": op, "key": where.key}, [])
+        send_request(sock, encode_request([op.encode(), where.key.encode()]), [])
         data = b""
         while chunk := sock.recv(65536):
             data += chunk
@@ -284,6 +293,8 @@ class _Server:
         self.cap = 2 * len(os.sched_getaffinity(0))
         self.stopping = False  # SIGTERM (`carpenter server stop`) was received
         self.waiting = False  # blocked in accept()/waitpid(), where SIGTERM may interrupt
+        self.touched: list[tuple[int, int]] = []  # what a scan writes: see learn_touched_pages
+        self.watch: InstallWatch | None = None
 
     def prepare(self) -> None:
         import fcntl
@@ -294,10 +305,16 @@ class _Server:
             fcntl.flock(self.lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise _Busy from None
-        _log(f"warming up (pid {self.pid}, key {self.where.key})")
+        # Before anything more is loaded: a change from here on stops the server; one since
+        # `start` took its stamps refuses to start.
+        self.watch = InstallWatch(install_roots(), install_stamps, self.where.stamps)
+        _log(f"warming up (pid {self.pid}, key {self.where.key}, install watched with "
+             f"{'inotify' if self.watch.fd >= 0 else 'stamps on each request'})")
         began = time.monotonic()
         warm_up()
-        _log(f"warm in {time.monotonic() - began:.2f} s")
+        self.touched = learn_touched_pages()
+        _log(f"warm in {time.monotonic() - began:.2f} s ({len(self.touched)} page runs, "
+             f"{sum(n for _, n in self.touched) >> 10} KiB, copied in advance by each spare)")
         # The flock holder alone binds and unlinks: a socket left by a killed server goes.
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.where.socket)
@@ -320,7 +337,7 @@ class _Server:
         fork of a warmed-up interpreter takes milliseconds: not on the request's path), make
         the next spare."""
         last = time.monotonic()
-        while not self.stopping:
+        while not self.stopping and not self._install_changed():
             self._top_up()
             if self._reap():
                 last = time.monotonic()
@@ -338,11 +355,20 @@ class _Server:
             with conn:
                 if not self._same_user(conn):
                     continue
+                if self._install_changed():
+                    return  # the client sees its connection close and scans in-process
                 while len(self.workers) >= self.cap:
                     with self._interruptible():
                         self._reap(block=True)
                 self.requests += 1
                 self._hand_over(conn)
+
+    def _install_changed(self) -> bool:
+        if self.watch is None or not self.watch.changed():
+            return False
+        _log("Carpenter's files changed: stopping (scans run in-process until the next "
+             "`carpenter server start`)")
+        return True
 
     def _on_term(self, signum: int, frame: object) -> None:
         # Raising at any other point could land in an at-fork hook, which swallows it.
@@ -420,8 +446,11 @@ class _Server:
                 ours.close()
                 self.listener.close()
                 os.close(self.lock_fd)
+                if self.watch is not None:
+                    self.watch.close()
                 for _, link in self.spares:  # the parent's ends: a spare sees EOF when it dies
                     link.close()
+                populate(self.touched, until=theirs)
                 code = _serve_handed_over(self, theirs)
             except (OSError, ValueError) as exc:  # a client that hung up or spoke nonsense
                 _log(f"dropped a request: {type(exc).__name__}: {exc}")
@@ -460,6 +489,105 @@ class _Server:
             os.close(self.lock_fd)
 
 
+# Anything that changes a watched folder's entries or a file's content or stamps.
+IN_MODIFY, IN_ATTRIB, IN_CLOSE_WRITE, IN_MOVED_FROM, IN_MOVED_TO = 0x2, 0x4, 0x8, 0x40, 0x80
+IN_CREATE, IN_DELETE, IN_DELETE_SELF, IN_MOVE_SELF = 0x100, 0x200, 0x400, 0x800
+WATCH_MASK = (IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | IN_MOVED_FROM | IN_MOVED_TO | IN_CREATE
+              | IN_DELETE | IN_DELETE_SELF | IN_MOVE_SELF)
+
+
+class InstallWatch:
+    """Whether Carpenter's files changed since the server started. Clients no longer stamp
+    them (a stat per file on every run); instead the server watches every folder under the
+    roots (and each linked file's target) with inotify, set up before it loads the code, and
+    stops at the first change; a `__pycache__` folder appearing is not one. Events are queued
+    by the very write that causes them, so a change made before a client starts is seen when
+    its request arrives. Where inotify is unavailable (no watches left), the stamps are
+    compared on each request instead."""
+
+    def __init__(self, roots: list[str], stamps: Callable[[], str], expected: str) -> None:
+        self.stamps = stamps
+        self.expected = expected
+        self.seen = False
+        self.fd = _inotify(roots)
+        if stamps() != expected:  # changed between `start` and the watch
+            self.close()
+            raise ConfigError("Carpenter's files changed while the server started; run "
+                              "`carpenter server start` again")
+
+    def changed(self) -> bool:
+        if not self.seen:
+            self.seen = self._events() if self.fd >= 0 else self.stamps() != self.expected
+        return self.seen
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self.fd)
+            self.fd = -1
+
+    def _events(self) -> bool:
+        while True:
+            try:
+                data = os.read(self.fd, 1 << 16)
+            except BlockingIOError:
+                return False
+            except OSError:
+                return True  # cannot tell: assume the worst
+            if any(name != b"__pycache__" for name in _event_names(data)):
+                return True
+
+
+def _event_names(data: bytes) -> list[bytes]:
+    """The names in a buffer of `struct inotify_event` (b"" for the watched path itself, and
+    for a queue overflow)."""
+    import struct
+
+    names, pos = [], 0
+    while pos + 16 <= len(data):
+        size = struct.unpack_from("=iIII", data, pos)[3]
+        names.append(data[pos + 16:pos + 16 + size].rstrip(b"\0"))
+        pos += 16 + size
+    return names
+
+
+def _inotify(roots: list[str]) -> int:
+    """A non-blocking inotify descriptor watching every folder under `roots` (not
+    `__pycache__`) and the target of each linked entry; -1 where that fails."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        fd = libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+    except (OSError, AttributeError):
+        return -1
+    if fd < 0:
+        return -1
+    try:
+        for path in _watched_paths(roots):
+            if libc.inotify_add_watch(fd, os.fsencode(path), WATCH_MASK) < 0:
+                raise OSError(ctypes.get_errno(), f"cannot watch {path}")
+    except OSError as exc:
+        _log(f"install not watched with inotify ({exc}): stamps on each request")
+        os.close(fd)
+        return -1
+    return fd
+
+
+def _watched_paths(roots: list[str]) -> list[str]:
+    paths, stack = [], list(roots)
+    while stack:
+        folder = stack.pop()
+        paths.append(folder)
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.is_symlink():
+                    paths.append(os.path.realpath(entry.path))
+                elif entry.is_dir() and entry.name != "__pycache__":
+                    stack.append(entry.path)
+    return paths
+
+
 class _Busy(Exception):
     """Another server of this install holds the lock (it is starting or running)."""
 
@@ -480,19 +608,22 @@ def _serve_handed_over(server: _Server, link: Any) -> int:
     at that moment), serve it, end. The server gone or stopping (EOF): end at once."""
     import socket
 
+    watch = _Watch()  # started while nobody waits for this fork
     message, fds, _, _ = socket.recv_fds(link, 1 << 16, 1)
     link.close()
     if not fds:
         return 0
     with socket.socket(fileno=fds[0]) as conn:
-        return _Worker(server, conn, json.loads(message)).run()
+        return _Worker(server, conn, json.loads(message), watch).run()
 
 
 class _Worker:
-    def __init__(self, server: _Server, conn: Any, status: dict[str, Any]) -> None:
+    def __init__(self, server: _Server, conn: Any, status: dict[str, Any],
+                 watch: _Watch) -> None:
         self.server = server
         self.conn = conn
         self.status = status
+        self.watch = watch
 
     def run(self) -> int:
         global _LOG_FD
@@ -501,13 +632,15 @@ class _Worker:
         self.conn.settimeout(START_TIMEOUT_S)
         request, fds = self._read()
         try:
-            op = request.get("op") if request.get("key") == self.server.where.key else None
-            if op in ("status", "stop"):
+            if request is None or request.key != self.server.where.key:
+                self.conn.sendall(REFUSED)
+                return 0
+            if request.op in CONTROL_OPS:
                 self.conn.sendall(b"J" + json.dumps(self.status).encode())
-                if op == "stop":
+                if request.op == "stop":
                     os.kill(self.server.pid, signal.SIGTERM)
                 return 0
-            if op != "scan" or len(fds) != 3 or not _acceptable(request):
+            if len(fds) != 3 or not _acceptable(request):
                 self.conn.sendall(REFUSED)
                 return 0
             self.conn.sendall(READY)
@@ -519,68 +652,200 @@ class _Worker:
         if recv_exact(self.conn, 1) != GO:
             return 0  # the client gave up and runs the scan itself
         self.conn.settimeout(None)
-        finished = _watch(self.conn)
+        self.watch.arm(self.conn)
         code = run_cli()
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # done: a late interrupt changes nothing
-        finished.set()
+        self.watch.finished.set()
         with contextlib.suppress(OSError):
             self.conn.sendall(EXIT + code.to_bytes(4, "big", signed=True))
         return 0
 
-    def _read(self) -> tuple[dict[str, Any], list[int]]:
+    def _read(self) -> tuple[Request | None, list[int]]:
+        """The request (None: refuse it) and the descriptors that came with it. A client that
+        hangs up or stalls (the START_TIMEOUT_S timeout) raises OSError: nobody to answer."""
         import socket
 
         head, fds, flags, _ = socket.recv_fds(self.conn, HEADER, 3)
         if flags & socket.MSG_CTRUNC:
-            raise ConnectionError("file descriptors truncated")
+            return None, fds  # more descriptors than a client sends
         head += recv_exact(self.conn, HEADER - len(head)) if 0 < len(head) < HEADER else b""
-        if not head.startswith(MAGIC):
-            raise ConnectionError("not a carpenter request")
-        size = int.from_bytes(head[len(MAGIC):], "big")
-        if size > MAX_REQUEST_BYTES:
-            raise ConnectionError(f"request of {size} bytes")
-        request = json.loads(recv_exact(self.conn, size))
-        if not isinstance(request, dict):
-            raise ConnectionError("request is not an object")
-        return request, fds
+        size = request_size(head)
+        if size is None:
+            return None, fds  # not our protocol (an older client), or too big to read
+        return parse_request(head + recv_exact(self.conn, size)), fds
 
 
-def _acceptable(request: dict[str, Any]) -> bool:
+# ---------------------------------------------------------------------------------------------
+# The request (docs/server.md, "The request"): parsed strictly, since anything the worker
+# cannot reproduce exactly must be refused before READY (the client then scans in-process).
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    """How the client's interpreter set up one standard stream."""
+
+    encoding: str
+    errors: str
+    line_buffering: bool
+    write_through: bool
+
+
+@dataclass(frozen=True)
+class Request:
+    """A parsed request: a control op (status, stop) has only op and key."""
+
+    op: str
+    key: str
+    cwd: bytes = b""
+    umask: int = 0
+    streams: tuple[StreamSpec, ...] = ()
+    argv: tuple[str, ...] = ()
+    env: tuple[tuple[bytes, bytes], ...] = field(default=(), repr=False)  # it carries tokens
+
+
+# op, key, cwd, umask, 3 streams x (encoding, errors, line buffering, write-through), argc
+SCAN_FIXED_ITEMS = 4 + 3 * 4 + 1
+
+
+def request_size(head: bytes) -> int | None:
+    """The payload length a request header announces (None: refuse)."""
+    if len(head) != HEADER or not head.startswith(MAGIC):
+        return None
+    size = int.from_bytes(head[len(MAGIC):], "big")
+    return size if size <= MAX_REQUEST_BYTES else None
+
+
+def parse_request(data: bytes) -> Request | None:
+    """A whole request (header and payload) as sent by `launch.encode_request`; None for
+    anything malformed: wrong magic, a length past the end or short of it, too big, text that
+    is not UTF-8, missing or extra items. Never raises on any input (a fuzz test holds it)."""
+    size = request_size(data[:HEADER])
+    if size is None or len(data) != HEADER + size:
+        return None
+    items = _split_items(data, HEADER)
+    if items is None or len(items) < 2:
+        return None
+    op, key = _text(items[0]), _text(items[1])
+    if op is None or key is None:
+        return None
+    if op in CONTROL_OPS:
+        return Request(op, key) if len(items) == 2 else None
+    return _scan_request(key, items) if op == "scan" else None
+
+
+def _split_items(data: bytes, start: int) -> list[bytes] | None:
+    """Each 4-byte length and its bytes, from `start` to exactly the end of `data`."""
+    items: list[bytes] = []
+    pos, end = start, len(data)
+    while pos < end:
+        if end - pos < 4 or len(items) >= MAX_REQUEST_ITEMS:
+            return None
+        size = int.from_bytes(data[pos:pos + 4], "big")
+        pos += 4
+        if size > end - pos:
+            return None
+        items.append(data[pos:pos + size])
+        pos += size
+    return items
+
+
+def _scan_request(key: str, items: list[bytes]) -> Request | None:
+    if len(items) < SCAN_FIXED_ITEMS:
+        return None
+    cwd, umask = items[2], _octal(items[3])
+    found = [_stream_spec(items[i:i + 4]) for i in range(4, 16, 4)]
+    streams = tuple(spec for spec in found if spec is not None)
+    argc = _count(items[16])
+    if not cwd or b"\0" in cwd or umask is None or len(streams) != 3 or not argc:
+        return None
+    argv, env = items[17:17 + argc], items[17 + argc:]
+    if len(argv) != argc or any(b"\0" in arg for arg in argv):
+        return None
+    pairs = _environment(env)
+    if pairs is None:
+        return None
+    try:  # the client encoded argv as its interpreter decoded it; undo that the same way
+        args = tuple(os.fsdecode(arg) for arg in argv)
+    except UnicodeDecodeError:
+        return None
+    return Request("scan", key, cwd, umask, streams, args, pairs)
+
+
+def _environment(items: list[bytes]) -> tuple[tuple[bytes, bytes], ...] | None:
+    """`NAME=value` items as pairs; None for an entry putenv would refuse (no name, NUL) or a
+    name given twice (no real environment has that)."""
+    pairs = []
+    for item in items:
+        name, sep, value = item.partition(b"=")
+        if not name or not sep or b"\0" in item:
+            return None
+        pairs.append((name, value))
+    if len({name for name, _ in pairs}) != len(pairs):
+        return None
+    return tuple(pairs)
+
+
+def _stream_spec(items: list[bytes]) -> StreamSpec | None:
+    encoding, errors = _text(items[0]), _text(items[1])
+    line_buffering, write_through = _flag(items[2]), _flag(items[3])
+    if not encoding or not errors or line_buffering is None or write_through is None:
+        return None
+    return StreamSpec(encoding, errors, line_buffering, write_through)
+
+
+def _text(item: bytes) -> str | None:
+    """UTF-8 text without NUL (an op, a key, a codec or error-handler name)."""
+    try:
+        text = item.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return text if "\0" not in text else None
+
+
+def _octal(item: bytes) -> int | None:
+    if not 1 <= len(item) <= 4 or item.strip(b"01234567"):
+        return None
+    value = int(item, 8)
+    return value if value <= 0o777 else None
+
+
+def _count(item: bytes) -> int | None:
+    if not 1 <= len(item) <= 7 or not item.isdigit():
+        return None
+    return int(item)
+
+
+def _flag(item: bytes) -> bool | None:
+    return {b"0": False, b"1": True}.get(item)
+
+
+def _acceptable(request: Request) -> bool:
     """Whether this worker can become the client's process exactly (and then has its cwd);
     when not, the client runs the scan itself."""
     import codecs
 
-    env, argv, specs = request.get("env"), request.get("argv"), request.get("streams")
-    if not (isinstance(env, dict) and isinstance(argv, list) and isinstance(specs, list)
-            and len(specs) == 3 and all(isinstance(s, list) and len(s) == 4 for s in specs)
-            and isinstance(request.get("umask"), int)):
-        return False
-    if not all(isinstance(k, str) and k and "=" not in k and "\0" not in k
-               and isinstance(v, str) and "\0" not in v for k, v in env.items()):
-        return False  # os.environ would refuse it after READY, too late to step back
     try:
-        for spec in specs:
-            codecs.lookup(spec[0])
-            codecs.lookup_error(spec[1])
-        os.chdir(request["cwd"])
-    except (OSError, KeyError, TypeError, LookupError):
+        for spec in request.streams:
+            codecs.lookup(spec.encoding)
+            codecs.lookup_error(spec.errors)
+        os.chdir(request.cwd)
+    except (OSError, LookupError, ValueError):
         return False
     return True
 
 
-def _adopt(request: dict[str, Any], fds: list[int]) -> None:
+def _adopt(request: Request, fds: list[int]) -> None:
     """Become the client's process: its stdio, environment, umask, argv (an _acceptable()
     request, whose cwd is already ours)."""
     import locale
 
-    env, argv, specs = request["env"], request["argv"], request["streams"]
     for target, fd in enumerate(fds):
         os.dup2(fd, target)
     streams = [_text_stream(fd, spec, name) for fd, spec, name
-               in zip(range(3), specs, ("<stdin>", "<stdout>", "<stderr>"), strict=True)]
-    os.environ.clear()
-    os.environ.update(env)
-    os.umask(request["umask"])
+               in zip(range(3), request.streams, ("<stdin>", "<stdout>", "<stderr>"),
+                      strict=True)]
+    _set_environment(request.env)
+    os.umask(request.umask)
     time.tzset()
     with contextlib.suppress(locale.Error):
         locale.setlocale(locale.LC_CTYPE, "")  # what the interpreter does at start-up
@@ -588,54 +853,81 @@ def _adopt(request: dict[str, Any], fds: list[int]) -> None:
         sys.modules["tempfile"].tempdir = None
     sys.stdin, sys.stdout, sys.stderr = streams
     sys.__stdin__, sys.__stdout__, sys.__stderr__ = streams
-    sys.argv = [str(a) for a in argv]
+    sys.argv = list(request.argv)
 
 
-def _text_stream(fd: int, spec: list[Any], name: str) -> Any:
+def _set_environment(pairs: tuple[tuple[bytes, bytes], ...]) -> None:
+    """The client's environment. Only what differs from the server's is unset or set: in a
+    fresh fork each putenv/unsetenv also copies pages (a full reset of 40 variables took ~0.8
+    ms; a client started from the server's shell differs in a few). os.environ then lists the
+    variables in the client's order (what its iteration and copies see); the C environ, which
+    only a subprocess started without env= sees, keeps the server's order."""
+    env = os.environb
+    wanted = dict(pairs)
+    for name in [name for name in env if name not in wanted]:
+        del env[name]
+    for name, value in pairs:
+        if env.get(name) != value:
+            env[name] = value
+    data = getattr(env, "_data", None)  # os.environ's own dict (CPython's os._Environ)
+    if isinstance(data, dict) and len(data) == len(pairs):
+        data.clear()
+        data.update(pairs)
+
+
+def _text_stream(fd: int, spec: StreamSpec, name: str) -> Any:
     """A standard stream on `fd` as the interpreter builds one (pylifecycle's create_stdio):
     the client's encoding, errors, line buffering and write-through, newline "\\n"."""
     import io
 
-    encoding, errors, line_buffering, write_through = spec
+    encoding, errors = spec.encoding, spec.errors
+    line_buffering, write_through = spec.line_buffering, spec.write_through
     reading = fd == 0
     buffering = 0 if write_through and not reading else -1
     # The stream lives as long as the worker process: no context manager.
     buffer = open(fd, "rb" if reading else "wb", buffering=buffering, closefd=False)  # noqa: SIM115
     raw = buffer if buffering == 0 else buffer.raw
     raw.name = name
-    text = io.TextIOWrapper(buffer, encoding=str(encoding), errors=str(errors), newline="\n",
-                            line_buffering=bool(line_buffering),
-                            write_through=bool(write_through))
+    text = io.TextIOWrapper(buffer, encoding=encoding, errors=errors, newline="\n",
+                            line_buffering=line_buffering, write_through=write_through)
     text.mode = "r" if reading else "w"
     return text
 
 
-def _watch(conn: Any) -> Any:
-    """Until the returned event is set: on the client's Ctrl-C (INTERRUPT), interrupt this
-    worker and what it started (its process group) as a terminal's Ctrl-C would, and kill them
-    if they do not stop in 3 s; when the client is gone (killed), kill them at once, as they
-    would have died with it."""
-    import threading
+class _Watch:
+    """Once armed with the client's connection, until `finished` is set: on the client's
+    Ctrl-C (INTERRUPT), interrupt this worker and what it started (its process group) as a
+    terminal's Ctrl-C would, and kill them if they do not stop in 3 s; when the client is gone
+    (killed), kill them at once, as they would have died with it. The thread starts in the
+    spare, before a request: a thread start on the request's path cost ~0.4 ms."""
 
-    finished = threading.Event()
+    def __init__(self) -> None:
+        import threading
 
-    def watch() -> None:
+        self.conn: Any = None
+        self.armed = threading.Event()
+        self.finished = threading.Event()
+        threading.Thread(target=self._run, name="carpenter-client-watch", daemon=True).start()
+
+    def arm(self, conn: Any) -> None:
+        self.conn = conn
+        self.armed.set()
+
+    def _run(self) -> None:
+        self.armed.wait()
         try:
-            said = conn.recv(1)
+            said = self.conn.recv(1)
         except OSError:
             said = b""
-        if finished.is_set():
+        if self.finished.is_set():
             return
         if said == INTERRUPT:
             with contextlib.suppress(OSError):
                 os.killpg(0, signal.SIGINT)
-            if finished.wait(3.0):
+            if self.finished.wait(3.0):
                 return
         with contextlib.suppress(OSError):
             os.killpg(0, signal.SIGKILL)
-
-    threading.Thread(target=watch, name="carpenter-client-watch", daemon=True).start()
-    return finished
 
 
 def call_main() -> int:
@@ -725,20 +1017,140 @@ def warm_up() -> None:
             _log(f"no primer {module}.{attr}")
             continue
         loader()
+    compile_lazy_patterns()
     import gc
 
     gc.collect()
     gc.freeze()  # forks then leave these objects' pages alone (copy-on-write stays shared)
 
 
+def compile_lazy_patterns() -> int:
+    """Compile every `lazy_compile` pattern loaded so far (module-level ones and those of the
+    PRIMERS' data tables): compiled here once, a fork finds them compiled instead of compiling
+    its share on each scan. A bad data pattern stays uncompiled, so a scan that uses it fails
+    with the same located error as in a fresh process. Returns how many compiled."""
+    import gc
+
+    from carpenter.core.lazyre import LazyPattern
+
+    count = 0
+    for obj in gc.get_objects():
+        if isinstance(obj, LazyPattern):
+            with contextlib.suppress(Exception):
+                obj.compiled()
+                count += 1
+    return count
+
+
+# ---------------------------------------------------------------------------------------------
+# Copy-on-write in advance
+#
+# A fork shares the server's memory until it writes to it; each page a scan first writes to
+# (reference counts, dicts, the allocator's free lists) then costs a page fault and a copy:
+# ~1,700 per scan, ~2 ms. The server learns which pages a scan writes (a throw-away fork scans
+# the sample and reads /proc/self/pagemap), and each spare copies them at once (madvise
+# MADV_POPULATE_WRITE, Linux 5.14+) while it waits for a request, off the request's path.
+
+MADV_POPULATE_WRITE = 23
+RUN_GAP_PAGES = 1
+POPULATE_CHECK_EVERY = 32  # runs between two looks for a request (~0.5 ms of copying)
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+_madvise: Any = None
+
+
+def learn_touched_pages() -> list[tuple[int, int]]:
+    """Runs of (start, bytes) of the server's private memory that a scan of the sample wrote
+    to; [] where that cannot be learned or used (no pagemap, no MADV_POPULATE_WRITE)."""
+    global _madvise
+    try:
+        import ctypes
+
+        _madvise = ctypes.CDLL(None, use_errno=True).madvise
+        _madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+        _madvise.restype = ctypes.c_int
+        runs = _in_child(_touched_pages_child, "could not learn a scan's pages")
+    except (OSError, AttributeError, ConfigError) as exc:
+        _log(f"no pages copied in advance: {exc}")
+        runs = []
+    if not runs:
+        _madvise = None
+    return [(int(start), int(size)) for start, size in runs]
+
+
+def populate(runs: list[tuple[int, int]], until: Any = None) -> None:
+    """Copy these runs now (a spare, before its request); quietly nothing where the kernel
+    lacks MADV_POPULATE_WRITE or a run is gone (unmapped since). Stops early once `until` (the
+    spare's link) is readable: a request that came early is not kept waiting for the copies
+    (its scan then takes the remaining page faults itself)."""
+    if _madvise is None:
+        return
+    import select
+
+    for index, (start, size) in enumerate(runs):
+        if until is not None and index % POPULATE_CHECK_EVERY == 0 \
+                and select.select([until], [], [], 0)[0]:
+            return
+        _madvise(start, size, MADV_POPULATE_WRITE)
+
+
+def _touched_pages_child() -> list[list[int]]:
+    before = _private_ranges()
+    with _sample_submission() as sub:
+        sys.argv = ["carpenter", "scan", "--no-cache", "--output-format", "json", sub]
+        call_main()
+    runs = _exclusive_runs(before)
+    if runs and _madvise(runs[0][0], runs[0][1], MADV_POPULATE_WRITE) != 0:
+        return []  # a kernel before 5.14: spares would only make failing calls
+    return runs
+
+
+def _private_ranges() -> list[tuple[int, int]]:
+    """(start, end) of this process's private writable anonymous mappings (the heap, the
+    allocators' arenas): what a fork shares copy-on-write."""
+    ranges = []
+    with open("/proc/self/maps", encoding="ascii", errors="replace") as maps:
+        for line in maps:
+            fields = line.split()
+            if fields[1] == "rw-p" and (len(fields) < 6 or fields[5] == "[heap]"):
+                start, end = fields[0].split("-")
+                ranges.append((int(start, 16), int(end, 16)))
+    return ranges
+
+
+def _exclusive_runs(ranges: list[tuple[int, int]]) -> list[list[int]]:
+    """The pages of `ranges` now present and mapped by this process alone (pagemap bits 63
+    and 56: copied after the fork, or first touched after it), as [start, bytes] runs; runs
+    a few pages apart are joined (one madvise call each: fewer calls, a few more pages)."""
+    runs: list[list[int]] = []
+    gap = RUN_GAP_PAGES * _PAGE
+    with open("/proc/self/pagemap", "rb") as pagemap:
+        for start, end in ranges:
+            pagemap.seek(start // _PAGE * 8)
+            entries = memoryview(pagemap.read((end - start) // _PAGE * 8)).cast("Q")
+            for index, entry in enumerate(entries):
+                if entry >> 63 and (entry >> 56) & 1:
+                    address = start + index * _PAGE
+                    if runs and address - (runs[-1][0] + runs[-1][1]) <= gap:
+                        runs[-1][1] = address + _PAGE - runs[-1][0]
+                    else:
+                        runs.append([address, _PAGE])
+    return runs
+
+
 def _warm_up_report() -> dict[str, Any]:
+    return _in_child(_warm_up_child, "the warm-up scan failed (see the server log)")
+
+
+def _in_child(work: Callable[[], Any], failure: str) -> Any:
+    """work()'s JSON-able result, computed in a throw-away fork (what it loads or changes
+    stays there); ConfigError(failure) when it fails."""
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:
         code = 1
         try:
             os.close(read_end)
-            data = json.dumps(_warm_up_child()).encode()
+            data = json.dumps(work()).encode()
             with os.fdopen(write_end, "wb") as out:
                 out.write(data)
             code = 0
@@ -749,13 +1161,16 @@ def _warm_up_report() -> dict[str, Any]:
         data = pipe.read()
     _, status = os.waitpid(pid, 0)
     if os.waitstatus_to_exitcode(status) != 0 or not data:
-        raise ConfigError("the warm-up scan failed (see the server log)")
+        raise ConfigError(failure)
     return json.loads(data)
 
 
-def _warm_up_child() -> dict[str, Any]:
+@contextlib.contextmanager
+def _sample_submission() -> Iterator[str]:
+    """The bundled sample (data/server/warmup.toml) written to a temporary folder (a git
+    repository when git is there), with a private result cache; standard streams to
+    /dev/null. Only for a throw-away fork."""
     import random
-    import re
     import shutil
     import string
     import subprocess
@@ -787,6 +1202,13 @@ def _warm_up_child() -> dict[str, Any]:
                                    timeout=30)
         os.environ["CARPENTER_CACHE_DIR"] = os.path.join(tmp, "cache")
         os.environ.pop("CARPENTER_NO_CACHE", None)
+        yield sub
+
+
+def _warm_up_child() -> dict[str, Any]:
+    import re
+
+    with _sample_submission() as sub:
         runs = [["scan", "--no-cache", "--output-format", f, sub] for f in WARMUP_FORMATS]
         runs.append(["scan", sub])  # the result cache: stored,
         runs.append(["scan", sub])  # then reused

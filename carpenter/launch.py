@@ -12,16 +12,20 @@ Anything short of a server that says it has started the command (no runtime dir,
 a stale socket, another install's server, a protocol error, a timeout) runs the command here,
 in-process, exactly as before: the server can make a scan faster, never lose it.
 
-This module is imported on every `carpenter` run: keep it to os, sys, json, array and the
-`_socket` C module (the `socket` wrapper pulls in selectors and enum, ~4 ms of a ~40 ms client).
+This module is imported on every `carpenter` run. A served run may load nothing that a bare
+`python -c pass` has not loaded already, besides the C modules `_socket` and `_locale`: the
+`socket` wrapper pulls in selectors and enum, `json` pulls in `re`: each a few ms of a ~30 ms
+served scan (a test checks the set). For the same reason no `from __future__ import annotations`
+(it imports the `__future__` module): the annotations here are valid at run time on 3.11.
 """
-
-from __future__ import annotations
 
 import os
 import sys
 
-MAGIC = b"CARPSRV1"  # request header: MAGIC + 8-byte big-endian payload length
+# The request: MAGIC, the payload's length (8 bytes, big-endian), then the payload: a sequence
+# of items, each a 4-byte big-endian length and that many bytes (docs/server.md, "The
+# request"). CARPSRV1 was a JSON payload: a server of that protocol refuses this one.
+MAGIC = b"CARPSRV2"
 HEADER = len(MAGIC) + 8
 # Server: READY (or REFUSED); client: GO; server: EXIT + 4-byte exit code. INTERRUPT: the
 # client's Ctrl-C, sent while it waits for EXIT.
@@ -85,15 +89,17 @@ def _tree_stamps(root: str, out: list[str]) -> None:
 
 def install_key() -> str:
     """A key for "this Carpenter, on this interpreter, configured this way". A server answers
-    only clients with its own key, so an upgraded, edited or differently configured install
-    never talks to a stale server: it covers Carpenter's version, code and data (mtimes and
-    sizes), the interpreter and its flags, every import path (after the first, the script's own
-    folder, with its mtime, which changes when a package is installed or removed there), and the
-    settings a server fixes at start-up (hash seed, text encoding, data folder). Not a security
+    only clients with its own key, so a differently configured install never talks to it: the
+    key covers Carpenter's version and folder, the interpreter and its flags, every import path
+    (after the first, the script's own folder, with its mtime, which changes when a package is
+    installed or removed there), and the settings a server fixes at start-up (hash seed, text
+    encoding, data folder). Carpenter's own files are not stamped here (a stat per file, ~1.5
+    ms of each client): the server watches them from before it loads them and stops at their
+    first change (`install_stamps`, `carpenter.daemon.InstallWatch`). Not a security
     boundary (the private runtime dir and the peer's uid are), so a fast checksum is enough."""
     from carpenter import __version__
 
-    package = os.path.dirname(os.path.abspath(__file__))
+    package = install_roots()[0]
     parts = [__version__, sys.executable, sys.version, package, repr(tuple(sys.flags)),
              repr(sys.warnoptions), repr(sorted(sys._xoptions.items())),
              os.environ.get("PYTHONHASHSEED", ""), sys.getfilesystemencoding(),
@@ -104,15 +110,39 @@ def install_key() -> str:
             parts.append(f"{entry}:{os.stat(entry or '.').st_mtime_ns}")
         except OSError:
             parts.append(f"{entry}:-")
-    _tree_stamps(package, parts)
     override = os.environ.get("CARPENTER_DATA_DIR") or os.environ.get("CARPENTER_RULES_DIR")
     if override:  # the server loads its data tables once: they must be the client's
-        parts.append(f"data:{override}")
-        _tree_stamps(os.path.abspath(override), parts)
-    import zlib
+        parts.append(f"data:{os.path.abspath(override)}")
+    return _checksum("\n".join(parts).encode("utf-8", "surrogateescape"))
 
-    blob = "\n".join(parts).encode("utf-8", "surrogateescape")
-    return f"{zlib.crc32(blob):08x}{zlib.adler32(blob):08x}"
+
+def install_roots() -> list[str]:
+    """The folders whose files a server loads: the package, and CARPENTER_DATA_DIR if set."""
+    roots = [os.path.dirname(os.path.abspath(__file__))]
+    override = os.environ.get("CARPENTER_DATA_DIR") or os.environ.get("CARPENTER_RULES_DIR")
+    if override:
+        roots.append(os.path.abspath(override))
+    return roots
+
+
+def install_stamps() -> str:
+    """A checksum of the name, mtime and size of every file under install_roots(): the server
+    takes it when `start` runs and checks it once its watch is in place (and on every request
+    where the file system cannot be watched)."""
+    parts: list[str] = []
+    for root in install_roots():
+        _tree_stamps(root, parts)
+    return _checksum("\n".join(parts).encode("utf-8", "surrogateescape"))
+
+
+def _checksum(blob: bytes) -> str:
+    """16 hex digits over `blob`: the number it spells modulo two primes below 2**32 (no
+    `zlib`: its import alone costs more than both divisions). A change within 7 bytes (an
+    mtime) moves the number by d * 256**k with 0 < |d| < 2**56, which the primes' product
+    cannot divide: the key always changes; a scattered change keeps it with a 2**-63
+    chance."""
+    number = int.from_bytes(blob, "big")
+    return f"{number % 4294967291:08x}{number % 2147483647:08x}"
 
 
 def _locale_encoding() -> str:
@@ -126,20 +156,42 @@ def socket_path(key: str, folder: str | None = None) -> str:
     return os.path.join(folder or runtime_dir(), f"scan-{key}.sock")
 
 
-def _stream_spec(stream: object) -> list[object] | None:
-    """How this interpreter set up a standard stream, so the server's fork builds the same."""
-    if stream is None or not hasattr(stream, "encoding"):
+def _stream_items(stream: object) -> list[bytes] | None:
+    """How this interpreter set up a standard stream (encoding, errors, line buffering,
+    write-through), so the server's fork builds the same; None when it is not a text stream
+    (the scan then runs here)."""
+    encoding = getattr(stream, "encoding", None)
+    if not isinstance(encoding, str):
         return None
-    return [stream.encoding, stream.errors, stream.line_buffering,
-            getattr(stream, "write_through", False)]
+    return [encoding.encode(), str(getattr(stream, "errors", "strict")).encode(),
+            b"1" if getattr(stream, "line_buffering", False) else b"0",
+            b"1" if getattr(stream, "write_through", False) else b"0"]
 
 
-def scan_request(key: str) -> dict[str, object]:
+def scan_items(key: str) -> list[bytes] | None:
+    """The items of a scan request (None: run here): op, key, cwd, umask (octal), 4 items per
+    standard stream, argc, argv, then one `NAME=value` item per environment variable. Paths,
+    argv and the environment go as the bytes the OS has (argv re-encoded as the interpreter
+    decoded it), so undecodable names survive. ValueError/OSError: run here."""
+    streams: list[bytes] = []
+    for stream in (sys.stdin, sys.stdout, sys.stderr):
+        items = _stream_items(stream)
+        if items is None:
+            return None
+        streams += items
     umask = os.umask(0o022)
     os.umask(umask)
-    return {"op": "scan", "key": key, "argv": sys.argv, "cwd": os.getcwd(),
-            "env": dict(os.environ), "umask": umask,
-            "streams": [_stream_spec(s) for s in (sys.stdin, sys.stdout, sys.stderr)]}
+    encoding = sys.getfilesystemencoding()
+    argv = [arg.encode(encoding, "surrogateescape") for arg in sys.argv]
+    env = [name + b"=" + value for name, value in os.environb.items()]
+    return [b"scan", key.encode(), os.getcwdb(), b"%o" % umask, *streams,
+            b"%d" % len(argv), *argv, *env]
+
+
+def encode_request(items: list[bytes]) -> bytes:
+    """MAGIC, the payload length, then each item as a 4-byte length and its bytes."""
+    payload = b"".join([len(item).to_bytes(4, "big") + item for item in items])
+    return MAGIC + len(payload).to_bytes(8, "big") + payload
 
 
 def connect(path: str, timeout: float) -> object:
@@ -160,17 +212,16 @@ def connect(path: str, timeout: float) -> object:
     return sock
 
 
-def send_request(sock: object, request: dict[str, object], fds: list[int]) -> None:
+def send_request(sock: object, request: bytes, fds: list[int]) -> None:
+    """Send an encoded request, with `fds` (SCM_RIGHTS: an array of C ints, built here
+    without the `array` module)."""
     import _socket
-    import array
-    import json
 
-    payload = json.dumps(request).encode("ascii")  # ensure_ascii: lone surrogates survive
-    head = MAGIC + len(payload).to_bytes(8, "big")
-    ancillary = [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, array.array("i", fds))] if fds else []
-    sent = sock.sendmsg([head + payload], ancillary)
-    if sent < len(head) + len(payload):
-        sock.sendall((head + payload)[sent:])
+    rights = b"".join([fd.to_bytes(4, sys.byteorder, signed=True) for fd in fds])
+    ancillary = [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, rights)] if fds else []
+    sent = sock.sendmsg([request], ancillary)
+    if sent < len(request):
+        sock.sendall(request[sent:])
 
 
 def recv_exact(sock: object, size: int) -> bytes:
@@ -199,11 +250,15 @@ def _try_server() -> int | None:
         for fd in fds:
             os.fstat(fd)  # a closed standard stream: let the in-process run deal with it
         key = install_key()
+        items = scan_items(key)
+        if items is None:
+            return None
+        request = encode_request(items)  # before connecting: a waiting worker waits less
         sock = connect(socket_path(key, folder), START_TIMEOUT_S)
-    except (OSError, ValueError):
+    except (OSError, ValueError):  # ValueError: an argv or stream name that does not encode
         return None
     try:
-        send_request(sock, scan_request(key), fds)
+        send_request(sock, request, fds)
         if recv_exact(sock, 1) != READY:
             sock.close()
             return None  # refused (another key, a bad request): run here

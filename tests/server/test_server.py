@@ -48,10 +48,12 @@ class Install:
         self.script.chmod(0o755)
         self.runtime = root / "run"  # created by `server start`
         self.started: list[int] = []
+        self.pythonpath = ROOT  # where `carpenter` is imported from
 
     def env(self, **extra: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k != "CARPENTER_NO_SERVER"}
-        env.update(PYTHONPATH=str(ROOT), CARPENTER_RUNTIME_DIR=str(self.runtime), **extra)
+        env.update(PYTHONPATH=str(self.pythonpath), CARPENTER_RUNTIME_DIR=str(self.runtime),
+                   **extra)
         return env
 
     def run(self, *args: str, cwd: Path | None = None, stdin: bytes = b"",
@@ -384,31 +386,48 @@ def test_a_killed_client_takes_its_worker_along(served: Install) -> None:
 # The launcher
 
 
-def test_the_launcher_imports_nothing_heavy(served: Install) -> None:
-    def modules(code: str) -> set[str]:
-        done = subprocess.run([sys.executable, "-c", f"{code}; print(sorted(sys.modules))"],
-                              capture_output=True, text=True, env=served.env(), check=True)
-        return set(eval(done.stdout))
+# The console script, with os._exit (how a served client ends) recording sys.modules first.
+SPY = """#!{python}
+import os
+import sys
+from carpenter.launch import main
 
-    # What the standard modules it is meant to use bring along, and nothing else.
-    allowed = modules("import sys, os, json, array, zlib, _socket, _locale, stat")
-    used = modules("import sys, _socket, carpenter.launch as l; k = l.install_key(); "
-                   "l.socket_path(k); l.runtime_dir_problem(l.runtime_dir()); "
-                   "a, b = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM); "
-                   "l.send_request(a, l.scan_request(k), [0, 1, 2]); l.recv_exact(b, 8)")
-    assert used - allowed == {"carpenter", "carpenter.launch"}
 
-    # A real client run against the server: the import log never mentions the CLI's modules.
-    # (PYTHONPROFILEIMPORTTIME, not -X importtime: -X options are part of the install key.)
+def spy_exit(code, real=os._exit):
+    with open(os.environ["CARPENTER_TEST_MODULES"], "w", encoding="utf-8") as out:
+        for name, module in sorted(sys.modules.items()):
+            out.write(f"{{name}}\\t{{getattr(module, '__file__', None) or ''}}\\n")
+    real(code)
+
+
+os._exit = spy_exit
+if __name__ == '__main__':
+    sys.exit(main())
+"""
+
+
+def test_a_served_client_loads_only_what_a_bare_interpreter_has(served: Install,
+                                                                 tmp_path: Path) -> None:
+    # Each module a client imports costs every `carpenter` run (json pulls in re and enum:
+    # ~7 ms of a ~25 ms served scan). Allowed: what `python -c pass` has loaded, C modules
+    # (built in or .so: no Python code to run) and the launcher itself.
+    bare = subprocess.run([sys.executable, "-c", "import sys; print(sorted(sys.modules))"],
+                          capture_output=True, text=True, env=served.env(), check=True)
+    allowed = set(eval(bare.stdout)) | {"carpenter", "carpenter.launch"}
+    spy = served.bin / "carpenter-spy"  # beside the console script: the same install key
+    spy.write_text(SPY.format(python=sys.executable))
+    spy.chmod(0o755)
+    record = tmp_path / "modules.tsv"
     before = served.requests()
-    done = served.run("scan", str(FIXTURES / "cuda-flash-attn"), PYTHONPROFILEIMPORTTIME="1")
-    assert served.requests() == before + 2
-    imported = [line.rsplit("|", 1)[-1].strip() for line in done.stderr.decode().splitlines()
-                if line.startswith("import time:")]
-    assert "carpenter.launch" in imported
-    assert not [m for m in imported
-                if m.split(".")[0] in ("click", "rich", "detect_secrets", "tree_sitter")
-                or (m.startswith("carpenter.") and m != "carpenter.launch")]
+    done = subprocess.run([str(spy), "scan", str(FIXTURES / "cuda-flash-attn")],
+                          capture_output=True, env=served.env(CARPENTER_TEST_MODULES=str(record)),
+                          timeout=300)
+    assert served.requests() == before + 2, done.stderr.decode()
+    assert record.exists(), "the client did not end through the served path"
+    loaded = dict(line.split("\t") for line in record.read_text().splitlines())
+    extra = {name: path for name, path in loaded.items()
+             if name not in allowed and path and not path.endswith(".so")}
+    assert extra == {}
 
 
 def test_python_dash_m_still_runs(served: Install) -> None:
@@ -440,31 +459,120 @@ def test_every_primer_is_a_loader_without_arguments() -> None:
 # Never the wrong server, never a lost scan
 
 
-def test_a_changed_install_does_not_use_the_old_server(served: Install) -> None:
-    # Touching a module of the package changes the install key: the client must not talk to
-    # the server started before, and still scans (in-process).
-    module = ROOT / "carpenter" / "__init__.py"
-    st = module.stat()
+@pytest.mark.parametrize("change", ["touch", "edit", "new file"])
+def test_a_changed_install_stops_the_server(fresh: Install, change: str) -> None:
+    # The server watches Carpenter's files: any change after it started (here to a copy of
+    # the package, which no other test's server loads) stops it, and the client that finds
+    # it changed, like every later one, scans in-process with the files as they are now.
+    copy = fresh.root / "src"
+    shutil.copytree(ROOT / "carpenter", copy / "carpenter", symlinks=True)
+    fresh.pythonpath = copy
+    pid = fresh.start()
     args = ("scan", "--output-format", "json", str(FIXTURES / "cuda-flash-attn"))
-    expected = served.local(*args)
-    before = served.requests()
-    os.utime(module, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
-    try:
-        changed = served.run(*args)
-    finally:
-        os.utime(module, ns=(st.st_atime_ns, st.st_mtime_ns))
-    assert served.requests() == before + 1  # only the status request above
+    expected = fresh.local(*args)
+    module = copy / "carpenter" / "core" / "__init__.py"
+    if change == "touch":
+        st = module.stat()
+        os.utime(module, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    elif change == "edit":
+        module.write_text(module.read_text() + "\n")
+    else:
+        (copy / "carpenter" / "scan" / "extra.txt").write_text("x")
+    changed = fresh.run(*args)
     assert (changed.returncode, changed.stdout, changed.stderr) == \
         (expected.returncode, expected.stdout, expected.stderr)
+    assert _wait(lambda: not _alive(pid), 10), "the server outlived the change"
+    assert not list(fresh.runtime.glob("scan-*.sock"))
+    log = next(fresh.runtime.glob("scan-*.log")).read_text()
+    assert "Carpenter's files changed: stopping" in log
+
+
+def test_new_bytecode_does_not_stop_the_server(fresh: Install) -> None:
+    # Python writing a __pycache__ folder into the package is not a change of Carpenter.
+    copy = fresh.root / "src"
+    shutil.copytree(ROOT / "carpenter", copy / "carpenter", symlinks=True,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    fresh.pythonpath = copy
+    fresh.start()
+    (copy / "carpenter" / "scan" / "__pycache__").mkdir(exist_ok=True)
+    before = fresh.requests()
+    fresh.run("scan", str(FIXTURES / "cuda-flash-attn"))
+    assert fresh.requests() == before + 2  # served
+
+
+def _watch(root: Path) -> object:
+    from carpenter import daemon, launch
+
+    def stamps() -> str:
+        parts: list[str] = []
+        launch._tree_stamps(str(root), parts)
+        return launch._checksum("\n".join(parts).encode())
+
+    return daemon.InstallWatch([str(root)], stamps, stamps())
+
+
+@pytest.mark.parametrize("inotify", [True, False])
+def test_the_install_watch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                           inotify: bool) -> None:
+    from carpenter import daemon
+    from carpenter.core.errors import ConfigError
+
+    if not inotify:  # no watches left: the stamps are compared on each request instead
+        monkeypatch.setattr(daemon, "_inotify", lambda roots: -1)
+    root = tmp_path / "pkg"
+    (root / "sub").mkdir(parents=True)
+    (root / "sub" / "a.py").write_text("x = 1\n")
+    watch = _watch(root)
+    assert (watch.fd >= 0) == inotify
+    (root / "sub" / "__pycache__").mkdir()
+    (root / "sub" / "__pycache__" / "a.cpython-311.pyc").write_bytes(b"pyc")
+    assert not watch.changed()
+    (root / "sub" / "a.py").write_text("x = 2\n")
+    assert watch.changed() and watch.changed()  # and it stays changed
+    watch.close()
+    with pytest.raises(ConfigError, match="changed while the server started"):
+        daemon.InstallWatch([str(root)], lambda: "now", "when start ran")
 
 
 def test_the_server_refuses_a_request_for_another_key(served: Install) -> None:
     code = ("import carpenter.launch as l; "
             f"s = l.connect({str(served.socket())!r}, 5); "
-            "l.send_request(s, l.scan_request('0' * 16), [0, 1, 2]); print(s.recv(1))")
+            "l.send_request(s, l.encode_request(l.scan_items('0' * 16)), [0, 1, 2]); "
+            "print(s.recv(1))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env=served.env(), check=True)
     assert done.stdout.strip() == "b'N'"
+
+
+def test_garbage_requests_are_refused_and_the_server_carries_on(served: Install) -> None:
+    # Whatever arrives (noise, the old JSON protocol, a request cut short, a scan request
+    # without its descriptors): the worker answers "N" or hangs up, promptly, without a
+    # traceback in the log, and the server goes on serving.
+    import socket
+
+    from carpenter.launch import encode_request
+
+    key = served.socket().name[len("scan-"):-len(".sock")].encode()
+    streams = [b"utf-8", b"strict", b"0", b"0"] * 3
+    scan = encode_request([b"scan", key, b"/", b"22", *streams, b"1", b"carpenter"])
+    status = encode_request([b"status", key])
+    rng = random.Random(14)
+    garbage = [b"", b"CARPSRV1" + (17).to_bytes(8, "big") + b'{"op": "status"}', scan,
+               status[:-1], status[:10],
+               status[:8] + (len(status) - 15).to_bytes(8, "big") + status[16:]]
+    garbage += [rng.randbytes(rng.randint(1, 64)) for _ in range(10)]
+    garbage += [status[:16] + rng.randbytes(len(status) - 16) for _ in range(10)]
+    before = served.requests()
+    for blob in garbage:
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.settimeout(15)
+            sock.connect(str(served.socket()))
+            sock.sendall(blob)
+            sock.shutdown(socket.SHUT_WR)
+            assert sock.recv(1) in (b"N", b"")
+    assert served.requests() == before + len(garbage) + 1
+    log = next(served.runtime.glob("scan-*.log")).read_text()
+    assert "Traceback" not in log and "worker failed" not in log
 
 
 @pytest.mark.skipif(os.getuid() != 0, reason="needs root to connect as another user")
@@ -490,6 +598,8 @@ def _as_user(uid: int, path: str) -> str:
     """Connect to `path` as `uid` (a forked child of this test) and send a status request."""
     import socket
 
+    from carpenter.launch import encode_request
+
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:
@@ -501,7 +611,7 @@ def _as_user(uid: int, path: str) -> str:
             sock.settimeout(10)
             sock.connect(path)
             try:
-                sock.sendall(b"CARPSRV1" + (17).to_bytes(8, "big") + b'{"op": "status"}')
+                sock.sendall(encode_request([b"status", b"0" * 16]))
                 answer = b"closed" if sock.recv(1) == b"" else b"answered"
             except (BrokenPipeError, ConnectionResetError):
                 answer = b"closed"  # hung up before reading the request
@@ -605,3 +715,81 @@ def test_an_idle_server_exits_and_removes_its_socket(fresh: Install) -> None:
     pid = fresh.start("--idle", "1")
     sock = fresh.socket()
     assert _wait(lambda: not _alive(pid) and not sock.exists(), 30)
+
+
+NO_WORK = """
+import os, sys
+from carpenter import daemon
+from carpenter.core.lazyre import LazyPattern
+import gc
+daemon.warm_up()
+lazy = [o for o in gc.get_objects() if isinstance(o, LazyPattern) and "_compiled" not in vars(o)]
+print("uncompiled", len(lazy), flush=True)
+for fixture in sys.argv[1:]:
+    pid = os.fork()
+    if pid == 0:
+        before = set(sys.modules)
+        sys.argv = ["carpenter", "scan", "--no-cache", "--output-format", "json", fixture]
+        saved = os.dup(1)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+        daemon.call_main()
+        new = sorted(set(sys.modules) - before)
+        os.write(saved, f"{os.path.basename(fixture)} imported {new}\\n".encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+"""
+
+
+def test_a_warm_fork_neither_imports_nor_compiles_lazy_patterns() -> None:
+    # What the warm-up must load so that a worker only scans: every module a scan of these
+    # imports (bashlex included: a script tree-sitter rejects) and every lazy_compile pattern.
+    fixtures = [*SAMPLES, "shell-parse-degraded", "qlora-cuda-pinned", "sec-token-files"]
+    done = subprocess.run([sys.executable, "-c", NO_WORK,
+                           *(str(FIXTURES / name) for name in fixtures)],
+                          capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.splitlines()
+    assert lines[0] == "uncompiled 0"
+    assert lines[1:] == [f"{name} imported []" for name in fixtures]
+
+
+POPULATED = """
+import os, resource, socket, sys
+from carpenter import daemon
+daemon.warm_up()
+runs = daemon.learn_touched_pages()
+print("runs", len(runs), flush=True)
+request, link = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+request.send(b"a request came early")
+for mode in ("plain", "populated", "interrupted"):
+    pid = os.fork()
+    if pid == 0:
+        if mode != "plain":
+            daemon.populate(runs, until=link if mode == "interrupted" else None)
+        sys.argv = ["carpenter", "scan", "--no-cache", "--output-format", "json", sys.argv[1]]
+        saved = os.dup(1)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        daemon.call_main()
+        faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+        os.write(saved, f"faults {faults}\\n".encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+"""
+
+
+def test_a_spare_copies_what_a_scan_writes_in_advance() -> None:
+    # The pages a scan writes to (learned from a scan of the sample) are copied before the
+    # request: the scan itself then takes a fraction of the page faults (each ~1-3 us). A
+    # request that is already there stops the copying (it would wait for it otherwise).
+    done = subprocess.run([sys.executable, "-c", POPULATED, str(FIXTURES / "cuda-flash-attn")],
+                          capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0, done.stderr[-2000:]
+    runs, plain, populated, interrupted = (int(line.split()[1])
+                                           for line in done.stdout.splitlines())
+    if runs == 0:
+        pytest.skip("no /proc/self/pagemap or MADV_POPULATE_WRITE (Linux < 5.14) here")
+    assert populated < plain / 2, (plain, populated)
+    assert interrupted > plain / 2, (plain, interrupted)
