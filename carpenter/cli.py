@@ -14,7 +14,6 @@ import click
 
 from carpenter import __version__
 from carpenter.core.errors import EXIT_ERROR, CarpenterError
-from carpenter.core.patterncache import note_imports
 from carpenter.core.redact import redacted_std_streams
 
 # name -> "module:attribute"; one line per subcommand, owned by its stage package.
@@ -76,8 +75,6 @@ def cli() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    # What the imports above compiled is kept for the next process's preload (launch.py).
-    note_imports()
     # The one redaction point for the terminal: every byte a command prints, whichever module
     # prints it, passes through it (files are masked where they are written).
     with redacted_std_streams():

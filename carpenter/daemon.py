@@ -1018,6 +1018,7 @@ def warm_up() -> None:
             continue
         loader()
     compile_lazy_patterns()
+    compile_records()
     import gc
 
     gc.collect()
@@ -1038,6 +1039,23 @@ def compile_lazy_patterns() -> int:
         if isinstance(obj, LazyPattern):
             with contextlib.suppress(Exception):
                 obj.compiled()
+                count += 1
+    return count
+
+
+def compile_records() -> int:
+    """Compile the `__init__` of every record class loaded (`core.records` interprets a
+    class's first calls and compiles only after many): a fork then runs the compiled one from
+    its first instance. Returns how many classes."""
+    from carpenter.core.records import compile_methods, is_record
+
+    count = 0
+    for name, module in list(sys.modules.items()):
+        if not name.startswith("carpenter."):
+            continue
+        for value in list(vars(module).values()):
+            if isinstance(value, type) and value.__module__ == name and is_record(value):
+                compile_methods(value)
                 count += 1
     return count
 

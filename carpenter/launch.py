@@ -323,12 +323,14 @@ def main() -> None:
             code = 130
         if code is not None:
             _exit_now(code)
-    # Before click and json are imported: their import-time patterns come from the cache.
-    from carpenter.core.patterncache import preload
+    # Before click and json are imported: their import-time patterns come from the cache;
+    # once imported, what they compiled is kept for the next process (written when new).
+    from carpenter.core.patterncache import note_imports, preload
 
     preload()
     from carpenter.cli import main as cli_main
 
+    note_imports()
     cli_main()
 
 

@@ -23,7 +23,7 @@ lose nothing but their own additions; at most MAX_ENTRIES, the least recently us
 
 The libraries a scan imports (platform, json, gettext, click) compile ~20 patterns of their
 own at import, before any Carpenter code could route them: `note_imports()` (called by
-`cli.main`, once the imports are done) writes what re's cache then holds to
+the console script once the CLI is imported) writes what re's cache then holds to
 `re-imports-<cache tag>.marshal`, and `preload()` (called by the console script before it
 imports the CLI) puts them back into re's cache, where those `re.compile` calls find them.
 
