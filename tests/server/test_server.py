@@ -215,9 +215,13 @@ def test_served_errors_stdin_and_output_files_match(served: Install, tmp_path: P
          b""),
     ]
     for args, stdin in cases:
-        remote = served.run(*args, cwd=tmp_path, stdin=stdin)
+        # Each run with its own empty result cache: the second would otherwise reuse what
+        # the first stored, and say so ("1 from the result cache").
+        remote = served.run(*args, cwd=tmp_path, stdin=stdin,
+                            CARPENTER_CACHE_DIR=str(tmp_path / "cache-served"))
         remote_file = (tmp_path / "out.sarif").read_bytes() if "-o" in args else b""
-        local = served.local(*args, cwd=tmp_path, stdin=stdin)
+        local = served.local(*args, cwd=tmp_path, stdin=stdin,
+                             CARPENTER_CACHE_DIR=str(tmp_path / "cache-local"))
         local_file = (tmp_path / "out.sarif").read_bytes() if "-o" in args else b""
         assert (remote.returncode, remote.stdout, remote.stderr, remote_file) == \
             (local.returncode, local.stdout, local.stderr, local_file), args
