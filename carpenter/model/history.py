@@ -95,6 +95,9 @@ def _head_stamp(repo) -> str | None:
     import os
 
     git_dir = str(repo.git_dir)
+    # A linked worktree (`git worktree add`) keeps HEAD in .git/worktrees/<name> and the
+    # branches, packed-refs and refs/ in the common .git: look in both, its own first.
+    folders = list(dict.fromkeys((git_dir, str(getattr(repo, "common_dir", None) or git_dir))))
     parts = []
     try:
         with open(os.path.join(git_dir, "HEAD"), encoding="utf-8",
@@ -102,12 +105,13 @@ def _head_stamp(repo) -> str | None:
             head = handle.read(4096).strip()
         parts.append(head)
         for name in ("packed-refs", head.removeprefix("ref: ") if head.startswith("ref:") else ""):
-            path = os.path.join(git_dir, name) if name else ""
-            if path and os.path.isfile(path):
+            path = next((os.path.join(d, name) for d in folders
+                         if name and os.path.isfile(os.path.join(d, name))), "")
+            if path:
                 stat = os.stat(path)
                 parts.append(f"{name}:{stat.st_mtime_ns}:{stat.st_size}")
-        refs = os.path.join(git_dir, "refs")
-        parts.append(str(os.stat(refs).st_mtime_ns) if os.path.isdir(refs) else "")
+        parts.append(":".join(str(os.stat(os.path.join(d, "refs")).st_mtime_ns) for d in folders
+                              if os.path.isdir(os.path.join(d, "refs"))))
     except OSError:
         return None
     if head.startswith("ref:") and len(parts) == 2:
