@@ -134,6 +134,10 @@ def _decode(data: bytes, full_key: bytes) -> object | None:
 
 
 def _write_atomic(path: str, data: bytes) -> None:
+    # Not core.files.write_atomic: that one writes user outputs (fsync, the target's mode
+    # kept, devices written through, InputError, tempfile imported). A private cache file
+    # written at exit needs none of it: 0600 in a 0700 folder, OSError to the caller (False),
+    # and no tempfile import on a cold scan.
     folder = os.path.dirname(path) or "."
     os.makedirs(folder, mode=0o700, exist_ok=True)
     temp = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}.{os.urandom(4).hex()}")
