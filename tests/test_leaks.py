@@ -196,3 +196,24 @@ def test_registered_value_is_masked_on_a_later_line(capsys: pytest.CaptureFixtur
     captured = capsys.readouterr()
     assert secret not in captured.out and secret not in captured.err
     assert "wandb key:" in captured.out and "tail without newline" in captured.err
+
+
+def test_compiled_caches_hold_no_token(leaky: Path, tmp_path: Path) -> None:
+    """The compiled-pattern caches (~/.cache/carpenter/re-*.marshal) keep pattern texts: only
+    Carpenter's and its libraries' own, never text of a submission (a token planted in a
+    .dockerignore line, the Dockerfile, the context, the history or a build arg). Run as users
+    run it (the console script's module, caches on, twice: written, then read and merged)."""
+    import os
+    import sys
+
+    (leaky / ".dockerignore").write_text(f"*{TOKENS['hf']}*\n!{TOKENS['ghp']}?\n")
+    cache = tmp_path / "compiled"
+    env = {**os.environ, "CARPENTER_CACHE_DIR": str(cache), "CARPENTER_NO_SERVER": "1"}
+    env.pop("CARPENTER_NO_CACHE", None)
+    for _ in range(2):
+        done = subprocess.run([sys.executable, "-m", "carpenter", "scan", "--no-cache",
+                               str(leaky / "Dockerfile"), *BUILD_ARGS],
+                              capture_output=True, text=True, timeout=120, env=env)
+        assert done.returncode == 1 and "SEC001" in done.stdout, done.stderr[-2000:]
+    assert sorted(p.name.split("-cpython")[0] for p in cache.iterdir()) == ["re", "re-imports"]
+    _assert_tree_clean(cache, "compiled caches")
