@@ -139,8 +139,9 @@ def make_submission(root: Path, index: int, rng: random.Random) -> Path:
 
 
 # What a scan imports, without scanning: the import share of the per-phase split.
-# What a scan imports, the way the console script imports it (import-time patterns preloaded).
-SCAN_IMPORTS = ("from carpenter.core.patterncache import preload; preload(); "
+# What a scan imports, the way the console script imports it (import-time patterns preloaded,
+# the collector off during the imports, what they built frozen).
+SCAN_IMPORTS = ("from carpenter.launch import _import_cli; _import_cli(); "
                 "import carpenter.cli, carpenter.scan.cli, carpenter.report.text, "
                 "carpenter.scan.context, carpenter.model.dockerfile; "
                 "import carpenter.scan.engine as e; e.all_rules()")
