@@ -103,7 +103,7 @@ def install_key() -> str:
     boundary (the private runtime dir and the peer's uid are), so a fast checksum is enough."""
     from carpenter import __version__
 
-    package = install_roots()[0]
+    package, *data = install_roots()
     parts = [__version__, sys.executable, sys.version, package, repr(tuple(sys.flags)),
              repr(sys.warnoptions), repr(sorted(sys._xoptions.items())),
              os.environ.get("PYTHONHASHSEED", ""), sys.getfilesystemencoding(),
@@ -114,9 +114,8 @@ def install_key() -> str:
             parts.append(f"{entry}:{os.stat(entry or '.').st_mtime_ns}")
         except OSError:
             parts.append(f"{entry}:-")
-    override = os.environ.get("CARPENTER_DATA_DIR") or os.environ.get("CARPENTER_RULES_DIR")
-    if override:  # the server loads its data tables once: they must be the client's
-        parts.append(f"data:{os.path.abspath(override)}")
+    # the server loads its data tables once: they must be the client's
+    parts += [f"data:{folder}" for folder in data]
     return _checksum("\n".join(parts).encode("utf-8", "surrogateescape"))
 
 

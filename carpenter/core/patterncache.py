@@ -153,15 +153,10 @@ def preload() -> None:
     import (platform, json, gettext, click, ...: ~2 ms of parsing) into re's cache, read back
     from the imports file that `note_imports` wrote, so their `re.compile` finds them there."""
     path = _imports_path()
-    if path is None or not _supported():
-        return
-    from carpenter.core import marshalfile
-
-    found = marshalfile.load(path, _file_key())
     memo = getattr(re, "_cache", None)
-    if not isinstance(found, dict) or not isinstance(memo, dict):
+    if path is None or not isinstance(memo, dict) or not _supported():
         return
-    for key, entry in found.items():
+    for key, entry in _read(path).items():
         try:
             pattern, flags = key
         except (TypeError, ValueError):
